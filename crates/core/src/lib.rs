@@ -1,0 +1,16 @@
+//! stackfleet's vocabulary and decisions. No AWS SDK type appears here: adapters in
+//! `stackfleet-aws` translate, and fakes there stand in for AWS in tests.
+
+pub mod errors;
+pub mod ids;
+pub mod lifecycle;
+pub mod outcome;
+pub mod ports;
+pub mod preflight;
+pub mod spec;
+pub mod stack;
+
+pub use errors::ErrorName;
+pub use ids::{AccountId, InvalidId, Region, RunId, StackName, Target};
+pub use outcome::{Failure, Outcome, OutcomeKind, RootCause};
+pub use spec::{RolloutSpec, TemplateSource};

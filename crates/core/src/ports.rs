@@ -1,0 +1,119 @@
+//! The ports: what core needs from AWS, one trait per capability, each method one AWS call
+//! returning core's values. `stackfleet-aws` implements them with the SDK and with in-memory fakes.
+
+use std::future::Future;
+
+use crate::errors::ErrorName;
+use crate::ids::{RunId, Target};
+use crate::spec::{DeployRole, TemplateSource};
+use crate::stack::{
+    ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest, UpdateStarted,
+};
+
+/// How an AWS call failed, in the terms the lifecycle decides on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("account not ready: {0}")]
+    AccountNotReady(String),
+    #[error("throttled beyond the SDK's retries: {0}")]
+    Throttled(String),
+    #[error("template invalid: {0}")]
+    TemplateInvalid(String),
+    #[error("stack already exists: {0}")]
+    AlreadyExists(String),
+    /// An operation is running on the stack; it cannot take another now.
+    #[error("stack busy: {0}")]
+    StackBusy(String),
+    /// AWS understood and refused the request, for a reason we do not handle specially.
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
+    /// No usable answer: a network failure, a timeout, a 5xx after retries.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+impl PortError {
+    /// The contract name this error becomes when nothing handles it.
+    pub fn name(&self) -> ErrorName {
+        match self {
+            Self::AccessDenied(_) => ErrorName::AccessDenied,
+            Self::AccountNotReady(_) => ErrorName::AccountNotReady,
+            Self::Throttled(_) => ErrorName::Throttled,
+            Self::TemplateInvalid(_) => ErrorName::TemplateInvalid,
+            Self::StackBusy(_) => ErrorName::StackBusy,
+            Self::AlreadyExists(_) | Self::Rejected { .. } => ErrorName::StackFailed,
+            Self::Transport(_) => ErrorName::Internal,
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// What AssumeRole needs to open a session in one target.
+#[derive(Debug, Clone, Copy)]
+pub struct AssumeRequest<'a> {
+    pub target: &'a Target,
+    pub role: &'a DeployRole,
+    pub run: &'a RunId,
+    pub session_duration_seconds: Option<u32>,
+    /// The account joined the Organization moments ago: its deploy role may not exist yet, so an
+    /// AccessDenied means "not ready", worth retrying, rather than "misconfigured".
+    pub new_account: bool,
+}
+
+/// Opens a session scoped to one target.
+pub trait AssumeRole: Send + Sync {
+    type Session: StackOperations;
+
+    fn assume(&self, request: AssumeRequest<'_>) -> impl Future<Output = PortResult<Self::Session>> + Send;
+}
+
+/// Operates the stacks of one target (one account, one region). `stack` is a name or a stack ID.
+pub trait StackOperations: Send + Sync {
+    /// `Ok(None)` when no such stack exists.
+    fn describe_stack(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = PortResult<Option<StackDescription>>> + Send;
+
+    /// Returns the new stack's ID.
+    fn create_stack(&self, request: &StackRequest) -> impl Future<Output = PortResult<String>> + Send;
+
+    fn update_stack(&self, request: &StackRequest) -> impl Future<Output = PortResult<UpdateStarted>> + Send;
+
+    fn continue_update_rollback(
+        &self,
+        stack: &str,
+        skip_resources: &[String],
+        token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+
+    fn delete_stack(&self, stack: &str, token: &str) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// One page of events, newest first.
+    fn stack_events(
+        &self,
+        stack: &str,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<EventPage>> + Send;
+
+    /// Returns the change set's ID.
+    fn create_change_set(
+        &self,
+        request: &ChangeSetRequest,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+
+    fn describe_change_set(
+        &self,
+        change_set_id: &str,
+    ) -> impl Future<Output = PortResult<ChangeSetDescription>> + Send;
+
+    fn delete_change_set(&self, change_set_id: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// CloudFormation's own check of a template, made once before any target is touched.
+pub trait ValidateTemplate: Send + Sync {
+    fn validate_template(&self, template: &TemplateSource) -> impl Future<Output = PortResult<()>> + Send;
+}

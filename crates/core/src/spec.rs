@@ -1,0 +1,514 @@
+//! The rollout spec: what to deploy, and how. Parsed and checked at the edge (CLI flags, execution
+//! input), so that everything behind it can trust it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{InvalidId, StackName, Target};
+
+/// CloudFormation refuses an inline TemplateBody larger than this; bigger templates come from S3.
+pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
+
+/// Why a template was refused before any AWS call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error(
+        "the template body is {size} bytes; CloudFormation takes at most {MAX_INLINE_TEMPLATE_BYTES} \
+         bytes inline: upload it to S3 and pass its URL instead (--template-url)"
+    )]
+    TooLarge { size: usize },
+    #[error("the template is neither JSON nor YAML: {0}")]
+    NotJsonOrYaml(String),
+    #[error("the template has no Resources section: CloudFormation needs at least one resource")]
+    NoResources,
+    #[error("the template URL {0:?} must be an https:// URL of an S3 object")]
+    BadUrl(String),
+}
+
+/// An inline template body that CloudFormation could take: small enough, and JSON or YAML with a
+/// `Resources` mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TemplateBody(String);
+
+impl TemplateBody {
+    pub fn parse(body: String) -> Result<Self, TemplateError> {
+        if body.len() > MAX_INLINE_TEMPLATE_BYTES {
+            return Err(TemplateError::TooLarge { size: body.len() });
+        }
+        let has_resources = match serde_json::from_str::<serde_json::Value>(&body) {
+            Ok(json) => json.get("Resources").is_some_and(|r| r.is_object()),
+            // CloudFormation YAML uses short-form tags (!Ref, !Sub): a YAML value keeps them.
+            Err(_) => match serde_norway::from_str::<serde_norway::Value>(&body) {
+                Ok(serde_norway::Value::Mapping(map)) => {
+                    map.get("Resources").is_some_and(serde_norway::Value::is_mapping)
+                }
+                Ok(_) => return Err(TemplateError::NotJsonOrYaml("it is not a mapping".into())),
+                Err(yaml) => return Err(TemplateError::NotJsonOrYaml(yaml.to_string())),
+            },
+        };
+        if has_resources {
+            Ok(Self(body))
+        } else {
+            Err(TemplateError::NoResources)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TemplateBody {
+    type Error = TemplateError;
+    fn try_from(body: String) -> Result<Self, TemplateError> {
+        Self::parse(body)
+    }
+}
+
+impl From<TemplateBody> for String {
+    fn from(body: TemplateBody) -> String {
+        body.0
+    }
+}
+
+/// An https URL of a template in S3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TemplateUrl(String);
+
+impl TemplateUrl {
+    pub fn parse(url: String) -> Result<Self, TemplateError> {
+        let ok = url.len() <= 1024
+            && url
+                .strip_prefix("https://")
+                .is_some_and(|rest| rest.contains('/') && !rest.starts_with('/'));
+        if ok {
+            Ok(Self(url))
+        } else {
+            Err(TemplateError::BadUrl(url))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TemplateUrl {
+    type Error = TemplateError;
+    fn try_from(url: String) -> Result<Self, TemplateError> {
+        Self::parse(url)
+    }
+}
+
+impl From<TemplateUrl> for String {
+    fn from(url: TemplateUrl) -> String {
+        url.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TemplateSource {
+    Body(TemplateBody),
+    Url(TemplateUrl),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Capability {
+    #[serde(rename = "CAPABILITY_IAM")]
+    Iam,
+    #[serde(rename = "CAPABILITY_NAMED_IAM")]
+    NamedIam,
+    #[serde(rename = "CAPABILITY_AUTO_EXPAND")]
+    AutoExpand,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Iam => "CAPABILITY_IAM",
+            Self::NamedIam => "CAPABILITY_NAMED_IAM",
+            Self::AutoExpand => "CAPABILITY_AUTO_EXPAND",
+        }
+    }
+}
+
+impl FromStr for Capability {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        match s {
+            "CAPABILITY_IAM" => Ok(Self::Iam),
+            "CAPABILITY_NAMED_IAM" => Ok(Self::NamedIam),
+            "CAPABILITY_AUTO_EXPAND" => Ok(Self::AutoExpand),
+            other => Err(SpecError::Invalid(format!(
+                "unknown capability {other:?}: use CAPABILITY_IAM, CAPABILITY_NAMED_IAM or CAPABILITY_AUTO_EXPAND"
+            ))),
+        }
+    }
+}
+
+/// What to do with a stack that a failed operation left where only a delete gets it out
+/// (ROLLBACK_COMPLETE, ROLLBACK_FAILED, DELETE_FAILED, REVIEW_IN_PROGRESS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecoveryPolicy {
+    /// Delete the stack, wait, create it again.
+    #[default]
+    Recreate,
+    /// Touch nothing; report the target as needing attention.
+    Stop,
+}
+
+impl FromStr for RecoveryPolicy {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        match s {
+            "recreate" => Ok(Self::Recreate),
+            "stop" => Ok(Self::Stop),
+            other => Err(SpecError::Invalid(format!(
+                "unknown recovery policy {other:?}: use recreate or stop"
+            ))),
+        }
+    }
+}
+
+/// An IAM role name (without path): 1 to 64 of letters, digits and `+=,.@_-`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoleName(String);
+
+impl FromStr for RoleName {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId {
+                kind: "role name",
+                value: s.to_owned(),
+                rule: "must be 1-64 characters of letters, digits or +=,.@_-",
+            })
+        }
+    }
+}
+
+impl RoleName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RoleName {
+    type Error = InvalidId;
+    fn try_from(value: String) -> Result<Self, InvalidId> {
+        value.parse()
+    }
+}
+
+impl From<RoleName> for String {
+    fn from(value: RoleName) -> String {
+        value.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The role stackfleet assumes in every target account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeployRole {
+    pub name: RoleName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl Default for DeployRole {
+    fn default() -> Self {
+        Self {
+            name: RoleName("OrganizationAccountAccessRole".into()),
+            external_id: None,
+        }
+    }
+}
+
+impl DeployRole {
+    /// The role's ARN in the target's partition.
+    pub fn arn(&self, target: &Target) -> String {
+        let region = target.region.as_str();
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        format!("arn:{partition}:iam::{}:role/{}", target.account, self.name)
+    }
+}
+
+/// A spec that does not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error(transparent)]
+    Id(#[from] InvalidId),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Everything one rollout applies to each target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutSpec {
+    pub stack_name: StackName,
+    pub template: TemplateSource,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Keyed by an account ID (`123456789012`) or a target (`123456789012:eu-west-1`); a
+    /// target's own entry wins over its account's, which wins over `parameters`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameter_overrides: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub deploy_role: DeployRole,
+    /// DurationSeconds of the assumed session; role chaining caps it at one hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_duration_seconds: Option<u32>,
+    #[serde(default)]
+    pub termination_protection: bool,
+    #[serde(default)]
+    pub recovery: RecoveryPolicy,
+    /// When continuing an update rollback, skip the resources whose rollback failed.
+    #[serde(default)]
+    pub skip_failed_rollback_resources: bool,
+    /// How long one stack operation (or a wait for somebody else's) may take.
+    #[serde(default = "defaults::operation_timeout_seconds")]
+    pub operation_timeout_seconds: u64,
+    #[serde(default = "defaults::poll_interval_seconds")]
+    pub poll_interval_seconds: u64,
+}
+
+mod defaults {
+    pub fn operation_timeout_seconds() -> u64 {
+        3600
+    }
+    pub fn poll_interval_seconds() -> u64 {
+        10
+    }
+}
+
+impl RolloutSpec {
+    /// A spec with the defaults a user gets when they say nothing else.
+    pub fn new(stack_name: StackName, template: TemplateSource) -> Self {
+        Self {
+            stack_name,
+            template,
+            parameters: BTreeMap::new(),
+            parameter_overrides: BTreeMap::new(),
+            capabilities: Vec::new(),
+            tags: BTreeMap::new(),
+            deploy_role: DeployRole::default(),
+            session_duration_seconds: None,
+            termination_protection: false,
+            recovery: RecoveryPolicy::default(),
+            skip_failed_rollback_resources: false,
+            operation_timeout_seconds: defaults::operation_timeout_seconds(),
+            poll_interval_seconds: defaults::poll_interval_seconds(),
+        }
+    }
+
+    /// Parses a spec from JSON and checks what serde alone cannot.
+    pub fn from_json(json: &str) -> Result<Self, SpecError> {
+        let spec: Self = serde_json::from_str(json).map_err(|e| SpecError::Invalid(e.to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks the rules that span fields. Types already hold the per-field ones.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        for key in self.parameter_overrides.keys() {
+            if key.parse::<crate::AccountId>().is_err() && key.parse::<Target>().is_err() {
+                return Err(SpecError::Invalid(format!(
+                    "parameter override key {key:?} is neither an account ID nor ACCOUNT:REGION"
+                )));
+            }
+        }
+        if self.tags.len() > 50 {
+            return Err(SpecError::Invalid(format!(
+                "{} tags given; CloudFormation takes at most 50",
+                self.tags.len()
+            )));
+        }
+        if let Some((key, _)) = self
+            .tags
+            .iter()
+            .find(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 256)
+        {
+            return Err(SpecError::Invalid(format!(
+                "tag {key:?}: keys are 1-128 characters and values at most 256"
+            )));
+        }
+        if let Some(seconds) = self.session_duration_seconds {
+            if !(900..=43_200).contains(&seconds) {
+                return Err(SpecError::Invalid(format!(
+                    "session duration {seconds}s: AWS takes 900 to 43200 seconds"
+                )));
+            }
+        }
+        if let Some(external_id) = &self.deploy_role.external_id {
+            let ok = (2..=1224).contains(&external_id.len())
+                && external_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b));
+            if !ok {
+                return Err(SpecError::Invalid(
+                    "external ID must be 2-1224 characters of letters, digits or +=,.@:/_-".into(),
+                ));
+            }
+        }
+        if self.poll_interval_seconds == 0 || self.operation_timeout_seconds == 0 {
+            return Err(SpecError::Invalid(
+                "poll interval and operation timeout must be at least one second".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_seconds)
+    }
+
+    pub fn operation_timeout(&self) -> Duration {
+        Duration::from_secs(self.operation_timeout_seconds)
+    }
+
+    /// The parameters this target gets: the spec's, then its account's overrides, then its own.
+    pub fn parameters_for(&self, target: &Target) -> Vec<(String, String)> {
+        let mut merged = self.parameters.clone();
+        for key in [target.account.to_string(), target.to_string()] {
+            if let Some(overrides) = self.parameter_overrides.get(&key) {
+                merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        merged.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"{"Resources":{"Role":{"Type":"AWS::IAM::Role"}}}"#;
+
+    #[test]
+    fn json_and_yaml_templates_with_resources_are_accepted() {
+        assert!(TemplateBody::parse(TEMPLATE.into()).is_ok());
+        let yaml = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: !Sub '${AWS::AccountId}-x'\n";
+        assert!(TemplateBody::parse(yaml.into()).is_ok());
+    }
+
+    #[test]
+    fn bad_templates_are_refused_with_the_reason() {
+        let garbage = TemplateBody::parse("Resources: [unclosed\n  - {".into()).unwrap_err();
+        assert!(matches!(garbage, TemplateError::NotJsonOrYaml(_)), "{garbage}");
+        let scalar = TemplateBody::parse("just words".into()).unwrap_err();
+        assert!(matches!(scalar, TemplateError::NotJsonOrYaml(_)), "{scalar}");
+        assert_eq!(TemplateBody::parse("{}".into()), Err(TemplateError::NoResources));
+        let big = format!(
+            r#"{{"Description":"{}","Resources":{{}}}}"#,
+            "x".repeat(MAX_INLINE_TEMPLATE_BYTES)
+        );
+        let err = TemplateBody::parse(big).unwrap_err();
+        assert!(err.to_string().contains("upload it to S3"), "{err}");
+    }
+
+    #[test]
+    fn a_spec_parses_with_defaults_and_refuses_bad_fields() {
+        let spec = RolloutSpec::from_json(&format!(
+            r#"{{"stackName":"org-federation","template":{{"body":{}}}}}"#,
+            serde_json::to_string(TEMPLATE).unwrap()
+        ))
+        .unwrap();
+        assert_eq!(spec.recovery, RecoveryPolicy::Recreate);
+        assert_eq!(spec.deploy_role.name.as_str(), "OrganizationAccountAccessRole");
+        assert_eq!(spec.poll_interval(), Duration::from_secs(10));
+
+        let bad_name = RolloutSpec::from_json(
+            r#"{"stackName":"9lives","template":{"url":"https://b.s3.amazonaws.com/t.yaml"}}"#,
+        )
+        .unwrap_err();
+        assert!(bad_name.to_string().contains("stack name"), "{bad_name}");
+        let bad_url =
+            RolloutSpec::from_json(r#"{"stackName":"s","template":{"url":"http://x/t"}}"#).unwrap_err();
+        assert!(bad_url.to_string().contains("https://"), "{bad_url}");
+        let typo =
+            RolloutSpec::from_json(r#"{"stackName":"s","template":{"url":"https://b/t"},"recover":"stop"}"#)
+                .unwrap_err();
+        assert!(typo.to_string().contains("recover"), "{typo}");
+    }
+
+    #[test]
+    fn overrides_apply_account_then_target() {
+        let mut spec = RolloutSpec::new(
+            "s".parse().unwrap(),
+            TemplateSource::Body(TemplateBody::parse(TEMPLATE.into()).unwrap()),
+        );
+        spec.parameters.insert("Env".into(), "prod".into());
+        spec.parameters.insert("Size".into(), "s".into());
+        spec.parameter_overrides.insert(
+            "111111111111".into(),
+            [("Size".to_string(), "m".to_string())].into(),
+        );
+        spec.parameter_overrides.insert(
+            "111111111111:eu-west-1".into(),
+            [("Size".to_string(), "l".to_string())].into(),
+        );
+        spec.validate().unwrap();
+        let eu: Target = "111111111111:eu-west-1".parse().unwrap();
+        let us: Target = "111111111111:us-east-1".parse().unwrap();
+        let other: Target = "222222222222:us-east-1".parse().unwrap();
+        let size = |t: &Target| {
+            spec.parameters_for(t)
+                .into_iter()
+                .find(|(k, _)| k == "Size")
+                .unwrap()
+                .1
+        };
+        assert_eq!(
+            (size(&eu), size(&us), size(&other)),
+            ("l".into(), "m".into(), "s".into())
+        );
+
+        spec.parameter_overrides.insert("acct".into(), BTreeMap::new());
+        assert!(spec.validate().is_err());
+    }
+
+    #[test]
+    fn role_arns_follow_the_partition() {
+        let role = DeployRole::default();
+        let china: Target = "111111111111:cn-north-1".parse().unwrap();
+        assert_eq!(
+            role.arn(&china),
+            "arn:aws-cn:iam::111111111111:role/OrganizationAccountAccessRole"
+        );
+        assert!("bad role".parse::<RoleName>().is_err());
+    }
+}
