@@ -1,0 +1,287 @@
+//! CloudFormation behind core's `StackOperations` and `ValidateTemplate`: one SDK call per
+//! method, SDK types in, core's values out.
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::types::{self as cfn, Capability, ChangeSetType, Parameter, Tag};
+use aws_sdk_cloudformation::Client;
+use stackfleet_core::ports::{PortError, PortResult, StackOperations, ValidateTemplate};
+use stackfleet_core::spec::TemplateSource;
+use stackfleet_core::stack::{
+    ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange, StackDescription, StackEvent,
+    StackRequest, UpdateStarted,
+};
+
+use crate::errors::{classify, service_error};
+
+/// The stacks of one account and region (the client's credentials and region say which).
+#[derive(Debug, Clone)]
+pub struct CfnStacks {
+    client: Client,
+}
+
+impl CfnStacks {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// In the caller's own account: for validating templates.
+    pub fn from_config(config: &SdkConfig) -> Self {
+        Self::new(Client::new(config))
+    }
+}
+
+/// A ValidationError from a call that carries a template is about the template or its
+/// parameters; from any other call it is just a refusal.
+fn template_error(error: PortError) -> PortError {
+    match error {
+        PortError::Rejected { code, message } if code == "ValidationError" => {
+            PortError::TemplateInvalid(message)
+        }
+        other => other,
+    }
+}
+
+fn parameters(request: &StackRequest) -> Vec<Parameter> {
+    request
+        .parameters
+        .iter()
+        .map(|(key, value)| {
+            Parameter::builder()
+                .parameter_key(key)
+                .parameter_value(value)
+                .build()
+        })
+        .collect()
+}
+
+fn tags(request: &StackRequest) -> Vec<Tag> {
+    request
+        .tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect()
+}
+
+fn capabilities(request: &StackRequest) -> Vec<Capability> {
+    request
+        .capabilities
+        .iter()
+        .map(|c| Capability::from(c.as_str()))
+        .collect()
+}
+
+fn template_fields(template: &TemplateSource) -> (Option<String>, Option<String>) {
+    match template {
+        TemplateSource::Body(body) => (Some(body.as_str().to_owned()), None),
+        TemplateSource::Url(url) => (None, Some(url.as_str().to_owned())),
+    }
+}
+
+fn event(event: &cfn::StackEvent) -> StackEvent {
+    StackEvent {
+        logical_id: event.logical_resource_id().unwrap_or_default().to_owned(),
+        resource_type: event.resource_type().unwrap_or_default().to_owned(),
+        status: event
+            .resource_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        reason: event.resource_status_reason().map(str::to_owned),
+        token: event.client_request_token().map(str::to_owned),
+        timestamp_ms: event
+            .timestamp()
+            .and_then(|t| t.to_millis().ok())
+            .unwrap_or_default(),
+    }
+}
+
+impl StackOperations for CfnStacks {
+    async fn describe_stack(&self, stack: &str) -> PortResult<Option<StackDescription>> {
+        let answer = match self.client.describe_stacks().stack_name(stack).send().await {
+            Ok(answer) => answer,
+            Err(error) => {
+                if let Some((code, message)) = service_error(&error) {
+                    if code == "ValidationError" && message.contains("does not exist") {
+                        return Ok(None);
+                    }
+                }
+                return Err(classify(&error));
+            }
+        };
+        Ok(answer.stacks().first().map(|found| StackDescription {
+            stack_id: found.stack_id().unwrap_or(stack).to_owned(),
+            status: found
+                .stack_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default()
+                .into(),
+            status_reason: found.stack_status_reason().map(str::to_owned),
+        }))
+    }
+
+    async fn create_stack(&self, request: &StackRequest) -> PortResult<String> {
+        let (body, url) = template_fields(&request.template);
+        let answer = self
+            .client
+            .create_stack()
+            .stack_name(&request.stack_name)
+            .set_template_body(body)
+            .set_template_url(url)
+            .set_parameters(Some(parameters(request)))
+            .set_capabilities(Some(capabilities(request)))
+            .set_tags(Some(tags(request)))
+            .enable_termination_protection(request.termination_protection)
+            .client_request_token(&request.token)
+            .send()
+            .await
+            .map_err(|e| template_error(classify(&e)))?;
+        Ok(answer.stack_id().unwrap_or(&request.stack_name).to_owned())
+    }
+
+    async fn update_stack(&self, request: &StackRequest) -> PortResult<UpdateStarted> {
+        let (body, url) = template_fields(&request.template);
+        let sent = self
+            .client
+            .update_stack()
+            .stack_name(&request.stack_name)
+            .set_template_body(body)
+            .set_template_url(url)
+            .set_parameters(Some(parameters(request)))
+            .set_capabilities(Some(capabilities(request)))
+            .set_tags(Some(tags(request)))
+            .client_request_token(&request.token)
+            .send()
+            .await;
+        match sent {
+            Ok(answer) => Ok(UpdateStarted::Started {
+                stack_id: answer.stack_id().unwrap_or(&request.stack_name).to_owned(),
+            }),
+            Err(error) => {
+                if let Some((code, message)) = service_error(&error) {
+                    if code == "ValidationError" && message.contains("No updates are to be performed") {
+                        return Ok(UpdateStarted::NoChanges);
+                    }
+                }
+                Err(template_error(classify(&error)))
+            }
+        }
+    }
+
+    async fn continue_update_rollback(
+        &self,
+        stack: &str,
+        skip_resources: &[String],
+        token: &str,
+    ) -> PortResult<()> {
+        self.client
+            .continue_update_rollback()
+            .stack_name(stack)
+            .set_resources_to_skip((!skip_resources.is_empty()).then(|| skip_resources.to_vec()))
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn delete_stack(&self, stack: &str, token: &str) -> PortResult<()> {
+        self.client
+            .delete_stack()
+            .stack_name(stack)
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn stack_events(&self, stack: &str, page: Option<&str>) -> PortResult<EventPage> {
+        let answer = self
+            .client
+            .describe_stack_events()
+            .stack_name(stack)
+            .set_next_token(page.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(EventPage {
+            events: answer.stack_events().iter().map(event).collect(),
+            next_page: answer.next_token().map(str::to_owned),
+        })
+    }
+
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
+        let stack = &request.stack;
+        let (body, url) = template_fields(&stack.template);
+        let kind = match request.change_set_type {
+            stackfleet_core::stack::ChangeSetType::Create => ChangeSetType::Create,
+            stackfleet_core::stack::ChangeSetType::Update => ChangeSetType::Update,
+        };
+        let answer = self
+            .client
+            .create_change_set()
+            .stack_name(&stack.stack_name)
+            .change_set_name(&request.change_set_name)
+            .change_set_type(kind)
+            .set_template_body(body)
+            .set_template_url(url)
+            .set_parameters(Some(parameters(stack)))
+            .set_capabilities(Some(capabilities(stack)))
+            .set_tags(Some(tags(stack)))
+            .client_token(&stack.token)
+            .send()
+            .await
+            .map_err(|e| template_error(classify(&e)))?;
+        Ok(answer.id().unwrap_or(&request.change_set_name).to_owned())
+    }
+
+    async fn describe_change_set(&self, change_set_id: &str) -> PortResult<ChangeSetDescription> {
+        let answer = self
+            .client
+            .describe_change_set()
+            .change_set_name(change_set_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let changes = answer
+            .changes()
+            .iter()
+            .filter_map(cfn::Change::resource_change)
+            .map(|change| ResourceChange {
+                action: change.action().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+                logical_id: change.logical_resource_id().unwrap_or_default().to_owned(),
+                resource_type: change.resource_type().unwrap_or_default().to_owned(),
+                replacement: change.replacement().map(|r| r.as_str().to_owned()),
+            })
+            .collect();
+        Ok(ChangeSetDescription {
+            change_set_id: answer.change_set_id().unwrap_or(change_set_id).to_owned(),
+            status: answer.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            status_reason: answer.status_reason().map(str::to_owned),
+            changes,
+        })
+    }
+
+    async fn delete_change_set(&self, change_set_id: &str) -> PortResult<()> {
+        self.client
+            .delete_change_set()
+            .change_set_name(change_set_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+}
+
+impl ValidateTemplate for CfnStacks {
+    async fn validate_template(&self, template: &TemplateSource) -> PortResult<()> {
+        let (body, url) = template_fields(template);
+        self.client
+            .validate_template()
+            .set_template_body(body)
+            .set_template_url(url)
+            .send()
+            .await
+            .map_err(|e| template_error(classify(&e)))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,356 @@
+//! In-memory fakes of core's ports, for tests anywhere in the workspace (feature `test-util`).
+//!
+//! A `FakeCloud` holds every account's stacks. Stack operations take scripted *virtual* time
+//! (tokio's clock: run tests under `tokio::time::pause()`), end in any status, and can fail with
+//! AWS errors on demand. Every call is recorded so tests can assert what AWS would have seen.
+
+mod stacks;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use stackfleet_core::ids::{AccountId, Target};
+use stackfleet_core::ports::{AssumeRequest, AssumeRole, PortError, PortResult, ValidateTemplate};
+use stackfleet_core::spec::TemplateSource;
+use stackfleet_core::stack::{StackEvent, StackStatus};
+use tokio::time::Instant;
+
+pub use stacks::FakeSession;
+
+/// The AWS calls a fake answers, as CloudTrail would name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Call {
+    AssumeRole,
+    ValidateTemplate,
+    DescribeStacks,
+    CreateStack,
+    UpdateStack,
+    ContinueUpdateRollback,
+    DeleteStack,
+    DescribeStackEvents,
+    CreateChangeSet,
+    DescribeChangeSet,
+    DeleteChangeSet,
+}
+
+impl Call {
+    /// Calls that start a stack operation.
+    pub fn is_mutating(self) -> bool {
+        matches!(
+            self,
+            Self::CreateStack | Self::UpdateStack | Self::ContinueUpdateRollback | Self::DeleteStack
+        )
+    }
+}
+
+/// How the next stack operation in a target goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub duration: Duration,
+    pub end: ScriptEnd,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptEnd {
+    Succeed,
+    /// One resource fails with this reason; the operation rolls back (or, for a delete or a
+    /// continued rollback, ends failed).
+    Fail {
+        logical_id: String,
+        resource_type: String,
+        reason: String,
+    },
+}
+
+impl Script {
+    pub fn succeed_after(duration: Duration) -> Self {
+        Self {
+            duration,
+            end: ScriptEnd::Succeed,
+        }
+    }
+
+    pub fn fail_after(duration: Duration, logical_id: &str, resource_type: &str, reason: &str) -> Self {
+        Self {
+            duration,
+            end: ScriptEnd::Fail {
+                logical_id: logical_id.into(),
+                resource_type: resource_type.into(),
+                reason: reason.into(),
+            },
+        }
+    }
+}
+
+/// How long an unscripted operation takes.
+pub const DEFAULT_OPERATION: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    Create,
+    Update,
+    Delete,
+    ContinueRollback,
+}
+
+impl OpKind {
+    fn running(self) -> StackStatus {
+        match self {
+            Self::Create => StackStatus::CreateInProgress,
+            Self::Update => StackStatus::UpdateInProgress,
+            Self::Delete => StackStatus::DeleteInProgress,
+            Self::ContinueRollback => StackStatus::UpdateRollbackInProgress,
+        }
+    }
+
+    fn succeeded(self) -> StackStatus {
+        match self {
+            Self::Create => StackStatus::CreateComplete,
+            Self::Update => StackStatus::UpdateComplete,
+            Self::Delete => StackStatus::DeleteComplete,
+            Self::ContinueRollback => StackStatus::UpdateRollbackComplete,
+        }
+    }
+
+    fn failed(self) -> StackStatus {
+        match self {
+            Self::Create => StackStatus::RollbackComplete,
+            Self::Update => StackStatus::UpdateRollbackComplete,
+            Self::Delete => StackStatus::DeleteFailed,
+            Self::ContinueRollback => StackStatus::UpdateRollbackFailed,
+        }
+    }
+
+    /// The status a failing resource gets.
+    fn resource_failed(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE_FAILED",
+            Self::Update | Self::ContinueRollback => "UPDATE_FAILED",
+            Self::Delete => "DELETE_FAILED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Running {
+    pub kind: OpKind,
+    pub token: String,
+    pub finish_at: Instant,
+    pub end: ScriptEnd,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FakeStack {
+    pub stack_id: String,
+    pub name: String,
+    pub status: StackStatus,
+    pub reason: Option<String>,
+    pub template: String,
+    pub parameters: Vec<(String, String)>,
+    /// Oldest first.
+    pub events: Vec<StackEvent>,
+    pub running: Option<Running>,
+    pub creation_token: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub stacks: BTreeMap<(Target, String), FakeStack>,
+    /// Deleted stacks stay readable by stack ID, as in CloudFormation.
+    pub deleted: BTreeMap<String, FakeStack>,
+    pub scripts: BTreeMap<Target, VecDeque<Script>>,
+    pub faults: BTreeMap<Target, VecDeque<(Call, PortError)>>,
+    pub denied_accounts: BTreeSet<AccountId>,
+    pub not_ready: BTreeMap<AccountId, u32>,
+    pub rejected_template: Option<String>,
+    pub calls: Vec<(Option<Target>, Call)>,
+    pub operations: Vec<(Target, Call)>,
+    pub next_id: u64,
+    pub assume_requests: Vec<(Target, String, Option<String>)>,
+    pub change_sets: BTreeMap<String, Vec<stackfleet_core::stack::ResourceChange>>,
+}
+
+impl World {
+    /// Records a call and returns the fault injected for it, if any.
+    pub fn call(&mut self, target: Option<&Target>, call: Call) -> PortResult<()> {
+        self.calls.push((target.cloned(), call));
+        let Some(queue) = target.and_then(|t| self.faults.get_mut(t)) else {
+            return Ok(());
+        };
+        match queue.iter().position(|(kind, _)| *kind == call) {
+            Some(index) => Err(queue
+                .remove(index)
+                .map(|(_, error)| error)
+                .expect("index is in range")),
+            None => Ok(()),
+        }
+    }
+
+    pub fn next_script(&mut self, target: &Target) -> Script {
+        self.scripts
+            .get_mut(target)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or_else(|| Script::succeed_after(DEFAULT_OPERATION))
+    }
+
+    pub fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+/// Every account of a fake Organization, and their stacks.
+#[derive(Debug, Clone, Default)]
+pub struct FakeCloud {
+    world: Arc<Mutex<World>>,
+}
+
+impl FakeCloud {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The next stack operations in `target` go as scripted, in order; later ones succeed after
+    /// `DEFAULT_OPERATION`.
+    pub fn script(&self, target: &Target, scripts: impl IntoIterator<Item = Script>) {
+        self.world()
+            .scripts
+            .entry(target.clone())
+            .or_default()
+            .extend(scripts);
+    }
+
+    /// The next `call` in `target` fails with `error` (after the SDK's retries, as it were).
+    pub fn fail_next(&self, target: &Target, call: Call, error: PortError) {
+        self.world()
+            .faults
+            .entry(target.clone())
+            .or_default()
+            .push_back((call, error));
+    }
+
+    /// The deploy role is missing in this account.
+    pub fn deny_role(&self, account: &AccountId) {
+        self.world().denied_accounts.insert(account.clone());
+    }
+
+    /// The next `attempts` AssumeRole calls into this account find it not ready yet.
+    pub fn not_ready_for(&self, account: &AccountId, attempts: u32) {
+        self.world().not_ready.insert(account.clone(), attempts);
+    }
+
+    /// ValidateTemplate refuses every template with this message.
+    pub fn reject_templates(&self, message: &str) {
+        self.world().rejected_template = Some(message.into());
+    }
+
+    /// A stack that already exists in `status`, as someone left it.
+    pub fn put_stack(&self, target: &Target, name: &str, status: StackStatus) {
+        let mut world = self.world();
+        let id = world.fresh_id();
+        let stack = FakeStack::new(target, name, id, status, "{}".into(), Vec::new());
+        world.stacks.insert((target.clone(), name.to_owned()), stack);
+    }
+
+    /// Somebody else (the console, another pipeline) starts an operation on an existing stack.
+    pub fn begin_foreign_update(&self, target: &Target, name: &str, duration: Duration) {
+        let mut world = self.world();
+        let stack = world
+            .stacks
+            .get_mut(&(target.clone(), name.to_owned()))
+            .expect("begin_foreign_update needs an existing stack");
+        stack.begin(
+            OpKind::Update,
+            "Console-UpdateStack-7f3a".into(),
+            duration,
+            ScriptEnd::Succeed,
+        );
+    }
+
+    pub fn stack_status(&self, target: &Target, name: &str) -> Option<StackStatus> {
+        let mut world = self.world();
+        let stack = world.stacks.get_mut(&(target.clone(), name.to_owned()))?;
+        stack.settle(Instant::now());
+        (stack.status != StackStatus::DeleteComplete).then(|| stack.status.clone())
+    }
+
+    /// The stack operations started in `target` (CreateStack, UpdateStack, ...), in order.
+    pub fn operations(&self, target: &Target) -> Vec<Call> {
+        self.world()
+            .operations
+            .iter()
+            .filter(|(t, _)| t == target)
+            .map(|(_, call)| *call)
+            .collect()
+    }
+
+    /// How many calls of this kind were made, across all targets.
+    pub fn count(&self, call: Call) -> usize {
+        self.world().calls.iter().filter(|(_, c)| *c == call).count()
+    }
+
+    /// Every call made, across all targets.
+    pub fn total_calls(&self) -> usize {
+        self.world().calls.len()
+    }
+
+    /// (target, session name, external ID) of each AssumeRole.
+    pub fn assume_requests(&self) -> Vec<(Target, String, Option<String>)> {
+        self.world().assume_requests.clone()
+    }
+}
+
+impl AssumeRole for FakeCloud {
+    type Session = FakeSession;
+
+    async fn assume(&self, request: AssumeRequest<'_>) -> PortResult<FakeSession> {
+        let mut world = self.world();
+        let target = request.target;
+        world.call(Some(target), Call::AssumeRole)?;
+        world.assume_requests.push((
+            target.clone(),
+            crate::sts::role_session_name(request.run),
+            request.role.external_id.clone(),
+        ));
+        if let Some(left) = world.not_ready.get_mut(&target.account) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(PortError::AccountNotReady(format!(
+                    "account {} is still being set up",
+                    target.account
+                )));
+            }
+        }
+        if world.denied_accounts.contains(&target.account) {
+            let message = format!(
+                "User: arn:aws:sts::000000000000:assumed-role/stackfleet is not authorized to perform: \
+                 sts:AssumeRole on resource: {}",
+                request.role.arn(target)
+            );
+            return Err(if request.new_account {
+                PortError::AccountNotReady(message)
+            } else {
+                PortError::AccessDenied(message)
+            });
+        }
+        Ok(FakeSession::new(self.clone(), target.clone()))
+    }
+}
+
+impl ValidateTemplate for FakeCloud {
+    async fn validate_template(&self, _template: &TemplateSource) -> PortResult<()> {
+        let mut world = self.world();
+        world.call(None, Call::ValidateTemplate)?;
+        match &world.rejected_template {
+            Some(message) => Err(PortError::TemplateInvalid(message.clone())),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The fake's CloudFormation: stacks whose operations run on tokio's clock.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use stackfleet_core::ids::Target;
+use stackfleet_core::ports::{PortError, PortResult, StackOperations};
+use stackfleet_core::spec::TemplateSource;
+use stackfleet_core::stack::{
+    ChangeSetDescription, ChangeSetRequest, ChangeSetType, EventPage, ResourceChange, StackDescription,
+    StackEvent, StackRequest, StackStatus, UpdateStarted,
+};
+use tokio::time::Instant;
+
+use super::{Call, FakeCloud, FakeStack, OpKind, Running, ScriptEnd, World};
+
+/// Events per DescribeStackEvents page, small so that paging is exercised.
+const EVENTS_PER_PAGE: usize = 8;
+const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
+
+fn template_text(template: &TemplateSource) -> String {
+    match template {
+        TemplateSource::Body(body) => body.as_str().to_owned(),
+        TemplateSource::Url(url) => url.as_str().to_owned(),
+    }
+}
+
+impl FakeStack {
+    pub(crate) fn new(
+        target: &Target,
+        name: &str,
+        id: u64,
+        status: StackStatus,
+        template: String,
+        parameters: Vec<(String, String)>,
+    ) -> Self {
+        let stack_id = format!(
+            "arn:aws:cloudformation:{}:{}:stack/{name}/fake-{id:08}",
+            target.region, target.account
+        );
+        let mut stack = Self {
+            stack_id,
+            name: name.to_owned(),
+            status: status.clone(),
+            reason: None,
+            template,
+            parameters,
+            events: Vec::new(),
+            running: None,
+            creation_token: None,
+        };
+        stack.push_event(name, STACK_TYPE, status.as_str(), None, None);
+        stack
+    }
+
+    fn push_event(
+        &mut self,
+        logical_id: &str,
+        kind: &str,
+        status: &str,
+        reason: Option<&str>,
+        token: Option<&str>,
+    ) {
+        let sequence = i64::try_from(self.events.len()).unwrap_or(i64::MAX);
+        self.events.push(StackEvent {
+            logical_id: logical_id.to_owned(),
+            resource_type: kind.to_owned(),
+            status: status.to_owned(),
+            reason: reason.map(str::to_owned),
+            token: token.map(str::to_owned),
+            timestamp_ms: sequence,
+        });
+    }
+
+    pub(crate) fn begin(&mut self, kind: OpKind, token: String, duration: Duration, end: ScriptEnd) {
+        self.status = kind.running();
+        self.reason = Some("User Initiated".into());
+        let name = self.name.clone();
+        self.push_event(
+            &name,
+            STACK_TYPE,
+            kind.running().as_str(),
+            Some("User Initiated"),
+            Some(&token),
+        );
+        self.running = Some(Running {
+            kind,
+            token,
+            finish_at: Instant::now() + duration,
+            end,
+        });
+    }
+
+    /// Ends the running operation if its time has come, writing the events CloudFormation would.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        let Some(running) = self.running.take_if(|r| r.finish_at <= now) else {
+            return;
+        };
+        let name = self.name.clone();
+        let token = Some(running.token.as_str());
+        let (status, reason) = match &running.end {
+            ScriptEnd::Succeed => (running.kind.succeeded(), None),
+            ScriptEnd::Fail {
+                logical_id,
+                resource_type,
+                reason,
+            } => {
+                let failed = running.kind.resource_failed();
+                self.push_event(logical_id, resource_type, failed, Some(reason), token);
+                // What CloudFormation writes for the resources it stops because of the first:
+                // noise that must not be taken for the cause.
+                self.push_event(
+                    "Sibling",
+                    "AWS::IAM::Role",
+                    failed,
+                    Some("Resource creation cancelled"),
+                    token,
+                );
+                let summary = format!("The following resource(s) failed: [{logical_id}]");
+                if matches!(running.kind, OpKind::Create | OpKind::Update) {
+                    let rolling_back = match running.kind {
+                        OpKind::Create => "ROLLBACK_IN_PROGRESS",
+                        _ => "UPDATE_ROLLBACK_IN_PROGRESS",
+                    };
+                    self.push_event(&name, STACK_TYPE, rolling_back, Some(&summary), token);
+                }
+                (running.kind.failed(), Some(summary))
+            }
+        };
+        self.push_event(&name, STACK_TYPE, status.as_str(), reason.as_deref(), token);
+        self.status = status;
+        self.reason = reason;
+    }
+
+    fn description(&self) -> StackDescription {
+        StackDescription {
+            stack_id: self.stack_id.clone(),
+            status: self.status.clone(),
+            status_reason: self.reason.clone(),
+        }
+    }
+}
+
+/// A session in one target, as `FakeCloud::assume` hands out.
+#[derive(Debug, Clone)]
+pub struct FakeSession {
+    cloud: FakeCloud,
+    target: Target,
+}
+
+impl FakeSession {
+    pub(crate) fn new(cloud: FakeCloud, target: Target) -> Self {
+        Self { cloud, target }
+    }
+
+    /// Runs `f` on the world after recording `call` and raising any fault injected for it.
+    fn with<T>(&self, call: Call, f: impl FnOnce(&mut World, &Target) -> PortResult<T>) -> PortResult<T> {
+        let mut world = self.cloud.world();
+        world.call(Some(&self.target), call)?;
+        if call.is_mutating() {
+            world.operations.push((self.target.clone(), call));
+        }
+        f(&mut world, &self.target)
+    }
+}
+
+/// Finds a stack by name or stack ID, settled to the present.
+fn find<'w>(world: &'w mut World, target: &Target, stack: &str) -> Option<&'w mut FakeStack> {
+    let now = Instant::now();
+    let key = (target.clone(), stack.to_owned());
+    if world.stacks.contains_key(&key) {
+        let found = world.stacks.get_mut(&key)?;
+        found.settle(now);
+        return Some(found);
+    }
+    let by_id = world
+        .stacks
+        .iter()
+        .find(|((t, _), s)| t == target && s.stack_id == stack)
+        .map(|(key, _)| key.clone());
+    match by_id {
+        Some(key) => world.stacks.get_mut(&key).map(|s| {
+            s.settle(now);
+            s
+        }),
+        None => world.deleted.get_mut(stack),
+    }
+}
+
+/// Moves a stack whose delete finished out of the live set, readable by ID only.
+fn retire_if_deleted(world: &mut World, target: &Target, name: &str) {
+    let key = (target.clone(), name.to_owned());
+    if world
+        .stacks
+        .get(&key)
+        .is_some_and(|s| s.status == StackStatus::DeleteComplete)
+    {
+        let stack = world.stacks.remove(&key).expect("checked above");
+        world.deleted.insert(stack.stack_id.clone(), stack);
+    }
+}
+
+fn not_found(stack: &str) -> PortError {
+    PortError::Rejected {
+        code: "ValidationError".into(),
+        message: format!("Stack with id {stack} does not exist"),
+    }
+}
+
+fn busy(stack: &FakeStack) -> PortError {
+    PortError::StackBusy(format!(
+        "Stack:{} is in {} state and can not be updated.",
+        stack.stack_id, stack.status
+    ))
+}
+
+/// Resource changes between two JSON templates, by logical ID; templates the fake cannot read
+/// count as one changed resource.
+fn diff_templates(old: &str, new: &str) -> Vec<ResourceChange> {
+    let resources = |text: &str| -> Option<serde_json::Map<String, Value>> {
+        serde_json::from_str::<Value>(text)
+            .ok()?
+            .get("Resources")?
+            .as_object()
+            .cloned()
+    };
+    let change = |action: &str, id: &str, body: Option<&Value>, replacement: Option<&str>| ResourceChange {
+        action: action.into(),
+        logical_id: id.into(),
+        resource_type: body
+            .and_then(|b| b.get("Type"))
+            .and_then(Value::as_str)
+            .unwrap_or("Unknown")
+            .into(),
+        replacement: replacement.map(Into::into),
+    };
+    let (Some(old), Some(new)) = (resources(old), resources(new)) else {
+        return vec![change("Modify", "Template", None, Some("False"))];
+    };
+    let mut changes = Vec::new();
+    for (id, body) in &new {
+        match old.get(id) {
+            None => changes.push(change("Add", id, Some(body), None)),
+            Some(before) if before != body => changes.push(change("Modify", id, Some(body), Some("False"))),
+            Some(_) => {}
+        }
+    }
+    for (id, body) in &old {
+        if !new.contains_key(id) {
+            changes.push(change("Remove", id, Some(body), None));
+        }
+    }
+    changes
+}
+
+impl StackOperations for FakeSession {
+    async fn describe_stack(&self, stack: &str) -> PortResult<Option<StackDescription>> {
+        self.with(Call::DescribeStacks, |world, target| {
+            let found = find(world, target, stack).map(|s| s.description());
+            if let Some(description) = &found {
+                if description.status == StackStatus::DeleteComplete {
+                    let name = world
+                        .stacks
+                        .iter()
+                        .find(|(_, s)| s.stack_id == description.stack_id)
+                        .map(|((_, name), _)| name.clone());
+                    if let Some(name) = name {
+                        retire_if_deleted(world, target, &name);
+                    }
+                    // By name a deleted stack does not exist; by ID it reads DELETE_COMPLETE.
+                    if !stack.starts_with("arn:") {
+                        return Ok(None);
+                    }
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    async fn create_stack(&self, request: &StackRequest) -> PortResult<String> {
+        self.with(Call::CreateStack, |world, target| {
+            let name = request.stack_name.clone();
+            if let Some(existing) = find(world, target, &name) {
+                if existing.status != StackStatus::DeleteComplete {
+                    // CloudFormation's idempotency: the same token is the same request.
+                    if existing.creation_token.as_deref() == Some(request.token.as_str()) {
+                        return Ok(existing.stack_id.clone());
+                    }
+                    return Err(PortError::AlreadyExists(format!("Stack [{name}] already exists")));
+                }
+                retire_if_deleted(world, target, &name);
+            }
+            let script = world.next_script(target);
+            let id = world.fresh_id();
+            let mut stack = FakeStack::new(
+                target,
+                &name,
+                id,
+                StackStatus::CreateInProgress,
+                template_text(&request.template),
+                request.parameters.clone(),
+            );
+            stack.events.clear();
+            stack.creation_token = Some(request.token.clone());
+            stack.begin(OpKind::Create, request.token.clone(), script.duration, script.end);
+            let stack_id = stack.stack_id.clone();
+            world.stacks.insert((target.clone(), name), stack);
+            Ok(stack_id)
+        })
+    }
+
+    async fn update_stack(&self, request: &StackRequest) -> PortResult<UpdateStarted> {
+        self.with(Call::UpdateStack, |world, target| {
+            let Some(stack) = find(world, target, &request.stack_name) else {
+                return Err(not_found(&request.stack_name));
+            };
+            if let Some(running) = &stack.running {
+                if running.token == request.token {
+                    return Ok(UpdateStarted::Started {
+                        stack_id: stack.stack_id.clone(),
+                    });
+                }
+                return Err(busy(stack));
+            }
+            let template = template_text(&request.template);
+            if stack.template == template && stack.parameters == request.parameters {
+                return Ok(UpdateStarted::NoChanges);
+            }
+            stack.template = template;
+            stack.parameters = request.parameters.clone();
+            let stack_id = stack.stack_id.clone();
+            let script = world.next_script(target);
+            let stack = find(world, target, &request.stack_name).expect("found above");
+            stack.begin(OpKind::Update, request.token.clone(), script.duration, script.end);
+            Ok(UpdateStarted::Started { stack_id })
+        })
+    }
+
+    async fn continue_update_rollback(&self, stack: &str, _skip: &[String], token: &str) -> PortResult<()> {
+        self.begin_operation(
+            Call::ContinueUpdateRollback,
+            OpKind::ContinueRollback,
+            stack,
+            token,
+        )
+    }
+
+    async fn delete_stack(&self, stack: &str, token: &str) -> PortResult<()> {
+        self.begin_operation(Call::DeleteStack, OpKind::Delete, stack, token)
+    }
+
+    async fn stack_events(&self, stack: &str, page: Option<&str>) -> PortResult<EventPage> {
+        self.with(Call::DescribeStackEvents, |world, target| {
+            let found = find(world, target, stack).ok_or_else(|| not_found(stack))?;
+            let skip: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
+            let newest_first: Vec<StackEvent> = found.events.iter().rev().skip(skip).cloned().collect();
+            let more = newest_first.len() > EVENTS_PER_PAGE;
+            Ok(EventPage {
+                events: newest_first.into_iter().take(EVENTS_PER_PAGE).collect(),
+                next_page: more.then(|| (skip + EVENTS_PER_PAGE).to_string()),
+            })
+        })
+    }
+
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
+        self.with(Call::CreateChangeSet, |world, target| {
+            let existing = find(world, target, &request.stack.stack_name).map(|s| s.template.clone());
+            match (request.change_set_type, &existing) {
+                (ChangeSetType::Update, None) => return Err(not_found(&request.stack.stack_name)),
+                (ChangeSetType::Create, Some(_)) => {
+                    return Err(PortError::AlreadyExists(format!(
+                        "Stack [{}] already exists",
+                        request.stack.stack_name
+                    )))
+                }
+                _ => {}
+            }
+            let old = existing.unwrap_or_else(|| r#"{"Resources":{}}"#.into());
+            let changes = diff_templates(&old, &template_text(&request.stack.template));
+            let id = format!(
+                "arn:aws:cloudformation:{}:{}:changeSet/{}/fake-{}",
+                target.region,
+                target.account,
+                request.change_set_name,
+                world.fresh_id()
+            );
+            world.change_sets.insert(id.clone(), changes);
+            Ok(id)
+        })
+    }
+
+    async fn describe_change_set(&self, change_set_id: &str) -> PortResult<ChangeSetDescription> {
+        self.with(Call::DescribeChangeSet, |world, _| {
+            let changes = world
+                .change_sets
+                .get(change_set_id)
+                .cloned()
+                .ok_or_else(|| PortError::Rejected {
+                    code: "ChangeSetNotFound".into(),
+                    message: format!("ChangeSet [{change_set_id}] does not exist"),
+                })?;
+            let (status, status_reason) = if changes.is_empty() {
+                (
+                    "FAILED",
+                    Some("The submitted information didn't contain changes. Submit different information to create a change set.".to_owned()),
+                )
+            } else {
+                ("CREATE_COMPLETE", None)
+            };
+            Ok(ChangeSetDescription {
+                change_set_id: change_set_id.to_owned(),
+                status: status.into(),
+                status_reason,
+                changes,
+            })
+        })
+    }
+
+    async fn delete_change_set(&self, change_set_id: &str) -> PortResult<()> {
+        self.with(Call::DeleteChangeSet, |world, _| {
+            world.change_sets.remove(change_set_id);
+            Ok(())
+        })
+    }
+}
+
+impl FakeSession {
+    fn begin_operation(&self, call: Call, kind: OpKind, stack: &str, token: &str) -> PortResult<()> {
+        self.with(call, |world, target| {
+            let found = find(world, target, stack).ok_or_else(|| not_found(stack))?;
+            if let Some(running) = &found.running {
+                return if running.token == token {
+                    Ok(())
+                } else {
+                    Err(busy(found))
+                };
+            }
+            let script = world.next_script(target);
+            let found = find(world, target, stack).expect("found above");
+            found.begin(kind, token.to_owned(), script.duration, script.end);
+            Ok(())
+        })
+    }
+}
