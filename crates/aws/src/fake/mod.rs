@@ -34,16 +34,6 @@ pub enum Call {
     DeleteChangeSet,
 }
 
-impl Call {
-    /// Calls that start a stack operation.
-    pub fn is_mutating(self) -> bool {
-        matches!(
-            self,
-            Self::CreateStack | Self::UpdateStack | Self::ContinueUpdateRollback | Self::DeleteStack
-        )
-    }
-}
-
 /// How the next stack operation in a target goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
@@ -281,7 +271,8 @@ impl FakeCloud {
         (stack.status != StackStatus::DeleteComplete).then(|| stack.status.clone())
     }
 
-    /// The stack operations started in `target` (CreateStack, UpdateStack, ...), in order.
+    /// The stack operations that actually began in `target` (CreateStack, UpdateStack, ...), in
+    /// order: a call answered idempotently from an earlier one with the same token is not one.
     pub fn operations(&self, target: &Target) -> Vec<Call> {
         self.world()
             .operations

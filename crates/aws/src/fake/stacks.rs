@@ -154,12 +154,15 @@ impl FakeSession {
     }
 
     /// Runs `f` on the world after recording `call` and raising any fault injected for it.
-    fn with<T>(&self, call: Call, f: impl FnOnce(&mut World, &Target) -> PortResult<T>) -> PortResult<T> {
+    /// Yields first, as a network call would, so that concurrent callers interleave.
+    async fn with<T>(
+        &self,
+        call: Call,
+        f: impl FnOnce(&mut World, &Target) -> PortResult<T>,
+    ) -> PortResult<T> {
+        tokio::task::yield_now().await;
         let mut world = self.cloud.world();
         world.call(Some(&self.target), call)?;
-        if call.is_mutating() {
-            world.operations.push((self.target.clone(), call));
-        }
         f(&mut world, &self.target)
     }
 }
@@ -275,6 +278,7 @@ impl StackOperations for FakeSession {
             }
             Ok(found)
         })
+        .await
     }
 
     async fn create_stack(&self, request: &StackRequest) -> PortResult<String> {
@@ -303,10 +307,12 @@ impl StackOperations for FakeSession {
             stack.events.clear();
             stack.creation_token = Some(request.token.clone());
             stack.begin(OpKind::Create, request.token.clone(), script.duration, script.end);
+            world.operations.push((target.clone(), Call::CreateStack));
             let stack_id = stack.stack_id.clone();
             world.stacks.insert((target.clone(), name), stack);
             Ok(stack_id)
         })
+        .await
     }
 
     async fn update_stack(&self, request: &StackRequest) -> PortResult<UpdateStarted> {
@@ -332,8 +338,10 @@ impl StackOperations for FakeSession {
             let script = world.next_script(target);
             let stack = find(world, target, &request.stack_name).expect("found above");
             stack.begin(OpKind::Update, request.token.clone(), script.duration, script.end);
+            world.operations.push((target.clone(), Call::UpdateStack));
             Ok(UpdateStarted::Started { stack_id })
         })
+        .await
     }
 
     async fn continue_update_rollback(&self, stack: &str, _skip: &[String], token: &str) -> PortResult<()> {
@@ -343,10 +351,12 @@ impl StackOperations for FakeSession {
             stack,
             token,
         )
+        .await
     }
 
     async fn delete_stack(&self, stack: &str, token: &str) -> PortResult<()> {
         self.begin_operation(Call::DeleteStack, OpKind::Delete, stack, token)
+            .await
     }
 
     async fn stack_events(&self, stack: &str, page: Option<&str>) -> PortResult<EventPage> {
@@ -360,6 +370,7 @@ impl StackOperations for FakeSession {
                 next_page: more.then(|| (skip + EVENTS_PER_PAGE).to_string()),
             })
         })
+        .await
     }
 
     async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
@@ -387,6 +398,7 @@ impl StackOperations for FakeSession {
             world.change_sets.insert(id.clone(), changes);
             Ok(id)
         })
+        .await
     }
 
     async fn describe_change_set(&self, change_set_id: &str) -> PortResult<ChangeSetDescription> {
@@ -414,6 +426,7 @@ impl StackOperations for FakeSession {
                 changes,
             })
         })
+        .await
     }
 
     async fn delete_change_set(&self, change_set_id: &str) -> PortResult<()> {
@@ -421,11 +434,12 @@ impl StackOperations for FakeSession {
             world.change_sets.remove(change_set_id);
             Ok(())
         })
+        .await
     }
 }
 
 impl FakeSession {
-    fn begin_operation(&self, call: Call, kind: OpKind, stack: &str, token: &str) -> PortResult<()> {
+    async fn begin_operation(&self, call: Call, kind: OpKind, stack: &str, token: &str) -> PortResult<()> {
         self.with(call, |world, target| {
             let found = find(world, target, stack).ok_or_else(|| not_found(stack))?;
             if let Some(running) = &found.running {
@@ -438,7 +452,9 @@ impl FakeSession {
             let script = world.next_script(target);
             let found = find(world, target, stack).expect("found above");
             found.begin(kind, token.to_owned(), script.duration, script.end);
+            world.operations.push((target.clone(), call));
             Ok(())
         })
+        .await
     }
 }
