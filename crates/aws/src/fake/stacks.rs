@@ -38,10 +38,11 @@ impl FakeStack {
             "arn:aws:cloudformation:{}:{}:stack/{name}/fake-{id:08}",
             target.region, target.account
         );
+        let opening = status.as_str().to_owned();
         let mut stack = Self {
             stack_id,
             name: name.to_owned(),
-            status: status.clone(),
+            status,
             reason: None,
             template,
             parameters,
@@ -49,7 +50,7 @@ impl FakeStack {
             running: None,
             creation_token: None,
         };
-        stack.push_event(name, STACK_TYPE, status.as_str(), None, None);
+        stack.push_event(name, STACK_TYPE, &opening, None, None);
         stack
     }
 
@@ -169,23 +170,15 @@ impl FakeSession {
 
 /// Finds a stack by name or stack ID, settled to the present.
 fn find<'w>(world: &'w mut World, target: &Target, stack: &str) -> Option<&'w mut FakeStack> {
-    let now = Instant::now();
-    let key = (target.clone(), stack.to_owned());
-    if world.stacks.contains_key(&key) {
-        let found = world.stacks.get_mut(&key)?;
-        found.settle(now);
-        return Some(found);
-    }
-    let by_id = world
+    let live = world
         .stacks
-        .iter()
-        .find(|((t, _), s)| t == target && s.stack_id == stack)
-        .map(|(key, _)| key.clone());
-    match by_id {
-        Some(key) => world.stacks.get_mut(&key).map(|s| {
-            s.settle(now);
-            s
-        }),
+        .iter_mut()
+        .find(|((t, name), found)| t == target && (name == stack || found.stack_id == stack));
+    match live {
+        Some((_, found)) => {
+            found.settle(Instant::now());
+            Some(found)
+        }
         None => world.deleted.get_mut(stack),
     }
 }

@@ -143,7 +143,7 @@ pub async fn start<S: StackOperations>(
     let found = engine.describe(job.spec.stack_name.as_str()).await;
     match found {
         Ok(found) => engine.act_on(found, true).await,
-        Err(error) => engine.settle(error, None),
+        Err(error) => engine.settle(&error, None),
     }
 }
 
@@ -157,7 +157,7 @@ pub async fn poll<S: StackOperations>(
     let mut engine = Engine::new(stacks, job, state.progress, now_ms, state.recovered_from.clone());
     match engine.describe(&state.stack_id).await {
         Ok(found) => engine.follow(state, found).await,
-        Err(error) => engine.settle(error, Some(&state.stack_id)),
+        Err(error) => engine.settle(&error, Some(&state.stack_id)),
     }
 }
 
@@ -244,7 +244,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
 
     /// An error no branch handles: transient ones go back to the caller to retry, the rest end
     /// the target with their contract name.
-    fn settle(&self, error: PortError, stack_id: Option<&str>) -> Result<Step, EngineError> {
+    fn settle(&self, error: &PortError, stack_id: Option<&str>) -> Result<Step, EngineError> {
         let name = error.name();
         if name.is_transient() {
             return Err(EngineError {
@@ -293,7 +293,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     async fn redescribe(&mut self) -> Result<Step, EngineError> {
         match self.describe(self.job.spec.stack_name.as_str()).await {
             Ok(found) => Box::pin(self.act_on(found, false)).await,
-            Err(error) => self.settle(error, None),
+            Err(error) => self.settle(&error, None),
         }
     }
 
@@ -306,7 +306,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             Err(PortError::AlreadyExists(_) | PortError::StackBusy(_)) if may_redescribe => {
                 self.redescribe().await
             }
-            Err(error) => self.settle(error, None),
+            Err(error) => self.settle(&error, None),
         }
     }
 
@@ -317,7 +317,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             Ok(UpdateStarted::Started { stack_id }) => Ok(self.pending(&stack_id, Phase::Updating)),
             Ok(UpdateStarted::NoChanges) => Ok(self.done(OutcomeKind::Unchanged, Some(stack), None)),
             Err(PortError::StackBusy(_)) if may_redescribe => self.redescribe().await,
-            Err(error) => self.settle(error, Some(&stack.stack_id)),
+            Err(error) => self.settle(&error, Some(&stack.stack_id)),
         }
     }
 
@@ -326,7 +326,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         self.progress.aws_calls += 1;
         match self.stacks.delete_stack(&stack.stack_id, &token).await {
             Ok(()) => Ok(self.pending(&stack.stack_id, Phase::Deleting)),
-            Err(error) => self.settle(error, Some(&stack.stack_id)),
+            Err(error) => self.settle(&error, Some(&stack.stack_id)),
         }
     }
 
@@ -336,7 +336,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             self.progress.aws_calls += 1;
             match self.stacks.stack_events(&stack.stack_id, None).await {
                 Ok(page) => events::rollback_failed_resources(&page.events),
-                Err(error) => return self.settle(error, Some(&stack.stack_id)),
+                Err(error) => return self.settle(&error, Some(&stack.stack_id)),
             }
         } else {
             Vec::new()
@@ -349,7 +349,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             .await
         {
             Ok(()) => Ok(self.pending(&stack.stack_id, Phase::ContinuingRollback)),
-            Err(error) => self.settle(error, Some(&stack.stack_id)),
+            Err(error) => self.settle(&error, Some(&stack.stack_id)),
         }
     }
 
@@ -359,7 +359,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         self.progress.aws_calls += 1;
         let page = match self.stacks.stack_events(&stack.stack_id, None).await {
             Ok(page) => page,
-            Err(error) => return self.settle(error, Some(&stack.stack_id)),
+            Err(error) => return self.settle(&error, Some(&stack.stack_id)),
         };
         let prefix = client_request_token(self.job.run, "");
         let ours = page

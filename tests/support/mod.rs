@@ -1,0 +1,91 @@
+//! Shared by the end-to-end tests: a moto server of their own on a free loopback port.
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use stackfleet_aws::AwsSettings;
+
+/// moto's default account: what plain "testing" credentials act as.
+pub const MANAGEMENT_ACCOUNT: &str = "123456789012";
+
+/// A moto server that lives as long as the value.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+fn python() -> PathBuf {
+    let python = std::env::var_os("STACKFLEET_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "no Python with moto at {}: run scripts/test (or scripts/python-env) once to set it up",
+        python.display()
+    );
+    python
+}
+
+fn free_port() -> u16 {
+    let listener =
+        TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(python())
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        // Readiness, not timing: poll until the port answers, within a generous bound.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        while TcpStream::connect_timeout(&address.into(), Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto did not listen on {address} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// The management account's configuration, built the one way stackfleet builds it, with
+    /// the static credentials moto expects instead of the machine's credential chain.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        let settings = AwsSettings {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(self.endpoint.clone()),
+            ..AwsSettings::default()
+        };
+        settings
+            .sdk_config()
+            .await
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "moto",
+            )))
+            .build()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
