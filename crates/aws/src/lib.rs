@@ -4,6 +4,7 @@
 pub mod cloudformation;
 pub mod config;
 mod errors;
+pub mod organizations;
 pub mod sts;
 
 #[cfg(feature = "test-util")]
@@ -11,4 +12,5 @@ pub mod fake;
 
 pub use cloudformation::CfnStacks;
 pub use config::{AwsSettings, RetryMode};
+pub use organizations::OrgClient;
 pub use sts::StsAssumer;

@@ -7,8 +7,11 @@ pub mod lifecycle;
 pub mod outcome;
 pub mod ports;
 pub mod preflight;
+pub mod report;
+pub mod rollout;
 pub mod spec;
 pub mod stack;
+pub mod targeting;
 
 pub use errors::ErrorName;
 pub use ids::{AccountId, InvalidId, Region, RunId, StackName, Target};

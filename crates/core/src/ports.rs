@@ -117,3 +117,53 @@ pub trait StackOperations: Send + Sync {
 pub trait ValidateTemplate: Send + Sync {
     fn validate_template(&self, template: &TemplateSource) -> impl Future<Output = PortResult<()>> + Send;
 }
+
+/// An account as Organizations lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: crate::ids::AccountId,
+    pub name: String,
+    /// ACTIVE, SUSPENDED, PENDING_CLOSURE, ...
+    pub status: String,
+}
+
+impl OrgAccount {
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+}
+
+/// One page of a listing. Organizations may answer an empty page that still has a next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page: Option<String>,
+}
+
+/// Reads the Organization: who is in it, where, and with which tags.
+pub trait Organization: Send + Sync {
+    /// The management account's ID (DescribeOrganization).
+    fn management_account(&self) -> impl Future<Output = PortResult<crate::ids::AccountId>> + Send;
+
+    fn list_accounts(&self, page: Option<&str>) -> impl Future<Output = PortResult<Page<OrgAccount>>> + Send;
+
+    /// Accounts directly under a root or OU.
+    fn list_accounts_for_parent(
+        &self,
+        parent: &str,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<Page<OrgAccount>>> + Send;
+
+    /// OU IDs directly under a root or OU.
+    fn list_child_ous(
+        &self,
+        parent: &str,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<Page<String>>> + Send;
+
+    fn list_account_tags(
+        &self,
+        account: &crate::ids::AccountId,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<Page<(String, String)>>> + Send;
+}

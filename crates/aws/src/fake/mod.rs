@@ -4,6 +4,7 @@
 //! (tokio's clock: run tests under `tokio::time::pause()`), end in any status, and can fail with
 //! AWS errors on demand. Every call is recorded so tests can assert what AWS would have seen.
 
+mod organization;
 mod stacks;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -16,6 +17,7 @@ use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{StackEvent, StackStatus};
 use tokio::time::Instant;
 
+pub use organization::{FakeOrganization, ROOT};
 pub use stacks::FakeSession;
 
 /// The AWS calls a fake answers, as CloudTrail would name them.

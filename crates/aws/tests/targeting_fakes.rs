@@ -1,0 +1,191 @@
+//! Targeting against a fake Organization: paging through empty pages, throttling, suspended
+//! accounts, OU recursion, tags and exclusions.
+
+use stackfleet_aws::fake::{FakeOrganization, ROOT};
+use stackfleet_core::targeting::{resolve, Selection, TargetingError};
+use stackfleet_core::{AccountId, OutcomeKind, Region, Target};
+
+fn id(n: u64) -> AccountId {
+    format!("{n:012}").parse().unwrap()
+}
+
+fn regions(names: &[&str]) -> Vec<Region> {
+    names.iter().map(|r| r.parse().unwrap()).collect()
+}
+
+/// management 1; ou-prod (2, 3 suspended, child ou-prod-eu: 4, 5 pending closure); ou-dev (6, 7).
+fn organization() -> FakeOrganization {
+    let org = FakeOrganization::new(&id(1));
+    org.add_ou("ou-root-prod0000", ROOT);
+    org.add_ou("ou-root-prodeu00", "ou-root-prod0000");
+    org.add_ou("ou-root-dev00000", ROOT);
+    org.add_account(&id(2), "prod-a", "ACTIVE", "ou-root-prod0000");
+    org.add_account(&id(3), "prod-old", "SUSPENDED", "ou-root-prod0000");
+    org.add_account(&id(4), "prod-eu", "ACTIVE", "ou-root-prodeu00");
+    org.add_account(&id(5), "prod-gone", "PENDING_CLOSURE", "ou-root-prodeu00");
+    org.add_account(&id(6), "dev-a", "ACTIVE", "ou-root-dev00000");
+    org.add_account(&id(7), "dev-b", "ACTIVE", "ou-root-dev00000");
+    org.tag(&id(2), "tier", "critical");
+    org.tag(&id(6), "tier", "critical");
+    org.tag(&id(6), "team", "sec");
+    org
+}
+
+fn accounts(targets: &[Target]) -> Vec<u64> {
+    let mut ids: Vec<u64> = targets
+        .iter()
+        .map(|t| t.account.as_str().parse().unwrap())
+        .collect();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_active_member_through_empty_pages_and_throttling() {
+    let org = organization();
+    org.with_empty_pages(2);
+    org.throttle(3);
+    let selection = Selection {
+        regions: regions(&["us-east-1", "eu-west-1"]),
+        ..Selection::default()
+    };
+
+    let resolved = resolve(&org, &selection).await.unwrap();
+
+    assert_eq!(accounts(&resolved.targets), vec![2, 4, 6, 7]);
+    assert_eq!(resolved.targets.len(), 8, "four accounts in two regions");
+    let skipped: Vec<(u64, String)> = resolved
+        .skipped
+        .iter()
+        .filter(|o| o.target.region.as_str() == "us-east-1")
+        .map(|o| {
+            assert_eq!(o.kind, OutcomeKind::Skipped);
+            (
+                o.target.account.as_str().parse().unwrap(),
+                o.skipped_reason.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(skipped.contains(&(
+        1,
+        "the management account (pass --include-management-account to deploy to it)".into()
+    )));
+    assert!(skipped.contains(&(3, "account is SUSPENDED".into())));
+    assert!(skipped.contains(&(5, "account is PENDING_CLOSURE".into())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ou_includes_its_child_ous_and_filters_narrow_it() {
+    let org = organization();
+    let mut selection = Selection {
+        ous: vec!["ou-root-prod0000".into()],
+        regions: regions(&["us-east-1"]),
+        ..Selection::default()
+    };
+    assert_eq!(
+        accounts(&resolve(&org, &selection).await.unwrap().targets),
+        vec![2, 4]
+    );
+
+    selection.ous.push("ou-root-dev00000".into());
+    selection.exclude = vec![id(4)];
+    assert_eq!(
+        accounts(&resolve(&org, &selection).await.unwrap().targets),
+        vec![2, 6, 7]
+    );
+
+    selection.tag_filters = vec![("tier".into(), "critical".into())];
+    assert_eq!(
+        accounts(&resolve(&org, &selection).await.unwrap().targets),
+        vec![2, 6]
+    );
+
+    selection.tag_filters.push(("team".into(), "sec".into()));
+    assert_eq!(
+        accounts(&resolve(&org, &selection).await.unwrap().targets),
+        vec![6]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn named_accounts_and_the_management_account_on_request() {
+    let org = organization();
+    let selection = Selection {
+        accounts: vec![id(1), id(7), id(3)],
+        include_management_account: true,
+        regions: regions(&["us-east-1"]),
+        ..Selection::default()
+    };
+    let resolved = resolve(&org, &selection).await.unwrap();
+    assert_eq!(accounts(&resolved.targets), vec![1, 7]);
+    assert_eq!(
+        resolved.skipped.len(),
+        1,
+        "the suspended one, by name or not, is not attempted"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_ous_and_accounts_are_refused() {
+    let org = organization();
+    let base = Selection {
+        regions: regions(&["us-east-1"]),
+        ..Selection::default()
+    };
+
+    let unknown_ou = Selection {
+        ous: vec!["ou-root-nothere0".into()],
+        ..base.clone()
+    };
+    assert_eq!(
+        resolve(&org, &unknown_ou).await,
+        Err(TargetingError::UnknownOu("ou-root-nothere0".into()))
+    );
+
+    let malformed = Selection {
+        ous: vec!["Prod".into()],
+        ..base.clone()
+    };
+    let calls_before = org.calls();
+    let error = resolve(&org, &malformed).await.unwrap_err();
+    assert_eq!(error, TargetingError::MalformedOu("Prod".into()));
+    assert_eq!(
+        org.calls(),
+        calls_before,
+        "a malformed OU is refused before any call"
+    );
+
+    let stranger = Selection {
+        accounts: vec![id(99)],
+        ..base.clone()
+    };
+    assert_eq!(
+        resolve(&org, &stranger).await,
+        Err(TargetingError::UnknownAccount(id(99)))
+    );
+
+    let nowhere = Selection {
+        regions: Vec::new(),
+        ..base
+    };
+    assert_eq!(resolve(&org, &nowhere).await, Err(TargetingError::NoRegions));
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_that_does_not_pass_is_an_error() {
+    let org = organization();
+    org.throttle(100);
+    let selection = Selection {
+        regions: regions(&["us-east-1"]),
+        ..Selection::default()
+    };
+    let error = resolve(&org, &selection).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TargetingError::Aws(stackfleet_core::ports::PortError::Throttled(_))
+        ),
+        "{error}"
+    );
+}

@@ -1,0 +1,237 @@
+//! Which targets a rollout touches: accounts from the Organization, narrowed by OU, tag and
+//! exclusion, times regions. Accounts that cannot be deployed to are reported, never attempted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::ids::{AccountId, Region, Target};
+use crate::outcome::Outcome;
+use crate::ports::{OrgAccount, Organization, Page, PortError, PortResult};
+
+/// What the user asked for. Empty `accounts` and `ous` mean the whole Organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub accounts: Vec<AccountId>,
+    /// Root (`r-...`) or OU (`ou-...`) IDs; their child OUs are included.
+    pub ous: Vec<String>,
+    /// Every filter must match an account's tags.
+    pub tag_filters: Vec<(String, String)>,
+    pub exclude: Vec<AccountId>,
+    pub include_management_account: bool,
+    pub regions: Vec<Region>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetingError {
+    #[error("no region to deploy to: pass --regions (or --region)")]
+    NoRegions,
+    #[error("{0:?} is not an OU or root ID (ou-xxxx-xxxxxxxx or r-xxxx)")]
+    MalformedOu(String),
+    #[error("OU {0} does not exist in this Organization")]
+    UnknownOu(String),
+    #[error("account {0} is not a member of this Organization")]
+    UnknownAccount(AccountId),
+    #[error("could not read the Organization: {0}")]
+    Aws(#[from] PortError),
+}
+
+/// The targets to deploy to, and the ones reported as Skipped with their reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolution {
+    pub targets: Vec<Target>,
+    pub skipped: Vec<Outcome>,
+}
+
+/// Calls to Organizations are throttled hard (a few per second); past the SDK's own retries a
+/// listing waits and tries again this many times.
+const LISTING_RETRIES: u32 = 5;
+const LISTING_BACKOFF: Duration = Duration::from_secs(2);
+/// ListTagsForResource calls in flight at once when filtering by tag.
+const TAG_LOOKUPS_IN_FLIGHT: usize = 4;
+
+fn is_ou_id(id: &str) -> bool {
+    let ok = |part: &str, range: std::ops::RangeInclusive<usize>| {
+        range.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    match id.split('-').collect::<Vec<_>>().as_slice() {
+        ["r", root] => ok(root, 4..=32),
+        ["ou", root, ou] => ok(root, 4..=32) && ok(ou, 8..=32),
+        _ => false,
+    }
+}
+
+/// One call, retried while throttled.
+async fn patiently<T, F, Fut>(mut call: F) -> PortResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = PortResult<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(PortError::Throttled(_)) if attempt < LISTING_RETRIES => {
+                tokio::time::sleep(LISTING_BACKOFF.saturating_mul(2u32.pow(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Every item of a paged listing. An empty page with a next token is not the end.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> PortResult<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = PortResult<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut page = None;
+    loop {
+        let answer = patiently(|| fetch(page.clone())).await?;
+        items.extend(answer.items);
+        match answer.next_page {
+            Some(next) => page = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+async fn accounts_under<O: Organization>(org: &O, ou: &str) -> Result<Vec<OrgAccount>, TargetingError> {
+    let unknown = |error: PortError| match &error {
+        PortError::Rejected { code, .. } if code == "ParentNotFoundException" => {
+            TargetingError::UnknownOu(ou.into())
+        }
+        _ => TargetingError::Aws(error),
+    };
+    let mut accounts = Vec::new();
+    let mut parents = vec![ou.to_owned()];
+    while let Some(parent) = parents.pop() {
+        let direct = all_pages(|page| {
+            let parent = parent.clone();
+            async move { org.list_accounts_for_parent(&parent, page.as_deref()).await }
+        })
+        .await
+        .map_err(unknown)?;
+        accounts.extend(direct);
+        let children = all_pages(|page| {
+            let parent = parent.clone();
+            async move { org.list_child_ous(&parent, page.as_deref()).await }
+        })
+        .await
+        .map_err(unknown)?;
+        parents.extend(children);
+    }
+    Ok(accounts)
+}
+
+async fn matches_tags<O: Organization>(
+    org: &O,
+    account: &AccountId,
+    filters: &[(String, String)],
+) -> PortResult<bool> {
+    let tags: BTreeMap<String, String> =
+        all_pages(|page| async move { org.list_account_tags(account, page.as_deref()).await })
+            .await?
+            .into_iter()
+            .collect();
+    Ok(filters.iter().all(|(key, value)| tags.get(key) == Some(value)))
+}
+
+/// Resolves a selection against the Organization.
+pub async fn resolve<O: Organization>(org: &O, selection: &Selection) -> Result<Resolution, TargetingError> {
+    if selection.regions.is_empty() {
+        return Err(TargetingError::NoRegions);
+    }
+    if let Some(bad) = selection.ous.iter().find(|ou| !is_ou_id(ou)) {
+        return Err(TargetingError::MalformedOu(bad.clone()));
+    }
+    let management = patiently(|| org.management_account()).await?;
+    let everyone = all_pages(|page| async move { org.list_accounts(page.as_deref()).await }).await?;
+    let by_id: BTreeMap<&AccountId, &OrgAccount> = everyone.iter().map(|a| (&a.id, a)).collect();
+    if let Some(stranger) = selection.accounts.iter().find(|a| !by_id.contains_key(a)) {
+        return Err(TargetingError::UnknownAccount(stranger.clone()));
+    }
+
+    let mut chosen: BTreeSet<AccountId> = BTreeSet::new();
+    if selection.accounts.is_empty() && selection.ous.is_empty() {
+        chosen.extend(everyone.iter().map(|a| a.id.clone()));
+    }
+    chosen.extend(selection.accounts.iter().cloned());
+    for ou in &selection.ous {
+        chosen.extend(accounts_under(org, ou).await?.into_iter().map(|a| a.id));
+    }
+    chosen.retain(|id| !selection.exclude.contains(id));
+
+    let mut skipped_accounts: Vec<(AccountId, String)> = Vec::new();
+    if !selection.include_management_account && chosen.remove(&management) {
+        skipped_accounts.push((
+            management.clone(),
+            "the management account (pass --include-management-account to deploy to it)".into(),
+        ));
+    }
+    let mut active = Vec::new();
+    for id in chosen {
+        match by_id.get(&id) {
+            Some(account) if !account.is_active() => {
+                skipped_accounts.push((id, format!("account is {}", account.status)));
+            }
+            _ => active.push(id),
+        }
+    }
+    if !selection.tag_filters.is_empty() {
+        let filters = &selection.tag_filters;
+        let verdicts: Vec<(AccountId, bool)> = stream::iter(active)
+            .map(|id| async move { matches_tags(org, &id, filters).await.map(|ok| (id, ok)) })
+            .buffered(TAG_LOOKUPS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        active = verdicts
+            .into_iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(id, _)| id)
+            .collect();
+    }
+
+    let regions = &selection.regions;
+    let targets_of = |id: &AccountId| -> Vec<Target> {
+        regions
+            .iter()
+            .map(|r| Target::new(id.clone(), r.clone()))
+            .collect()
+    };
+    Ok(Resolution {
+        targets: active.iter().flat_map(targets_of).collect(),
+        skipped: skipped_accounts
+            .iter()
+            .flat_map(|(id, reason)| {
+                targets_of(id)
+                    .into_iter()
+                    .map(|t| Outcome::skipped(t, reason.clone()))
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ou_id;
+
+    #[test]
+    fn ou_ids_are_recognised() {
+        assert!(is_ou_id("r-ab12"));
+        assert!(is_ou_id("ou-ab12-cdef5678"));
+        for bad in [
+            "ou-ab12",
+            "OU-ab12-cdef5678",
+            "r-",
+            "ou-ab12-cd",
+            "123456789012",
+            "",
+        ] {
+            assert!(!is_ou_id(bad), "{bad}");
+        }
+    }
+}
