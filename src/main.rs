@@ -1,1 +1,55 @@
-fn main() {}
+//! The `stackfleet` command line: thin, over `stackfleet-core` and `stackfleet-aws`.
+
+mod cli;
+mod deploy;
+mod inputs;
+mod output;
+mod plan;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// How a command failed: input the user must fix (exit 2) or a run that could not go on (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Input(#[from] inputs::InputError),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("stackfleet: cannot start: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            cli::Command::Deploy(args) => deploy::deploy(args).await,
+            cli::Command::Plan(args) => plan::plan(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(CliError::Input(error)) => {
+            eprintln!("stackfleet: {error}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Runtime(error)) => {
+            eprintln!("stackfleet: {error}");
+            ExitCode::from(1)
+        }
+    }
+}

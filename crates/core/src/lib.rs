@@ -5,6 +5,7 @@ pub mod errors;
 pub mod ids;
 pub mod lifecycle;
 pub mod outcome;
+pub mod plan;
 pub mod ports;
 pub mod preflight;
 pub mod report;

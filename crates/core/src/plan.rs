@@ -1,0 +1,252 @@
+//! `stackfleet plan`: what a rollout would do in each target, from a change set made and then
+//! deleted, never touching the stack. Targets with the same changes are grouped.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{RunId, Target};
+use crate::lifecycle::{client_request_token, decide, Decision, Job};
+use crate::ports::{AssumeRequest, AssumeRole, PortError, StackOperations};
+use crate::stack::{ChangeSetRequest, ChangeSetType, ResourceChange, StackRequest, StackStatus};
+
+/// How often, and how many times, a change set is described while CloudFormation computes it.
+const CHANGE_SET_POLL: Duration = Duration::from_secs(2);
+const CHANGE_SET_POLLS: u32 = 150;
+
+/// What a deploy would do in one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "verdict")]
+pub enum PlanVerdict {
+    /// The stack would be created with these resources.
+    WouldCreate { changes: Vec<ResourceChange> },
+    WouldUpdate { changes: Vec<ResourceChange> },
+    NoChanges,
+    /// The stack is in a state the deploy would first recover from (or leave, under `stop`).
+    WouldRecover { status: StackStatus, action: String },
+    /// An operation is running; the deploy would wait for it.
+    Busy { status: StackStatus },
+    /// The plan itself could not be made here.
+    CannotPlan { reason: String },
+}
+
+impl PlanVerdict {
+    /// The line that names a group of targets.
+    pub fn headline(&self) -> String {
+        match self {
+            Self::WouldCreate { .. } => "stack does not exist yet".into(),
+            Self::WouldUpdate { changes } => changes.iter().map(describe_change).collect::<Vec<_>>().join("; "),
+            Self::NoChanges => "no changes".into(),
+            Self::WouldRecover { status, action } => format!("stack is {status}: {action}"),
+            Self::Busy { status } => format!("an operation is running ({status}): the deploy would wait for it"),
+            Self::CannotPlan { reason } => format!("cannot plan: {reason}"),
+        }
+    }
+}
+
+fn describe_change(change: &ResourceChange) -> String {
+    let replacement = match (change.action.as_str(), change.replacement.as_deref()) {
+        ("Modify", Some("True")) => " (replacement)",
+        ("Modify", Some("Conditional")) => " (may be replaced)",
+        ("Modify", _) => " (no replacement)",
+        _ => "",
+    };
+    format!("{} {} {}{replacement}", change.action, change.resource_type, change.logical_id)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetPlan {
+    pub target: Target,
+    #[serde(flatten)]
+    pub verdict: PlanVerdict,
+}
+
+/// Targets grouped by identical plans, largest group first.
+pub fn group_plans(plans: &[TargetPlan]) -> Vec<(String, Vec<Target>)> {
+    let mut groups: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+    for plan in plans {
+        groups.entry(plan.verdict.headline()).or_default().push(plan.target.clone());
+    }
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    groups
+}
+
+fn change_set_name(run: &RunId) -> String {
+    format!("stackfleet-plan-{run}")
+}
+
+/// Plans one target. Never fails: what goes wrong is the verdict.
+pub async fn plan_target<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> TargetPlan {
+    let verdict = match verdict(assumer, job).await {
+        Ok(verdict) => verdict,
+        Err(error) => PlanVerdict::CannotPlan {
+            reason: format!("{}: {error}", error.name()),
+        },
+    };
+    TargetPlan {
+        target: job.target.clone(),
+        verdict,
+    }
+}
+
+async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdict, PortError> {
+    let spec = job.spec;
+    let session = assumer
+        .assume(AssumeRequest {
+            target: job.target,
+            role: &spec.deploy_role,
+            run: job.run,
+            session_duration_seconds: spec.session_duration_seconds,
+            new_account: job.new_account,
+        })
+        .await?;
+    let found = session.describe_stack(spec.stack_name.as_str()).await?;
+    let status = found.as_ref().map(|s| s.status.clone());
+    let kind = match decide(status.as_ref(), spec.recovery) {
+        Decision::Create => ChangeSetType::Create,
+        Decision::Update => ChangeSetType::Update,
+        Decision::InspectRunningOperation => {
+            return Ok(PlanVerdict::Busy {
+                status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
+            })
+        }
+        decision => {
+            let action = match decision {
+                Decision::DeleteThenCreate => "would be deleted and created again (recovery: recreate)",
+                Decision::ContinueRollbackThenUpdate => "would continue the rollback, then update",
+                _ => "needs attention: the deploy would not touch it",
+            };
+            return Ok(PlanVerdict::WouldRecover {
+                status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
+                action: action.into(),
+            });
+        }
+    };
+    let request = ChangeSetRequest {
+        stack: StackRequest {
+            stack_name: spec.stack_name.to_string(),
+            template: spec.template.clone(),
+            parameters: spec.parameters_for(job.target),
+            capabilities: spec.capabilities.clone(),
+            tags: spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            token: client_request_token(job.run, "plan"),
+            termination_protection: false,
+        },
+        change_set_name: change_set_name(job.run),
+        change_set_type: kind,
+    };
+    let change_set = match session.create_change_set(&request).await {
+        Ok(id) => id,
+        // Some endpoints refuse an unchanged template outright instead of failing the change set.
+        Err(PortError::TemplateInvalid(message)) if no_changes(Some(&message)) => return Ok(PlanVerdict::NoChanges),
+        Err(error) => return Err(error),
+    };
+    let described = described_when_ready(&session, &change_set).await;
+    // Clean up whatever the description said: the plan leaves nothing behind.
+    let cleanup = session.delete_change_set(&change_set).await;
+    if kind == ChangeSetType::Create {
+        // A CREATE change set makes an empty stack in REVIEW_IN_PROGRESS: remove it again.
+        let token = client_request_token(job.run, "plan-cleanup");
+        session.delete_stack(spec.stack_name.as_str(), &token).await?;
+    }
+    let described = described?;
+    cleanup?;
+    Ok(match (described.status.as_str(), kind) {
+        ("FAILED", _) if no_changes(described.status_reason.as_deref()) => PlanVerdict::NoChanges,
+        ("FAILED", _) => PlanVerdict::CannotPlan {
+            reason: format!(
+                "the change set failed: {}",
+                described.status_reason.unwrap_or_else(|| "no reason given".into())
+            ),
+        },
+        (_, ChangeSetType::Create) => PlanVerdict::WouldCreate {
+            changes: described.changes,
+        },
+        (_, ChangeSetType::Update) if described.changes.is_empty() => PlanVerdict::NoChanges,
+        (_, ChangeSetType::Update) => PlanVerdict::WouldUpdate {
+            changes: described.changes,
+        },
+    })
+}
+
+fn no_changes(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| r.contains("didn't contain changes") || r.contains("No updates are to be performed"))
+}
+
+async fn described_when_ready<S: StackOperations>(
+    session: &S,
+    change_set: &str,
+) -> Result<crate::stack::ChangeSetDescription, PortError> {
+    for _ in 0..CHANGE_SET_POLLS {
+        let described = session.describe_change_set(change_set).await?;
+        if !matches!(described.status.as_str(), "CREATE_PENDING" | "CREATE_IN_PROGRESS") {
+            return Ok(described);
+        }
+        tokio::time::sleep(CHANGE_SET_POLL).await;
+    }
+    Err(PortError::Transport(format!(
+        "change set {change_set} was not ready after {} s",
+        CHANGE_SET_POLL.as_secs() * u64::from(CHANGE_SET_POLLS)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: &str, id: &str, replacement: Option<&str>) -> ResourceChange {
+        ResourceChange {
+            action: action.into(),
+            logical_id: id.into(),
+            resource_type: "AWS::IAM::Role".into(),
+            replacement: replacement.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn identical_plans_group_under_one_headline() {
+        let modify = PlanVerdict::WouldUpdate {
+            changes: vec![change("Modify", "FederatedReadOnly", Some("False"))],
+        };
+        let plans = vec![
+            TargetPlan { target: "111111111111:us-east-1".parse().unwrap(), verdict: modify.clone() },
+            TargetPlan { target: "222222222222:us-east-1".parse().unwrap(), verdict: modify },
+            TargetPlan { target: "333333333333:us-east-1".parse().unwrap(), verdict: PlanVerdict::NoChanges },
+        ];
+        let groups = group_plans(&plans);
+        assert_eq!(groups[0].0, "Modify AWS::IAM::Role FederatedReadOnly (no replacement)");
+        assert_eq!(groups[0].1.len(), 2);
+        assert_eq!(groups[1].0, "no changes");
+    }
+}
+
+/// Plans every target, `concurrency` at a time; `on_plan` sees each as it lands.
+pub async fn plan_all<A: AssumeRole>(
+    assumer: &A,
+    spec: &crate::spec::RolloutSpec,
+    run: &RunId,
+    targets: &[Target],
+    concurrency: usize,
+    mut on_plan: impl FnMut(&TargetPlan),
+) -> Vec<TargetPlan> {
+    use futures::stream::{self, StreamExt};
+    let mut plans: Vec<TargetPlan> = stream::iter(targets)
+        .map(|target| async move {
+            let job = Job {
+                target,
+                spec,
+                run,
+                new_account: false,
+            };
+            plan_target(assumer, &job).await
+        })
+        .buffer_unordered(concurrency.max(1))
+        .inspect(|plan| on_plan(plan))
+        .collect()
+        .await;
+    plans.sort_by(|a, b| a.target.cmp(&b.target));
+    plans
+}

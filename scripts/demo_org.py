@@ -1,0 +1,115 @@
+"""Seeds a moto server with the demo's Organization, and makes the demo's trouble and its fix.
+
+    demo_org.py ENDPOINT seed STATE.json [--size demo|small|plain:N]
+        demo:    OUs and 40 member accounts, two suspended, and a hand-made FederatedReadOnly
+                 role in three Prod accounts (the demo's realistic failure)
+        small:   the same story with 9 member accounts (the test command's short demo)
+        plain:N  N member accounts in one OU, nothing suspended, no conflicts (benchmarks)
+    demo_org.py ENDPOINT fix STATE.json STACK
+        the platform team removes those hand-made roles
+
+Uses boto3, which moto brings along.
+"""
+
+import argparse
+import json
+
+import boto3
+
+REGION = "us-east-1"
+CONFLICTS = 3
+
+
+def client(endpoint, service, credentials=None):
+    keys = credentials or {"AccessKeyId": "testing", "SecretAccessKey": "testing", "SessionToken": None}
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+
+
+def inside(endpoint, account, service):
+    """A client acting inside a member account, as stackfleet's deploy role would."""
+    sts = client(endpoint, "sts")
+    role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="demo-setup")["Credentials"]
+    return client(endpoint, service, credentials)
+
+
+LAYOUTS = {
+    "demo": [("Security", 4), ("Prod", 16), ("Dev", 12), ("Sandbox", 8)],
+    "small": [("Security", 1), ("Prod", 4), ("Dev", 1), ("Sandbox", 3)],
+}
+
+
+def seed(endpoint, state_path, size):
+    story = not size.startswith("plain:")
+    layout = LAYOUTS[size] if story else [("Prod", int(size.split(":", 1)[1]))]
+    org = client(endpoint, "organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ous = {}
+    for name, parent in [("Security", None), ("Workloads", None), ("Prod", "Workloads"), ("Dev", "Workloads"), ("Sandbox", None)]:
+        parent_id = ous[parent] if parent else root
+        ous[name] = org.create_organizational_unit(ParentId=parent_id, Name=name)["OrganizationalUnit"]["Id"]
+    accounts = []
+    for ou, count in layout:
+        for n in range(count):
+            name = f"{ou.lower()}-{n + 1:02d}"
+            status = org.create_account(AccountName=name, Email=f"aws+{name}@example.com")["CreateAccountStatus"]
+            account = status["AccountId"]
+            org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ous[ou])
+            org.tag_resource(ResourceId=account, Tags=[{"Key": "env", "Value": ou.lower()}])
+            accounts.append({"id": account, "name": name, "ou": ou})
+    suspended = [a["id"] for a in accounts if a["ou"] == "Sandbox"][-2:] if story else []
+    for account in suspended:
+        org.close_account(AccountId=account)
+    # Somebody once made a FederatedReadOnly role by hand in three Prod accounts: the template's
+    # role of the same name cannot be created there.
+    conflicts = [a["id"] for a in accounts if a["ou"] == "Prod"][:CONFLICTS] if story else []
+    for account in conflicts:
+        inside(endpoint, account, "iam").create_role(
+            RoleName="FederatedReadOnly",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            Description="made by hand in 2019",
+        )
+    state = {"root": root, "ous": ous, "accounts": accounts, "suspended": suspended, "conflicts": conflicts}
+    with open(state_path, "w") as out:
+        json.dump(state, out, indent=2)
+    print(f"  organization {root}: {len(accounts) + 1} accounts in {len(ous)} OUs, "
+          f"{len(suspended)} suspended, a hand-made FederatedReadOnly role in {len(conflicts)}")
+
+
+def fix(endpoint, state_path, stack_name):
+    with open(state_path) as source:
+        state = json.load(source)
+    for account in state["conflicts"]:
+        inside(endpoint, account, "iam").delete_role(RoleName="FederatedReadOnly")
+        # moto leaves a stack whose CreateStack was refused in CREATE_IN_PROGRESS for ever
+        # (CloudFormation would roll it back, and stackfleet would recreate it): clear it here.
+        cloudformation = inside(endpoint, account, "cloudformation")
+        cloudformation.delete_stack(StackName=stack_name)
+    print(f"  removed the hand-made role from {len(state['conflicts'])} accounts")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("endpoint")
+    actions = parser.add_subparsers(dest="action", required=True)
+    seeding = actions.add_parser("seed")
+    seeding.add_argument("state")
+    seeding.add_argument("--size", default="demo")
+    fixing = actions.add_parser("fix")
+    fixing.add_argument("state")
+    fixing.add_argument("stack")
+    args = parser.parse_args()
+    if args.action == "seed":
+        if args.size not in LAYOUTS and not args.size.startswith("plain:"):
+            parser.error(f"--size {args.size}: use demo, small or plain:N")
+        seed(args.endpoint, args.state, args.size)
+    else:
+        fix(args.endpoint, args.state, args.stack)

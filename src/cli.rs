@@ -1,0 +1,164 @@
+//! The command line, as clap reads it. Values are parsed into core's types here, at the edge.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::{AccountId, Region, RunId, StackName};
+
+#[derive(Debug, Parser)]
+#[command(name = "stackfleet", version, about = "Roll one CloudFormation stack out to every account of an AWS Organization, in parallel")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the stack in every target, recover stuck stacks, report per target.
+    Deploy(DeployArgs),
+    /// Show what a deploy would change in each target, from change sets; changes nothing.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Targets deployed to at once.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%).
+    #[arg(long, default_value = "0")]
+    pub failure_tolerance: FailureTolerance,
+    /// Deploy to exactly the targets that failed in this earlier JSON report.
+    #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]
+    pub rerun_failed: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+    /// JUnit XML: one test case per target, named ACCOUNT:REGION.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Plain lines instead of a progress bar (always plain when not on a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Targets planned at once.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Also write every target's plan as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Recovery {
+    /// Delete a stack only a delete can recover (ROLLBACK_COMPLETE, ...), then create it.
+    Recreate,
+    /// Leave such stacks alone and report them as needing attention.
+    Stop,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    #[arg(long)]
+    pub stack_name: StackName,
+    /// The template, JSON or YAML, at most 51,200 bytes.
+    #[arg(long, value_name = "FILE", required_unless_present = "template_url", conflicts_with = "template_url")]
+    pub template: Option<PathBuf>,
+    /// An https:// URL of the template in S3 (for templates over 51,200 bytes).
+    #[arg(long, value_name = "URL")]
+    pub template_url: Option<String>,
+    /// A stack parameter; wins over --parameters-file.
+    #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub parameters: Vec<(String, String)>,
+    /// Parameters as JSON: {"Key": "Value"} or CloudFormation's [{"ParameterKey", "ParameterValue"}].
+    #[arg(long, value_name = "FILE")]
+    pub parameters_file: Option<PathBuf>,
+    /// CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub capabilities: Vec<String>,
+    /// A stack tag.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub tags: Vec<(String, String)>,
+    /// The role assumed in every target account.
+    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    pub role_name: String,
+    #[arg(long)]
+    pub external_id: Option<String>,
+    #[arg(long, value_enum, default_value_t = Recovery::Recreate)]
+    pub recovery: Recovery,
+    /// When continuing a failed update rollback, skip the resources whose rollback failed.
+    #[arg(long)]
+    pub skip_failed_rollback_resources: bool,
+    /// Enable termination protection on stacks this run creates.
+    #[arg(long)]
+    pub termination_protection: bool,
+    /// Seconds one stack operation (or a wait for somebody else's) may take.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub operation_timeout: u64,
+    /// Seconds between two looks at a running operation.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub poll_interval: u64,
+    /// Names this rollout in tokens and role session names; a pipeline that retries with the
+    /// same ID adopts the operations it already started. Default: one made from the time.
+    #[arg(long)]
+    pub run_id: Option<RunId>,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Only these accounts (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub accounts: Vec<AccountId>,
+    /// Accounts under these OUs or roots, child OUs included (repeatable, comma-separated).
+    #[arg(long = "ou", value_delimiter = ',')]
+    pub ous: Vec<String>,
+    /// Only accounts with this tag (repeatable: all must match).
+    #[arg(long = "tag-filter", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub tag_filters: Vec<(String, String)>,
+    /// Never these accounts (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<AccountId>,
+    /// The management account is left out unless this is given.
+    #[arg(long)]
+    pub include_management_account: bool,
+    /// Regions to deploy to in every account (comma-separated). Default: the --region.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<Region>,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// A named profile of the AWS config files; default: the usual credential chain.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The region of the calls made from this account (Organizations, STS, validation).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send every AWS call here (a local emulator, a VPC endpoint). AWS_ENDPOINT_URL works too.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}

@@ -1,0 +1,121 @@
+//! `stackfleet deploy`: validate everything, resolve the targets, roll out, report.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use stackfleet_aws::{CfnStacks, OrgClient, StsAssumer};
+use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
+use stackfleet_core::preflight::{preflight, PreflightError};
+use stackfleet_core::report::Report;
+use stackfleet_core::rollout::{roll_out, Rollout, RolloutOptions, StopReason, StopSignal};
+use stackfleet_core::targeting::{resolve, Resolution, TargetingError};
+use stackfleet_core::OutcomeKind;
+
+use crate::cli::DeployArgs;
+use crate::inputs::{self, InputError};
+use crate::output::{print_summary, write_file};
+use crate::progress::Progress;
+use crate::CliError;
+
+/// Exit code of a run stopped by Ctrl-C, as shells expect.
+const INTERRUPTED: u8 = 130;
+
+fn rerun_targets(path: &Path) -> Result<Resolution, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(format!("cannot read the report {}: {e}", path.display())))?;
+    let report = Report::from_json(&text).map_err(|e| {
+        InputError::new(format!("{} is not a stackfleet JSON report (--report-json): {e}", path.display()))
+    })?;
+    Ok(Resolution {
+        targets: report.failed_targets(),
+        skipped: Vec::new(),
+    })
+}
+
+pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
+    let spec = inputs::spec(&args.spec)?;
+    let run = inputs::run_id(args.spec.run_id.as_ref());
+    let rerun = args.rerun_failed.as_deref().map(rerun_targets).transpose()?;
+    if let Some(rerun) = &rerun {
+        if rerun.targets.is_empty() {
+            println!("nothing failed in that report: nothing to re-run");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let config = inputs::aws_settings(&args.aws).sdk_config().await;
+    let selection = inputs::selection(&args.targets, config.region().map(|r| r.as_ref()))?;
+
+    preflight(&CfnStacks::from_config(&config), &spec).await.map_err(|e| match e {
+        PreflightError::Spec(_) | PreflightError::Template(_) => CliError::Input(InputError::new(e.to_string())),
+        PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
+    })?;
+    let resolution = match rerun {
+        Some(rerun) => rerun,
+        None => resolve(&OrgClient::from_config(&config), &selection).await.map_err(|e| match e {
+            TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
+            other => CliError::Input(InputError::new(other.to_string())),
+        })?,
+    };
+
+    let tolerance = args.failure_tolerance;
+    eprintln!(
+        "stackfleet: run {run}: stack {} to {} targets ({} skipped), {} at a time, failure tolerance {tolerance}",
+        spec.stack_name,
+        resolution.targets.len(),
+        resolution.skipped.len(),
+        args.concurrency,
+    );
+
+    let stop = StopSignal::new();
+    let interrupt = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.stop(StopReason::Interrupted);
+            eprintln!("stackfleet: interrupted: starting nothing new, waiting for the targets in flight (Ctrl-C again to abandon them, without reports)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(INTERRUPTED));
+            }
+        }
+    });
+
+    let clock = TokioClock::new();
+    let started_at_ms = clock.now_ms();
+    let mut progress = Progress::new(resolution.targets.len(), "deploying", args.no_progress);
+    let rollout = Rollout {
+        spec: &spec,
+        run: &run,
+        targets: &resolution.targets,
+        options: RolloutOptions {
+            concurrency: usize::from(args.concurrency),
+            tolerance,
+            drive: DriveOptions::default(),
+        },
+    };
+    let assumer = StsAssumer::new(&config);
+    let rolled = roll_out(&assumer, rollout, &clock, &stop, |outcome| progress.landed(outcome)).await;
+    progress.finish();
+
+    let failed = rolled.iter().filter(|o| o.kind == OutcomeKind::Failed).count();
+    let within_tolerance = !tolerance.exceeded(failed, rolled.len());
+    let mut outcomes = resolution.skipped;
+    outcomes.extend(rolled);
+    let report = Report::new(run, spec.stack_name.clone(), started_at_ms, clock.now_ms(), within_tolerance, outcomes);
+
+    let reports = [
+        (args.report_json.as_deref(), serde_json::to_string_pretty(&report).unwrap_or_default()),
+        (args.report_md.as_deref(), report.to_markdown()),
+        (args.report_junit.as_deref(), report.to_junit()),
+    ];
+    for (path, contents) in reports {
+        if let Some(path) = path {
+            write_file(path, &contents).map_err(CliError::Runtime)?;
+        }
+    }
+    print_summary(&report, tolerance, args.report_json.as_deref());
+
+    Ok(match stop.reason() {
+        Some(StopReason::Interrupted) => ExitCode::from(INTERRUPTED),
+        _ if within_tolerance => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}

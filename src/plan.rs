@@ -1,0 +1,60 @@
+//! `stackfleet plan`: change sets in every target, grouped; nothing is changed.
+
+use std::process::ExitCode;
+
+use stackfleet_aws::{CfnStacks, OrgClient, StsAssumer};
+use stackfleet_core::plan::{group_plans, plan_all, PlanVerdict};
+use stackfleet_core::preflight::{preflight, PreflightError};
+use stackfleet_core::targeting::{resolve, TargetingError};
+
+use crate::cli::PlanArgs;
+use crate::inputs::{self, InputError};
+use crate::output::{list_targets, write_file};
+use crate::progress::Progress;
+use crate::CliError;
+
+pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
+    let spec = inputs::spec(&args.spec)?;
+    let run = inputs::run_id(args.spec.run_id.as_ref());
+    let config = inputs::aws_settings(&args.aws).sdk_config().await;
+    let selection = inputs::selection(&args.targets, config.region().map(|r| r.as_ref()))?;
+    preflight(&CfnStacks::from_config(&config), &spec).await.map_err(|e| match e {
+        PreflightError::Spec(_) | PreflightError::Template(_) => CliError::Input(InputError::new(e.to_string())),
+        PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
+    })?;
+    let resolution = resolve(&OrgClient::from_config(&config), &selection).await.map_err(|e| match e {
+        TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
+        other => CliError::Input(InputError::new(other.to_string())),
+    })?;
+    eprintln!(
+        "stackfleet: planning stack {} in {} targets ({} skipped)",
+        spec.stack_name,
+        resolution.targets.len(),
+        resolution.skipped.len()
+    );
+
+    let mut progress = Progress::new(resolution.targets.len(), "planning", true);
+    let assumer = StsAssumer::new(&config);
+    let concurrency = usize::from(args.concurrency);
+    let plans = plan_all(&assumer, &spec, &run, &resolution.targets, concurrency, |_| progress.tick()).await;
+    progress.finish();
+
+    println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
+    for (headline, targets) in group_plans(&plans) {
+        println!("  {} targets: {headline}", targets.len());
+        println!("      {}", list_targets(&targets));
+    }
+    for skipped in &resolution.skipped {
+        println!(
+            "  skipped {}: {}",
+            skipped.target,
+            skipped.skipped_reason.as_deref().unwrap_or("not deployed to")
+        );
+    }
+    if let Some(path) = &args.report_json {
+        let json = serde_json::to_string_pretty(&plans).unwrap_or_default();
+        write_file(path, &json).map_err(CliError::Runtime)?;
+    }
+    let unplanned = plans.iter().filter(|p| matches!(p.verdict, PlanVerdict::CannotPlan { .. })).count();
+    Ok(if unplanned == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
