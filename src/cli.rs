@@ -7,7 +7,11 @@ use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::{AccountId, Region, RunId, StackName};
 
 #[derive(Debug, Parser)]
-#[command(name = "stackfleet", version, about = "Roll one CloudFormation stack out to every account of an AWS Organization, in parallel")]
+#[command(
+    name = "stackfleet",
+    version,
+    about = "Roll one CloudFormation stack out to every account of an AWS Organization, in parallel"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -79,7 +83,12 @@ pub struct SpecArgs {
     #[arg(long)]
     pub stack_name: StackName,
     /// The template, JSON or YAML, at most 51,200 bytes.
-    #[arg(long, value_name = "FILE", required_unless_present = "template_url", conflicts_with = "template_url")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "template_url",
+        conflicts_with = "template_url"
+    )]
     pub template: Option<PathBuf>,
     /// An https:// URL of the template in S3 (for templates over 51,200 bytes).
     #[arg(long, value_name = "URL")]

@@ -24,7 +24,10 @@ fn rerun_targets(path: &Path) -> Result<Resolution, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read the report {}: {e}", path.display())))?;
     let report = Report::from_json(&text).map_err(|e| {
-        InputError::new(format!("{} is not a stackfleet JSON report (--report-json): {e}", path.display()))
+        InputError::new(format!(
+            "{} is not a stackfleet JSON report (--report-json): {e}",
+            path.display()
+        ))
     })?;
     Ok(Resolution {
         targets: report.failed_targets(),
@@ -45,16 +48,22 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     let config = inputs::aws_settings(&args.aws).sdk_config().await;
     let selection = inputs::selection(&args.targets, config.region().map(|r| r.as_ref()))?;
 
-    preflight(&CfnStacks::from_config(&config), &spec).await.map_err(|e| match e {
-        PreflightError::Spec(_) | PreflightError::Template(_) => CliError::Input(InputError::new(e.to_string())),
-        PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
-    })?;
+    preflight(&CfnStacks::from_config(&config), &spec)
+        .await
+        .map_err(|e| match e {
+            PreflightError::Spec(_) | PreflightError::Template(_) => {
+                CliError::Input(InputError::new(e.to_string()))
+            }
+            PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
+        })?;
     let resolution = match rerun {
         Some(rerun) => rerun,
-        None => resolve(&OrgClient::from_config(&config), &selection).await.map_err(|e| match e {
-            TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
-            other => CliError::Input(InputError::new(other.to_string())),
-        })?,
+        None => resolve(&OrgClient::from_config(&config), &selection)
+            .await
+            .map_err(|e| match e {
+                TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
+                other => CliError::Input(InputError::new(other.to_string())),
+            })?,
     };
 
     let tolerance = args.failure_tolerance;
@@ -92,17 +101,30 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         },
     };
     let assumer = StsAssumer::new(&config);
-    let rolled = roll_out(&assumer, rollout, &clock, &stop, |outcome| progress.landed(outcome)).await;
+    let rolled = roll_out(&assumer, rollout, &clock, &stop, |outcome| {
+        progress.landed(outcome)
+    })
+    .await;
     progress.finish();
 
     let failed = rolled.iter().filter(|o| o.kind == OutcomeKind::Failed).count();
     let within_tolerance = !tolerance.exceeded(failed, rolled.len());
     let mut outcomes = resolution.skipped;
     outcomes.extend(rolled);
-    let report = Report::new(run, spec.stack_name.clone(), started_at_ms, clock.now_ms(), within_tolerance, outcomes);
+    let report = Report::new(
+        run,
+        spec.stack_name.clone(),
+        started_at_ms,
+        clock.now_ms(),
+        within_tolerance,
+        outcomes,
+    );
 
     let reports = [
-        (args.report_json.as_deref(), serde_json::to_string_pretty(&report).unwrap_or_default()),
+        (
+            args.report_json.as_deref(),
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        ),
         (args.report_md.as_deref(), report.to_markdown()),
         (args.report_junit.as_deref(), report.to_junit()),
     ];

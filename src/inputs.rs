@@ -24,7 +24,8 @@ impl InputError {
 }
 
 fn read(path: &Path, what: &str) -> Result<String, InputError> {
-    std::fs::read_to_string(path).map_err(|e| InputError::new(format!("cannot read the {what} {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(format!("cannot read the {what} {}: {e}", path.display())))
 }
 
 /// A parameters file: `{"Key": "Value"}` or CloudFormation's own list form.
@@ -50,7 +51,10 @@ fn parameters_file(path: &Path) -> Result<BTreeMap<String, String>, InputError> 
     })?;
     Ok(match parsed {
         File::Map(map) => map,
-        File::List(entries) => entries.into_iter().map(|e| (e.parameter_key, e.parameter_value)).collect(),
+        File::List(entries) => entries
+            .into_iter()
+            .map(|e| (e.parameter_key, e.parameter_value))
+            .collect(),
     })
 }
 
@@ -80,7 +84,10 @@ pub fn spec(args: &SpecArgs) -> Result<RolloutSpec, InputError> {
         .map_err(|e: stackfleet_core::spec::SpecError| InputError::new(e.to_string()))?;
     spec.tags = args.tags.iter().cloned().collect();
     spec.deploy_role = DeployRole {
-        name: args.role_name.parse().map_err(|e: stackfleet_core::InvalidId| InputError::new(e.to_string()))?,
+        name: args
+            .role_name
+            .parse()
+            .map_err(|e: stackfleet_core::InvalidId| InputError::new(e.to_string()))?,
         external_id: args.external_id.clone(),
     };
     spec.recovery = match args.recovery {
@@ -107,8 +114,11 @@ pub fn run_id(given: Option<&RunId>) -> RunId {
 
 pub fn selection(args: &TargetArgs, default_region: Option<&str>) -> Result<Selection, InputError> {
     let regions = if args.regions.is_empty() {
-        let region = default_region.ok_or_else(|| InputError::new("no region: pass --regions or --region"))?;
-        vec![region.parse::<Region>().map_err(|e| InputError::new(e.to_string()))?]
+        let region =
+            default_region.ok_or_else(|| InputError::new("no region: pass --regions or --region"))?;
+        vec![region
+            .parse::<Region>()
+            .map_err(|e| InputError::new(e.to_string()))?]
     } else {
         args.regions.clone()
     };

@@ -20,7 +20,10 @@ pub fn list_targets(targets: &[Target]) -> String {
 
 /// Writes next to the destination, then renames: a report is whole or absent, never half.
 pub fn write_file(path: &Path, contents: &str) -> Result<(), String> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let partial = path.with_file_name(format!(".{file_name}.partial"));
     std::fs::write(&partial, contents)
         .and_then(|()| std::fs::rename(&partial, path))
@@ -37,7 +40,12 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, report_json: 
     if !report.failure_groups.is_empty() {
         println!("\nfailures by root cause:");
         for group in &report.failure_groups {
-            println!("  {} targets  {}: {}", group.targets.len(), group.error, group.cause);
+            println!(
+                "  {} targets  {}: {}",
+                group.targets.len(),
+                group.error,
+                group.cause
+            );
             println!("      {}", list_targets(&group.targets));
         }
     }
@@ -54,15 +62,24 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, report_json: 
             println!("      {}", list_targets(&targets));
         }
     }
-    let verdict = if report.within_tolerance { "within" } else { "beyond" };
-    println!("\n{} failed, {verdict} the failure tolerance ({tolerance})", s.failed);
+    let verdict = if report.within_tolerance {
+        "within"
+    } else {
+        "beyond"
+    };
+    println!(
+        "\n{} failed, {verdict} the failure tolerance ({tolerance})",
+        s.failed
+    );
     if s.failed > 0 {
         match report_json {
             Some(path) => println!(
                 "re-run only the failures: the same command with --rerun-failed {}",
                 path.display()
             ),
-            None => println!("(pass --report-json FILE to be able to re-run only the failures with --rerun-failed FILE)"),
+            None => println!(
+                "(pass --report-json FILE to be able to re-run only the failures with --rerun-failed FILE)"
+            ),
         }
     }
 }

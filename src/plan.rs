@@ -18,14 +18,20 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let run = inputs::run_id(args.spec.run_id.as_ref());
     let config = inputs::aws_settings(&args.aws).sdk_config().await;
     let selection = inputs::selection(&args.targets, config.region().map(|r| r.as_ref()))?;
-    preflight(&CfnStacks::from_config(&config), &spec).await.map_err(|e| match e {
-        PreflightError::Spec(_) | PreflightError::Template(_) => CliError::Input(InputError::new(e.to_string())),
-        PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
-    })?;
-    let resolution = resolve(&OrgClient::from_config(&config), &selection).await.map_err(|e| match e {
-        TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
-        other => CliError::Input(InputError::new(other.to_string())),
-    })?;
+    preflight(&CfnStacks::from_config(&config), &spec)
+        .await
+        .map_err(|e| match e {
+            PreflightError::Spec(_) | PreflightError::Template(_) => {
+                CliError::Input(InputError::new(e.to_string()))
+            }
+            PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
+        })?;
+    let resolution = resolve(&OrgClient::from_config(&config), &selection)
+        .await
+        .map_err(|e| match e {
+            TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
+            other => CliError::Input(InputError::new(other.to_string())),
+        })?;
     eprintln!(
         "stackfleet: planning stack {} in {} targets ({} skipped)",
         spec.stack_name,
@@ -36,7 +42,10 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let mut progress = Progress::new(resolution.targets.len(), "planning", true);
     let assumer = StsAssumer::new(&config);
     let concurrency = usize::from(args.concurrency);
-    let plans = plan_all(&assumer, &spec, &run, &resolution.targets, concurrency, |_| progress.tick()).await;
+    let plans = plan_all(&assumer, &spec, &run, &resolution.targets, concurrency, |_| {
+        progress.tick()
+    })
+    .await;
     progress.finish();
 
     println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
@@ -55,6 +64,13 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         let json = serde_json::to_string_pretty(&plans).unwrap_or_default();
         write_file(path, &json).map_err(CliError::Runtime)?;
     }
-    let unplanned = plans.iter().filter(|p| matches!(p.verdict, PlanVerdict::CannotPlan { .. })).count();
-    Ok(if unplanned == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let unplanned = plans
+        .iter()
+        .filter(|p| matches!(p.verdict, PlanVerdict::CannotPlan { .. }))
+        .count();
+    Ok(if unplanned == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

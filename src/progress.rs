@@ -33,7 +33,6 @@ impl Progress {
         }
     }
 
-
     pub fn landed(&mut self, outcome: &Outcome) {
         self.done += 1;
         if outcome.kind == OutcomeKind::Failed {

@@ -20,26 +20,51 @@ const CHANGE_SET_POLLS: u32 = 150;
 #[serde(rename_all = "camelCase", tag = "verdict")]
 pub enum PlanVerdict {
     /// The stack would be created with these resources.
-    WouldCreate { changes: Vec<ResourceChange> },
-    WouldUpdate { changes: Vec<ResourceChange> },
+    WouldCreate {
+        changes: Vec<ResourceChange>,
+    },
+    WouldUpdate {
+        changes: Vec<ResourceChange>,
+    },
     NoChanges,
     /// The stack is in a state the deploy would first recover from (or leave, under `stop`).
-    WouldRecover { status: StackStatus, action: String },
+    WouldRecover {
+        status: StackStatus,
+        action: String,
+    },
     /// An operation is running; the deploy would wait for it.
-    Busy { status: StackStatus },
+    Busy {
+        status: StackStatus,
+    },
     /// The plan itself could not be made here.
-    CannotPlan { reason: String },
+    CannotPlan {
+        reason: String,
+    },
 }
 
 impl PlanVerdict {
     /// The line that names a group of targets.
     pub fn headline(&self) -> String {
         match self {
-            Self::WouldCreate { .. } => "stack does not exist yet".into(),
-            Self::WouldUpdate { changes } => changes.iter().map(describe_change).collect::<Vec<_>>().join("; "),
+            Self::WouldCreate { changes } => {
+                let mut resources: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{} {}", c.resource_type, c.logical_id))
+                    .collect();
+                resources.sort();
+                format!("stack does not exist yet: would create {}", resources.join(", "))
+            }
+            Self::WouldUpdate { changes } if changes.is_empty() => {
+                "an update that lists no resource change (parameters, outputs or tags only)".into()
+            }
+            Self::WouldUpdate { changes } => {
+                changes.iter().map(describe_change).collect::<Vec<_>>().join("; ")
+            }
             Self::NoChanges => "no changes".into(),
             Self::WouldRecover { status, action } => format!("stack is {status}: {action}"),
-            Self::Busy { status } => format!("an operation is running ({status}): the deploy would wait for it"),
+            Self::Busy { status } => {
+                format!("an operation is running ({status}): the deploy would wait for it")
+            }
             Self::CannotPlan { reason } => format!("cannot plan: {reason}"),
         }
     }
@@ -52,7 +77,10 @@ fn describe_change(change: &ResourceChange) -> String {
         ("Modify", _) => " (no replacement)",
         _ => "",
     };
-    format!("{} {} {}{replacement}", change.action, change.resource_type, change.logical_id)
+    format!(
+        "{} {} {}{replacement}",
+        change.action, change.resource_type, change.logical_id
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +95,10 @@ pub struct TargetPlan {
 pub fn group_plans(plans: &[TargetPlan]) -> Vec<(String, Vec<Target>)> {
     let mut groups: BTreeMap<String, Vec<Target>> = BTreeMap::new();
     for plan in plans {
-        groups.entry(plan.verdict.headline()).or_default().push(plan.target.clone());
+        groups
+            .entry(plan.verdict.headline())
+            .or_default()
+            .push(plan.target.clone());
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
@@ -141,7 +172,9 @@ async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdic
     let change_set = match session.create_change_set(&request).await {
         Ok(id) => id,
         // Some endpoints refuse an unchanged template outright instead of failing the change set.
-        Err(PortError::TemplateInvalid(message)) if no_changes(Some(&message)) => return Ok(PlanVerdict::NoChanges),
+        Err(PortError::TemplateInvalid(message)) if no_changes(Some(&message)) => {
+            return Ok(PlanVerdict::NoChanges)
+        }
         Err(error) => return Err(error),
     };
     let described = described_when_ready(&session, &change_set).await;
@@ -159,13 +192,14 @@ async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdic
         ("FAILED", _) => PlanVerdict::CannotPlan {
             reason: format!(
                 "the change set failed: {}",
-                described.status_reason.unwrap_or_else(|| "no reason given".into())
+                described
+                    .status_reason
+                    .unwrap_or_else(|| "no reason given".into())
             ),
         },
         (_, ChangeSetType::Create) => PlanVerdict::WouldCreate {
             changes: described.changes,
         },
-        (_, ChangeSetType::Update) if described.changes.is_empty() => PlanVerdict::NoChanges,
         (_, ChangeSetType::Update) => PlanVerdict::WouldUpdate {
             changes: described.changes,
         },
@@ -173,7 +207,8 @@ async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdic
 }
 
 fn no_changes(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| r.contains("didn't contain changes") || r.contains("No updates are to be performed"))
+    reason
+        .is_some_and(|r| r.contains("didn't contain changes") || r.contains("No updates are to be performed"))
 }
 
 async fn described_when_ready<S: StackOperations>(
@@ -212,12 +247,24 @@ mod tests {
             changes: vec![change("Modify", "FederatedReadOnly", Some("False"))],
         };
         let plans = vec![
-            TargetPlan { target: "111111111111:us-east-1".parse().unwrap(), verdict: modify.clone() },
-            TargetPlan { target: "222222222222:us-east-1".parse().unwrap(), verdict: modify },
-            TargetPlan { target: "333333333333:us-east-1".parse().unwrap(), verdict: PlanVerdict::NoChanges },
+            TargetPlan {
+                target: "111111111111:us-east-1".parse().unwrap(),
+                verdict: modify.clone(),
+            },
+            TargetPlan {
+                target: "222222222222:us-east-1".parse().unwrap(),
+                verdict: modify,
+            },
+            TargetPlan {
+                target: "333333333333:us-east-1".parse().unwrap(),
+                verdict: PlanVerdict::NoChanges,
+            },
         ];
         let groups = group_plans(&plans);
-        assert_eq!(groups[0].0, "Modify AWS::IAM::Role FederatedReadOnly (no replacement)");
+        assert_eq!(
+            groups[0].0,
+            "Modify AWS::IAM::Role FederatedReadOnly (no replacement)"
+        );
         assert_eq!(groups[0].1.len(), 2);
         assert_eq!(groups[1].0, "no changes");
     }
