@@ -1,4 +1,5 @@
 //! Shared by the end-to-end tests: a moto server of their own on a free loopback port.
+#![allow(dead_code)] // each test file uses a different part
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -88,4 +89,32 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The demo's Organization script, for the CLI tests.
+pub fn demo_org(moto: &Moto, args: &[&str]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/demo_org.py");
+    let status = Command::new(python())
+        .arg(script)
+        .arg(&moto.endpoint)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run scripts/demo_org.py");
+    assert!(status.success(), "scripts/demo_org.py {args:?} failed");
+}
+
+/// The stackfleet binary, pointed at moto with the management account's credentials.
+pub fn stackfleet(moto: &Moto) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stackfleet"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint);
+    command
 }

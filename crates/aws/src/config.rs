@@ -46,7 +46,15 @@ impl AwsSettings {
 
     /// Loads the configuration every client of a process shares.
     pub async fn sdk_config(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(self.retry_config());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // The SDK's own AWS_MAX_ATTEMPTS and AWS_RETRY_MODE still win, as a user of any AWS tool
+        // expects; stackfleet's default is only for when neither is set.
+        let retry_from_environment = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some());
+        if !retry_from_environment {
+            loader = loader.retry_config(self.retry_config());
+        }
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
         }
