@@ -20,6 +20,26 @@ use crate::CliError;
 /// Exit code of a run stopped by Ctrl-C, as shells expect.
 const INTERRUPTED: u8 = 130;
 
+/// The first Ctrl-C stops new starts; a second one abandons the run at once.
+fn listen_for_interrupts(stop: StopSignal) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Registered here, synchronously: a signal that arrives before the task first runs is kept.
+    let mut interrupts = signal(SignalKind::interrupt())
+        .map_err(|e| CliError::Runtime(format!("cannot listen for Ctrl-C: {e}")))?;
+    Ok(tokio::spawn(async move {
+        if interrupts.recv().await.is_some() {
+            stop.stop(StopReason::Interrupted);
+            eprintln!(
+                "stackfleet: interrupted: starting nothing new, waiting for the targets in flight \
+                 (Ctrl-C again to abandon them, without reports)"
+            );
+            if interrupts.recv().await.is_some() {
+                std::process::exit(i32::from(INTERRUPTED));
+            }
+        }
+    }))
+}
+
 fn rerun_targets(path: &Path) -> Result<Resolution, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read the report {}: {e}", path.display())))?;
@@ -66,6 +86,10 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
             })?,
     };
 
+    // Listen for Ctrl-C before announcing the run: from then on an interrupt must still
+    // leave reports behind.
+    let stop = StopSignal::new();
+    let interrupts = listen_for_interrupts(stop.clone())?;
     let tolerance = args.failure_tolerance;
     eprintln!(
         "stackfleet: run {run}: stack {} to {} targets ({} skipped), {} at a time, failure tolerance {tolerance}",
@@ -74,18 +98,6 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         resolution.skipped.len(),
         args.concurrency,
     );
-
-    let stop = StopSignal::new();
-    let interrupt = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.stop(StopReason::Interrupted);
-            eprintln!("stackfleet: interrupted: starting nothing new, waiting for the targets in flight (Ctrl-C again to abandon them, without reports)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(i32::from(INTERRUPTED));
-            }
-        }
-    });
 
     let clock = TokioClock::new();
     let started_at_ms = clock.now_ms();
@@ -102,7 +114,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     };
     let assumer = StsAssumer::new(&config);
     let rolled = roll_out(&assumer, rollout, &clock, &stop, |outcome| {
-        progress.landed(outcome)
+        progress.landed(outcome);
     })
     .await;
     progress.finish();
@@ -134,6 +146,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         }
     }
     print_summary(&report, tolerance, args.report_json.as_deref());
+    interrupts.abort();
 
     Ok(match stop.reason() {
         Some(StopReason::Interrupted) => ExitCode::from(INTERRUPTED),

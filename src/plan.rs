@@ -43,7 +43,7 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let assumer = StsAssumer::new(&config);
     let concurrency = usize::from(args.concurrency);
     let plans = plan_all(&assumer, &spec, &run, &resolution.targets, concurrency, |_| {
-        progress.tick()
+        progress.tick();
     })
     .await;
     progress.finish();

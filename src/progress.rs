@@ -68,7 +68,7 @@ impl Progress {
         self.done += 1;
         match &self.bar {
             Some(bar) => bar.inc(1),
-            None if self.done % 10 == 0 || self.done == self.total => {
+            None if self.done.is_multiple_of(10) || self.done == self.total => {
                 eprintln!("[{}/{}] planned", self.done, self.total);
             }
             None => {}

@@ -38,7 +38,8 @@ fn deploy(moto: &Moto, extra: &[&str], report: &Path) -> (Option<i32>, Value) {
         .copied()
         .collect();
     let output = run(moto, &args);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(report).expect("the JSON report")).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(report).expect("the JSON report")).unwrap();
     (output.status.code(), report)
 }
 
@@ -81,24 +82,53 @@ fn the_demo_in_short_plan_deploy_rerun_the_failures_then_nothing_to_do() {
     let plan = run(&moto, &[&["plan"], &STACK[..]].concat());
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(plan.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("7 targets: stack does not exist yet: would create AWS::IAM::Role FederatedAdmin"), "{stdout}");
+    assert!(
+        stdout.contains("7 targets: stack does not exist yet: would create AWS::IAM::Role FederatedAdmin"),
+        "{stdout}"
+    );
 
     // The plan left nothing behind: every stack is then created, none recovered from REVIEW_IN_PROGRESS.
     let first = dir.path().join("first.json");
     let junit = dir.path().join("first.xml");
-    let (code, report) = deploy(&moto, &["--failure-tolerance", "50%", "--report-junit", junit.to_str().unwrap()], &first);
+    let (code, report) = deploy(
+        &moto,
+        &[
+            "--failure-tolerance",
+            "50%",
+            "--report-junit",
+            junit.to_str().unwrap(),
+        ],
+        &first,
+    );
     assert_eq!(code, Some(0), "3 of 7 failed, within 50%");
-    assert_eq!((count(&report, "created"), count(&report, "failed"), count(&report, "skipped")), (4, 3, 3));
-    assert!(report["outcomes"].as_array().unwrap().iter().all(|o| o.get("recoveredFrom").is_none()));
+    assert_eq!(
+        (
+            count(&report, "created"),
+            count(&report, "failed"),
+            count(&report, "skipped")
+        ),
+        (4, 3, 3)
+    );
+    assert!(report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o.get("recoveredFrom").is_none()));
     let groups = report["failureGroups"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "one root cause: {groups:?}");
     assert_eq!(groups[0]["error"], "StackFailed");
-    assert!(groups[0]["cause"].as_str().unwrap().contains("Role with name FederatedReadOnly already exists"));
+    assert!(groups[0]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("Role with name FederatedReadOnly already exists"));
     assert_eq!(targets_of(&report, "Failed"), conflicts);
 
     let xml = std::fs::read_to_string(&junit).unwrap();
     let junit = roxmltree::Document::parse(&xml).expect("JUnit output is XML");
-    let cases: Vec<_> = junit.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    let cases: Vec<_> = junit
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
     assert_eq!(cases.len(), 10, "one test case per target");
     let failed: Vec<String> = cases
         .iter()
@@ -106,22 +136,59 @@ fn the_demo_in_short_plan_deploy_rerun_the_failures_then_nothing_to_do() {
         .map(|c| c.attribute("name").unwrap().to_owned())
         .collect();
     assert_eq!(failed, conflicts, "failed cases are named ACCOUNT:REGION");
-    assert_eq!(cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("skipped"))).count(), 3);
+    assert_eq!(
+        cases
+            .iter()
+            .filter(|c| c.children().any(|n| n.has_tag_name("skipped")))
+            .count(),
+        3
+    );
 
-    demo_org(&moto, &["fix", dir.path().join("org.json").to_str().unwrap(), "org-federation"]);
+    demo_org(
+        &moto,
+        &[
+            "fix",
+            dir.path().join("org.json").to_str().unwrap(),
+            "org-federation",
+        ],
+    );
     let rerun = dir.path().join("rerun.json");
     let (code, report) = deploy(&moto, &["--rerun-failed", first.to_str().unwrap()], &rerun);
     assert_eq!(code, Some(0));
-    assert_eq!(targets_of(&report, "Created"), conflicts, "exactly the failed targets, and only them");
+    assert_eq!(
+        targets_of(&report, "Created"),
+        conflicts,
+        "exactly the failed targets, and only them"
+    );
     assert_eq!(count(&report, "total"), 3);
 
     let again = dir.path().join("again.json");
     let (code, report) = deploy(&moto, &[], &again);
     assert_eq!(code, Some(0));
-    assert_eq!((count(&report, "unchanged"), count(&report, "skipped"), count(&report, "total")), (7, 3, 10));
+    assert_eq!(
+        (
+            count(&report, "unchanged"),
+            count(&report, "skipped"),
+            count(&report, "total")
+        ),
+        (7, 3, 10)
+    );
 
     let nothing = dir.path().join("nothing.json");
-    let output = run(&moto, &[&["deploy"], &STACK[..], &["--rerun-failed", again.to_str().unwrap(), "--report-json", nothing.to_str().unwrap()]].concat());
+    let output = run(
+        &moto,
+        &[
+            &["deploy"],
+            &STACK[..],
+            &[
+                "--rerun-failed",
+                again.to_str().unwrap(),
+                "--report-json",
+                nothing.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stdout).contains("nothing failed in that report"));
 }
@@ -138,10 +205,20 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
     let failed_at = outcomes.iter().position(|o| o["kind"] == "Failed").unwrap();
     for later in &outcomes[failed_at + 1..] {
         assert_eq!(later["kind"], "Skipped", "{later}");
-        assert!(later["skippedReason"].as_str().unwrap().starts_with("not started"), "{later}");
+        assert!(
+            later["skippedReason"]
+                .as_str()
+                .unwrap()
+                .starts_with("not started"),
+            "{later}"
+        );
     }
     let created = outcomes.iter().filter(|o| o["kind"] == "Created").count();
-    assert_eq!(created + 1 + (outcomes.len() - failed_at - 1), 7, "every active account is accounted for");
+    assert_eq!(
+        created + 1 + (outcomes.len() - failed_at - 1),
+        7,
+        "every active account is accounted for"
+    );
 }
 
 #[test]
@@ -161,17 +238,100 @@ fn targeting_by_ou_tag_and_exclusion_against_moto() {
     let exclude = prod[3];
     let (_, report) = deploy(
         &moto,
-        &["--ou", workloads, "--tag-filter", "env=prod", "--exclude", exclude, "--failure-tolerance", "100%"],
+        &[
+            "--ou",
+            workloads,
+            "--tag-filter",
+            "env=prod",
+            "--exclude",
+            exclude,
+            "--failure-tolerance",
+            "100%",
+        ],
         &report_path,
     );
-    let mut touched: Vec<String> = report["outcomes"].as_array().unwrap().iter().map(|o| o["target"].as_str().unwrap().to_owned()).collect();
+    let mut touched: Vec<String> = report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["target"].as_str().unwrap().to_owned())
+        .collect();
     touched.sort();
     let mut expected: Vec<String> = prod[..3].iter().map(|a| format!("{a}:us-east-1")).collect();
     expected.sort();
-    assert_eq!(touched, expected, "Prod under Workloads, tagged env=prod, less the excluded one");
+    assert_eq!(
+        touched, expected,
+        "Prod under Workloads, tagged env=prod, less the excluded one"
+    );
     assert!(!prod_ou.is_empty());
 
-    let output = run(&moto, &[&["plan"], &STACK[..], &["--ou", "ou-zzzz-zzzzzzzz"]].concat());
+    let output = run(
+        &moto,
+        &[&["plan"], &STACK[..], &["--ou", "ou-zzzz-zzzzzzzz"]].concat(),
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("OU ou-zzzz-zzzzzzzz does not exist"));
+}
+
+#[test]
+fn ctrl_c_starts_nothing_new_and_still_writes_the_reports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let (moto, dir, _org) = seeded();
+    let report = dir.path().join("interrupted.json");
+    let markdown = dir.path().join("interrupted.md");
+    let mut child = stackfleet(&moto)
+        .args(["deploy"])
+        .args(&STACK[..8])
+        // Each target then sits in its first 5 s poll interval: the interrupt lands mid-flight.
+        .args([
+            "--poll-interval",
+            "5",
+            "--concurrency",
+            "2",
+            "--failure-tolerance",
+            "100%",
+            "--no-progress",
+        ])
+        .args([
+            "--report-json",
+            report.to_str().unwrap(),
+            "--report-md",
+            markdown.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start stackfleet");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read stderr") > 0 && !line.contains("stackfleet: run") {
+        seen.push_str(&line);
+        line.clear();
+    }
+    assert!(line.contains("7 targets"), "no run announced; stderr: {seen}");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+
+    assert_eq!(status.code(), Some(130));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("the JSON report was written"))
+            .unwrap();
+    assert!(markdown.exists(), "the Markdown report was written");
+    let interrupted = report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["skippedReason"] == "not started: the rollout was interrupted")
+        .count();
+    assert!(
+        count(&report, "total") == 10 && interrupted >= 5,
+        "at most the two in flight ran: {report}"
+    );
 }

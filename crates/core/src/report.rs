@@ -94,7 +94,7 @@ pub fn group_failures(outcomes: &[Outcome]) -> Vec<FailureGroup> {
             targets,
         })
         .collect();
-    groups.sort_by(|a, b| b.targets.len().cmp(&a.targets.len()));
+    groups.sort_by_key(|group| std::cmp::Reverse(group.targets.len()));
     groups
 }
 
