@@ -228,6 +228,34 @@ async fn described_when_ready<S: StackOperations>(
     )))
 }
 
+/// Plans every target, `concurrency` at a time; `on_plan` sees each as it lands.
+pub async fn plan_all<A: AssumeRole>(
+    assumer: &A,
+    spec: &crate::spec::RolloutSpec,
+    run: &RunId,
+    targets: &[Target],
+    concurrency: usize,
+    mut on_plan: impl FnMut(&TargetPlan),
+) -> Vec<TargetPlan> {
+    use futures::stream::{self, StreamExt};
+    let mut plans: Vec<TargetPlan> = stream::iter(targets)
+        .map(|target| async move {
+            let job = Job {
+                target,
+                spec,
+                run,
+                new_account: false,
+            };
+            plan_target(assumer, &job).await
+        })
+        .buffer_unordered(concurrency.max(1))
+        .inspect(|plan| on_plan(plan))
+        .collect()
+        .await;
+    plans.sort_by(|a, b| a.target.cmp(&b.target));
+    plans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,32 +296,4 @@ mod tests {
         assert_eq!(groups[0].1.len(), 2);
         assert_eq!(groups[1].0, "no changes");
     }
-}
-
-/// Plans every target, `concurrency` at a time; `on_plan` sees each as it lands.
-pub async fn plan_all<A: AssumeRole>(
-    assumer: &A,
-    spec: &crate::spec::RolloutSpec,
-    run: &RunId,
-    targets: &[Target],
-    concurrency: usize,
-    mut on_plan: impl FnMut(&TargetPlan),
-) -> Vec<TargetPlan> {
-    use futures::stream::{self, StreamExt};
-    let mut plans: Vec<TargetPlan> = stream::iter(targets)
-        .map(|target| async move {
-            let job = Job {
-                target,
-                spec,
-                run,
-                new_account: false,
-            };
-            plan_target(assumer, &job).await
-        })
-        .buffer_unordered(concurrency.max(1))
-        .inspect(|plan| on_plan(plan))
-        .collect()
-        .await;
-    plans.sort_by(|a, b| a.target.cmp(&b.target));
-    plans
 }
