@@ -3,16 +3,15 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use stackfleet_aws::{CfnStacks, OrgClient, StsAssumer};
+use stackfleet_aws::StsAssumer;
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
-use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::{roll_out, Rollout, RolloutOptions, StopReason, StopSignal};
-use stackfleet_core::targeting::{resolve, Resolution, TargetingError};
+use stackfleet_core::targeting::Resolution;
 use stackfleet_core::OutcomeKind;
 
 use crate::cli::DeployArgs;
-use crate::inputs::{self, InputError};
+use crate::inputs::{self, InputError, Prepared};
 use crate::output::{print_summary, write_file};
 use crate::progress::Progress;
 use crate::CliError;
@@ -56,35 +55,17 @@ fn rerun_targets(path: &Path) -> Result<Resolution, InputError> {
 }
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
-    let spec = inputs::spec(&args.spec)?;
-    let run = inputs::run_id(args.spec.run_id.as_ref());
     let rerun = args.rerun_failed.as_deref().map(rerun_targets).transpose()?;
-    if let Some(rerun) = &rerun {
-        if rerun.targets.is_empty() {
-            println!("nothing failed in that report: nothing to re-run");
-            return Ok(ExitCode::SUCCESS);
-        }
+    if rerun.as_ref().is_some_and(|r| r.targets.is_empty()) {
+        println!("nothing failed in that report: nothing to re-run");
+        return Ok(ExitCode::SUCCESS);
     }
-    let config = inputs::aws_settings(&args.aws).sdk_config().await;
-    let selection = inputs::selection(&args.targets, config.region().map(|r| r.as_ref()))?;
-
-    preflight(&CfnStacks::from_config(&config), &spec)
-        .await
-        .map_err(|e| match e {
-            PreflightError::Spec(_) | PreflightError::Template(_) => {
-                CliError::Input(InputError::new(e.to_string()))
-            }
-            PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
-        })?;
-    let resolution = match rerun {
-        Some(rerun) => rerun,
-        None => resolve(&OrgClient::from_config(&config), &selection)
-            .await
-            .map_err(|e| match e {
-                TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
-                other => CliError::Input(InputError::new(other.to_string())),
-            })?,
-    };
+    let Prepared {
+        spec,
+        run,
+        config,
+        resolution,
+    } = inputs::prepare(&args.spec, &args.targets, &args.aws, rerun).await?;
 
     // Listen for Ctrl-C before announcing the run: from then on an interrupt must still
     // leave reports behind.

@@ -4,13 +4,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use aws_config::SdkConfig;
 use serde::Deserialize;
-use stackfleet_aws::AwsSettings;
+use stackfleet_aws::{AwsSettings, CfnStacks, OrgClient};
+use stackfleet_core::preflight::preflight;
 use stackfleet_core::spec::{DeployRole, RecoveryPolicy, TemplateBody, TemplateSource, TemplateUrl};
 use stackfleet_core::targeting::Selection;
+use stackfleet_core::targeting::{resolve, Resolution};
 use stackfleet_core::{Region, RolloutSpec, RunId};
 
 use crate::cli::{AwsArgs, Recovery, SpecArgs, TargetArgs};
+use crate::CliError;
 
 /// Input the user has to fix; the message says what and where. Exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -139,4 +143,38 @@ pub fn aws_settings(args: &AwsArgs) -> AwsSettings {
         endpoint_url: args.endpoint_url.clone(),
         ..AwsSettings::default()
     }
+}
+
+/// Everything a command needs before it touches a target.
+#[derive(Debug)]
+pub struct Prepared {
+    pub spec: RolloutSpec,
+    pub run: RunId,
+    pub config: SdkConfig,
+    pub resolution: Resolution,
+}
+
+/// Parses the flags, validates the template once with CloudFormation, and resolves the targets
+/// from the Organization (unless `given`, as by `--rerun-failed`). Nothing here changes a stack.
+pub async fn prepare(
+    spec_args: &SpecArgs,
+    target_args: &TargetArgs,
+    aws_args: &AwsArgs,
+    given: Option<Resolution>,
+) -> Result<Prepared, CliError> {
+    let spec = spec(spec_args)?;
+    let run = run_id(spec_args.run_id.as_ref());
+    let config = aws_settings(aws_args).sdk_config().await;
+    let selection = selection(target_args, config.region().map(|r| r.as_ref()))?;
+    preflight(&CfnStacks::from_config(&config), &spec).await?;
+    let resolution = match given {
+        Some(resolution) => resolution,
+        None => resolve(&OrgClient::from_config(&config), &selection).await?,
+    };
+    Ok(Prepared {
+        spec,
+        run,
+        config,
+        resolution,
+    })
 }

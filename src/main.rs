@@ -20,6 +20,27 @@ pub enum CliError {
     Runtime(String),
 }
 
+impl From<stackfleet_core::preflight::PreflightError> for CliError {
+    fn from(error: stackfleet_core::preflight::PreflightError) -> Self {
+        use stackfleet_core::preflight::PreflightError;
+        match error {
+            PreflightError::Spec(_) | PreflightError::Template(_) => {
+                Self::Input(inputs::InputError::new(error.to_string()))
+            }
+            PreflightError::Unreachable(_) => Self::Runtime(error.to_string()),
+        }
+    }
+}
+
+impl From<stackfleet_core::targeting::TargetingError> for CliError {
+    fn from(error: stackfleet_core::targeting::TargetingError) -> Self {
+        match error {
+            stackfleet_core::targeting::TargetingError::Aws(_) => Self::Runtime(error.to_string()),
+            other => Self::Input(inputs::InputError::new(other.to_string())),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()

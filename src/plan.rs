@@ -2,36 +2,22 @@
 
 use std::process::ExitCode;
 
-use stackfleet_aws::{CfnStacks, OrgClient, StsAssumer};
+use stackfleet_aws::StsAssumer;
 use stackfleet_core::plan::{group_plans, plan_all, PlanVerdict};
-use stackfleet_core::preflight::{preflight, PreflightError};
-use stackfleet_core::targeting::{resolve, TargetingError};
 
 use crate::cli::PlanArgs;
-use crate::inputs::{self, InputError};
+use crate::inputs::{self, Prepared};
 use crate::output::{list_targets, write_file};
 use crate::progress::Progress;
 use crate::CliError;
 
 pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
-    let spec = inputs::spec(&args.spec)?;
-    let run = inputs::run_id(args.spec.run_id.as_ref());
-    let config = inputs::aws_settings(&args.aws).sdk_config().await;
-    let selection = inputs::selection(&args.targets, config.region().map(|r| r.as_ref()))?;
-    preflight(&CfnStacks::from_config(&config), &spec)
-        .await
-        .map_err(|e| match e {
-            PreflightError::Spec(_) | PreflightError::Template(_) => {
-                CliError::Input(InputError::new(e.to_string()))
-            }
-            PreflightError::Unreachable(_) => CliError::Runtime(e.to_string()),
-        })?;
-    let resolution = resolve(&OrgClient::from_config(&config), &selection)
-        .await
-        .map_err(|e| match e {
-            TargetingError::Aws(_) => CliError::Runtime(e.to_string()),
-            other => CliError::Input(InputError::new(other.to_string())),
-        })?;
+    let Prepared {
+        spec,
+        run,
+        config,
+        resolution,
+    } = inputs::prepare(&args.spec, &args.targets, &args.aws, None).await?;
     eprintln!(
         "stackfleet: planning stack {} in {} targets ({} skipped)",
         spec.stack_name,

@@ -5,6 +5,7 @@ pub mod cloudformation;
 pub mod config;
 mod errors;
 pub mod organizations;
+pub mod s3;
 pub mod sts;
 
 #[cfg(feature = "test-util")]
@@ -13,4 +14,5 @@ pub mod fake;
 pub use cloudformation::CfnStacks;
 pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
+pub use s3::S3Store;
 pub use sts::StsAssumer;

@@ -148,18 +148,17 @@ impl RunId {
     /// Makes a run ID out of any name (a Step Functions execution name, say): characters a
     /// token cannot hold become '-', and the name is cut to 64 characters.
     pub fn from_lossy(name: &str) -> Self {
-        let mut cleaned: String = name
+        let cleaned: String = name
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .take(64)
             .collect();
-        if !cleaned.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            cleaned.replace_range(..cleaned.len().min(1), "r");
-            if cleaned.is_empty() {
-                cleaned.push('r');
-            }
-        }
-        Self(cleaned)
+        // A token must start with a letter or digit: prefix one, then cut to the limit.
+        let prefixed = if cleaned.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            cleaned
+        } else {
+            format!("r{cleaned}")
+        };
+        Self(prefixed.chars().take(64).collect())
     }
 }
 

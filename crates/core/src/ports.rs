@@ -167,3 +167,17 @@ pub trait Organization: Send + Sync {
         page: Option<&str>,
     ) -> impl Future<Output = PortResult<Page<(String, String)>>> + Send;
 }
+
+/// Where a serverless run keeps its records (S3 in AWS): the spec, the target list, each
+/// target's final outcome, the report. Keys are `/`-separated paths.
+pub trait RunStore: Send + Sync {
+    fn put(&self, key: &str, body: String, content_type: &str)
+        -> impl Future<Output = PortResult<()>> + Send;
+
+    /// `Ok(None)` when there is no such key.
+    fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
+
+    /// One page of the keys under `prefix`.
+    fn list(&self, prefix: &str, page: Option<&str>)
+        -> impl Future<Output = PortResult<Page<String>>> + Send;
+}

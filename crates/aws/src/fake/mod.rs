@@ -6,6 +6,7 @@
 
 mod organization;
 mod stacks;
+mod store;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 
 pub use organization::{FakeOrganization, ROOT};
 pub use stacks::FakeSession;
+pub use store::FakeStore;
 
 /// The AWS calls a fake answers, as CloudTrail would name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -247,7 +249,9 @@ impl FakeCloud {
     pub fn put_stack(&self, target: &Target, name: &str, status: StackStatus) {
         let mut world = self.world();
         let id = world.fresh_id();
-        let stack = FakeStack::new(target, name, id, status, "{}".into(), Vec::new());
+        let opening = status.as_str().to_owned();
+        let mut stack = FakeStack::new(target, name, id, status, "{}".into(), Vec::new());
+        stack.push_event(name, "AWS::CloudFormation::Stack", &opening, None, None);
         world.stacks.insert((target.clone(), name.to_owned()), stack);
     }
 

@@ -38,8 +38,7 @@ impl FakeStack {
             "arn:aws:cloudformation:{}:{}:stack/{name}/fake-{id:08}",
             target.region, target.account
         );
-        let opening = status.as_str().to_owned();
-        let mut stack = Self {
+        Self {
             stack_id,
             name: name.to_owned(),
             status,
@@ -49,12 +48,10 @@ impl FakeStack {
             events: Vec::new(),
             running: None,
             creation_token: None,
-        };
-        stack.push_event(name, STACK_TYPE, &opening, None, None);
-        stack
+        }
     }
 
-    fn push_event(
+    pub(crate) fn push_event(
         &mut self,
         logical_id: &str,
         kind: &str,
@@ -297,7 +294,6 @@ impl StackOperations for FakeSession {
                 template_text(&request.template),
                 request.parameters.clone(),
             );
-            stack.events.clear();
             stack.creation_token = Some(request.token.clone());
             stack.begin(OpKind::Create, request.token.clone(), script.duration, script.end);
             world.operations.push((target.clone(), Call::CreateStack));

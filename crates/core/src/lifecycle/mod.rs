@@ -267,26 +267,31 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         found: Option<StackDescription>,
         may_redescribe: bool,
     ) -> Result<Step, EngineError> {
-        let status = found.as_ref().map(|s| &s.status);
-        match (decide(status, self.job.spec.recovery), found.as_ref()) {
-            (Decision::Create, _) => self.create(may_redescribe).await,
-            (Decision::Update, Some(stack)) => self.update(stack, may_redescribe).await,
-            (Decision::InspectRunningOperation, Some(stack)) => self.inspect_running(stack).await,
-            (Decision::DeleteThenCreate, Some(stack)) => {
+        let Some(stack) = found else {
+            return self.create(may_redescribe).await;
+        };
+        match decide(Some(&stack.status), self.job.spec.recovery) {
+            Decision::Create => self.create(may_redescribe).await,
+            Decision::Update => self.update(&stack, may_redescribe).await,
+            Decision::InspectRunningOperation => self.inspect_running(&stack).await,
+            Decision::DeleteThenCreate => {
                 self.recovered_from = Some(stack.status.clone());
-                self.delete(stack).await
+                self.delete(&stack).await
             }
-            (Decision::ContinueRollbackThenUpdate, Some(stack)) => self.continue_rollback(stack).await,
-            (Decision::NeedsAttention, Some(stack)) => {
+            Decision::ContinueRollbackThenUpdate => self.continue_rollback(&stack).await,
+            Decision::NeedsAttention => {
                 let reason = format!(
                     "stack is {} ({}); recovery policy is {:?}: fix or delete it, then re-run",
                     stack.status,
                     stack.status_reason.as_deref().unwrap_or("no reason given"),
                     self.job.spec.recovery,
                 );
-                Ok(self.failed(Some(stack), ErrorName::NeedsAttention, RootCause::message(reason)))
+                Ok(self.failed(
+                    Some(&stack),
+                    ErrorName::NeedsAttention,
+                    RootCause::message(reason),
+                ))
             }
-            (_, None) => unreachable!("only Create is decided for a missing stack"),
         }
     }
 
@@ -380,8 +385,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         found: Option<StackDescription>,
     ) -> Result<Step, EngineError> {
         use StackStatus as S;
-        let gone = found.as_ref().is_none_or(|s| s.status == S::DeleteComplete);
-        if gone {
+        let Some(stack) = found.filter(|s| s.status != S::DeleteComplete) else {
             return match state.phase {
                 // The recovery delete finished: now the create it was for.
                 Phase::Deleting | Phase::WaitingForOther { .. } => self.create(true).await,
@@ -394,9 +398,6 @@ impl<'a, S: StackOperations> Engine<'a, S> {
                     )),
                 )),
             };
-        }
-        let Some(stack) = found else {
-            unreachable!("gone is handled above")
         };
         if stack.status.is_in_progress() {
             return Ok(self.still_running(state, &stack));
