@@ -24,12 +24,14 @@ pub enum ErrorName {
     NeedsAttention,
     /// Our own operation did not finish within the operation timeout.
     TimedOut,
+    /// The execution input cannot be used: a malformed field, an unknown OU.
+    InvalidInput,
     /// Anything else: a network failure, an answer we do not understand.
     Internal,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 9] = [
+    pub const ALL: [ErrorName; 10] = [
         Self::AccessDenied,
         Self::AccountNotReady,
         Self::Throttled,
@@ -38,6 +40,7 @@ impl ErrorName {
         Self::StackFailed,
         Self::NeedsAttention,
         Self::TimedOut,
+        Self::InvalidInput,
         Self::Internal,
     ];
 
@@ -51,6 +54,7 @@ impl ErrorName {
             Self::StackFailed => "StackFailed",
             Self::NeedsAttention => "NeedsAttention",
             Self::TimedOut => "TimedOut",
+            Self::InvalidInput => "InvalidInput",
             Self::Internal => "Internal",
         }
     }

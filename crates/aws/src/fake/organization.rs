@@ -27,7 +27,7 @@ pub struct FakeOrganization {
     tree: Arc<Mutex<Tree>>,
 }
 
-pub const ROOT: &str = "r-root";
+pub const ROOT: &str = "r-ab12";
 
 impl FakeOrganization {
     pub fn new(management: &AccountId) -> Self {

@@ -90,7 +90,7 @@ pub async fn run_target<A: AssumeRole>(
                 tokio::time::sleep(backoff(options, attempt)).await;
                 attempt += 1;
             }
-            Err(error) => return assume_failed(job, &error, started_at_ms, clock.now_ms(), aws_calls),
+            Err(error) => return assume_failure(job, &error, started_at_ms, clock.now_ms(), aws_calls),
         }
     };
 
@@ -146,7 +146,8 @@ fn backoff(options: DriveOptions, attempt: u32) -> Duration {
     options.retry_backoff.saturating_mul(2u32.saturating_pow(attempt))
 }
 
-fn assume_failed(
+/// The outcome of a target whose deploy role could not be assumed, naming the role.
+pub fn assume_failure(
     job: &Job<'_>,
     error: &PortError,
     started_at_ms: u64,

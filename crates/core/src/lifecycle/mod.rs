@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use decide::{decide, Decision};
-pub use drive::{run_target, Clock, DriveOptions, TokioClock};
+pub use drive::{assume_failure, run_target, Clock, DriveOptions, TokioClock};
 
 use crate::errors::ErrorName;
 use crate::ids::{RunId, Target};

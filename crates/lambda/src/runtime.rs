@@ -1,0 +1,53 @@
+//! What every function's `main` shares: JSON logs, and its settings from the environment.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::Error;
+use serde_json::Value;
+
+/// Structured logs, as CloudWatch reads them; `RUST_LOG` narrows them.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+/// The functions' settings, from the environment the CDK app gives them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where runs keep their records.
+    pub bucket: String,
+    /// The stored default rollout spec: what a new-account event deploys.
+    pub default_spec: Value,
+    /// How long the worker may poll within one invocation.
+    pub poll_budget: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, Error> {
+        let bucket = std::env::var("STACKFLEET_BUCKET").map_err(|_| "STACKFLEET_BUCKET is not set")?;
+        let default_spec = match std::env::var("STACKFLEET_DEFAULT_SPEC") {
+            Ok(json) => serde_json::from_str(&json).map_err(|e| format!("STACKFLEET_DEFAULT_SPEC is not JSON: {e}"))?,
+            Err(_) => Value::Object(serde_json::Map::new()),
+        };
+        let budget = match std::env::var("STACKFLEET_POLL_BUDGET_SECONDS") {
+            Ok(seconds) => seconds.parse().map_err(|e| format!("STACKFLEET_POLL_BUDGET_SECONDS: {e}"))?,
+            Err(_) => 90,
+        };
+        Ok(Self {
+            bucket,
+            default_spec,
+            poll_budget: Duration::from_secs(budget),
+        })
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,62 @@
+//! Every Lambda's input and output has a fixture in tests/fixtures; each round-trips through the
+//! Rust type the function uses, so the state machine test and the code agree on every field.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use stackfleet_lambda::input;
+use stackfleet_lambda::lister::{Discovered, ListerRequest};
+use stackfleet_lambda::reducer::{ReduceRequest, Reduced};
+use stackfleet_lambda::worker::{WorkerRequest, WorkerResponse};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn round_trips<T: Serialize + DeserializeOwned>(name: &str) -> T {
+    let json = fixture(name);
+    let typed: T = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(serde_json::to_value(&typed).unwrap(), json, "{name} changes in a round trip");
+    typed
+}
+
+#[test]
+fn lambda_inputs_and_outputs_round_trip() {
+    round_trips::<ListerRequest>("lister-input.json");
+    round_trips::<Discovered>("lister-output.json");
+    assert!(matches!(round_trips::<WorkerRequest>("worker-input-start.json"), WorkerRequest::Start { .. }));
+    assert!(matches!(round_trips::<WorkerRequest>("worker-input-poll.json"), WorkerRequest::Poll { .. }));
+    assert!(matches!(round_trips::<WorkerRequest>("worker-input-fail.json"), WorkerRequest::Fail { .. }));
+    assert!(!round_trips::<WorkerResponse>("worker-output-pending.json").done);
+    assert!(round_trips::<WorkerResponse>("worker-output-done.json").done);
+    round_trips::<ReduceRequest>("reducer-input.json");
+    let reduced: Reduced = round_trips("reducer-output.json");
+    assert_eq!(reduced.rerun_input.unwrap()["targets"]["list"], serde_json::json!(["333333333333:us-east-1"]));
+}
+
+#[test]
+fn the_three_kinds_of_execution_input_parse_over_the_default_spec() {
+    let default = fixture("default-spec.json");
+
+    let (pipeline, _) = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
+    assert_eq!((pipeline.concurrency, pipeline.tolerated_failure_percentage), (20, 10));
+    assert_eq!(pipeline.targets.exclude.len(), 1);
+    assert!(!pipeline.new_account);
+
+    let (rerun, _) = input::parse(&default, &fixture("execution-input-rerun.json")).unwrap();
+    assert_eq!(rerun.targets.list.len(), 2);
+
+    let (created, merged) = input::parse(&default, &fixture("event-create-account-result.json")).unwrap();
+    assert_eq!(created.targets.accounts, vec!["444444444444".parse().unwrap()]);
+    assert!(created.targets.ous.is_empty(), "the default's OUs are cleared: that account alone");
+    assert_eq!(created.targets.regions, vec!["us-east-1".parse().unwrap()], "the default's regions stay");
+    assert!(created.new_account);
+    assert_eq!(created.spec.stack_name.as_str(), "org-baseline");
+    assert_eq!(merged["parameters"]["Env"], "prod");
+
+    let (managed, _) = input::parse(&default, &fixture("event-create-managed-account.json")).unwrap();
+    assert_eq!(managed.targets.accounts, vec!["555555555555".parse().unwrap()]);
+    assert!(managed.new_account);
+}

@@ -1,0 +1,236 @@
+//! The handlers called directly, on the fakes and paused time: what each function reads, writes
+//! and returns.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_core::lifecycle::TokioClock;
+use stackfleet_core::ports::{PortError, RunStore};
+use stackfleet_core::{AccountId, ErrorName, Outcome, OutcomeKind, RunId, Target};
+use stackfleet_lambda::lister::{list, ListerRequest};
+use stackfleet_lambda::reducer::{reduce, ReduceRequest};
+use stackfleet_lambda::worker::{CaughtError, Worker, WorkerRequest, WorkerResponse};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn id(n: u64) -> AccountId {
+    format!("{n:012}").parse().unwrap()
+}
+
+fn target(n: u64) -> Target {
+    format!("{n:012}:us-east-1").parse().unwrap()
+}
+
+/// The fixtures' Organization: management 123456789012; 111.., 222.., 333.. under the root.
+fn organization() -> FakeOrganization {
+    let org = FakeOrganization::new(&"123456789012".parse().unwrap());
+    for n in [1, 2, 3] {
+        org.add_account(&id(n * 111_111_111_111), &format!("member-{n}"), "ACTIVE", ROOT);
+    }
+    org.add_account(&id(444_444_444_444), "payments-prod", "ACTIVE", ROOT);
+    org
+}
+
+fn request(execution: &str, input: Value) -> ListerRequest {
+    ListerRequest { execution: execution.into(), input }
+}
+
+async fn discover(store: &FakeStore, execution: &str, input: Value) -> Result<stackfleet_lambda::lister::Discovered, stackfleet_lambda::error::LambdaError> {
+    let default = fixture("default-spec.json");
+    list(&organization(), &FakeCloud::new(), store, &default, request(execution, input), 1_000).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_lister_writes_the_run_and_returns_compact_targets() {
+    let store = FakeStore::new();
+    let discovered = discover(&store, "deploy-2026-11-21-1", fixture("execution-input-pipeline.json")).await.unwrap();
+
+    assert_eq!(discovered.run.as_str(), "deploy-2026-11-21-1");
+    assert_eq!(discovered.targets, vec![target(111_111_111_111), target(333_333_333_333), target(444_444_444_444)]);
+    assert_eq!((discovered.concurrency, discovered.tolerated_failure_percentage, discovered.skipped), (20, 10, 1));
+    let keys = store.keys();
+    for key in ["spec.json", "input.json", "run.json", "outcomes/123456789012-us-east-1.json"] {
+        assert!(keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")), "{key} in {keys:?}");
+    }
+    assert!(serde_json::to_string(&discovered).unwrap().len() < 200, "the Map's input stays small");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_account_event_targets_that_account_alone() {
+    let store = FakeStore::new();
+    let discovered = discover(&store, "new-account-444", fixture("event-create-account-result.json")).await.unwrap();
+    assert_eq!(discovered.targets, vec![target(444_444_444_444)]);
+    assert!(discovered.new_account);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rerun_input_targets_exactly_its_list() {
+    let store = FakeStore::new();
+    let discovered = discover(&store, "rerun", fixture("execution-input-rerun.json")).await.unwrap();
+    assert_eq!(discovered.targets, vec![target(111_111_111_111), target(333_333_333_333)]);
+    assert_eq!(discovered.skipped, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_execution_input_is_refused_by_name() {
+    let store = FakeStore::new();
+    let mut input = fixture("execution-input-pipeline.json");
+    input["targets"]["accounts"] = json!(["12345"]);
+    let error = discover(&store, "bad", input).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert!(error.message.contains("12 digits"), "{error}");
+
+    let mut input = fixture("execution-input-pipeline.json");
+    input["targets"]["ous"] = json!(["ou-ab12-nothere1"]);
+    let error = discover(&store, "bad", input).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert!(error.message.contains("does not exist"), "{error}");
+
+    let cloud = FakeCloud::new();
+    cloud.reject_templates("Template format error: unresolved [Nope]");
+    let default = fixture("default-spec.json");
+    let error = list(&organization(), &cloud, &store, &default, request("bad", fixture("execution-input-pipeline.json")), 0)
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::TemplateInvalid);
+    assert!(store.keys().iter().all(|k| !k.starts_with("runs/bad/")), "a refused run writes nothing");
+}
+
+async fn seeded_run(store: &FakeStore) -> RunId {
+    discover(store, "run-1", fixture("execution-input-rerun.json")).await.unwrap().run
+}
+
+fn start(run: &RunId, target: &Target) -> WorkerRequest {
+    WorkerRequest::Start { run: run.clone(), target: target.clone(), new_account: false }
+}
+
+fn next(response: &WorkerResponse) -> WorkerRequest {
+    WorkerRequest::Poll {
+        run: response.run.clone(),
+        target: response.target.clone(),
+        new_account: response.new_account,
+        state: response.state.clone().expect("a pending response carries its state"),
+    }
+}
+
+async fn stored_outcome(store: &FakeStore, run: &RunId, target: &Target) -> Outcome {
+    let key = format!("runs/{run}/outcomes/{}-{}.json", target.account, target.region);
+    serde_json::from_str(&store.get(&key).await.unwrap().expect("the outcome is stored")).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operation_within_the_poll_budget_ends_in_one_invocation() {
+    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
+    let run = seeded_run(&store).await;
+    let target = target(111_111_111_111);
+    cloud.script(&target, [Script::succeed_after(Duration::from_secs(20))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(90));
+
+    let response = worker.handle(start(&run, &target)).await.unwrap();
+
+    assert!(response.done);
+    assert_eq!(response.outcome, Some(OutcomeKind::Created));
+    assert_eq!(stored_outcome(&store, &run, &target).await.kind, OutcomeKind::Created);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_operation_goes_back_to_the_state_machine_between_polls() {
+    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
+    let run = seeded_run(&store).await;
+    let target = target(111_111_111_111);
+    // 50 minutes: within the spec's default one-hour operation timeout.
+    cloud.script(&target, [Script::succeed_after(Duration::from_secs(50 * 60))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(90));
+
+    let mut response = worker.handle(start(&run, &target)).await.unwrap();
+    let mut invocations = 1;
+    while !response.done {
+        // The state machine's Wait state, then a Poll invocation with the state it was handed.
+        let state_json = serde_json::to_string(&response).unwrap();
+        response = serde_json::from_str(&state_json).unwrap();
+        tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
+        response = worker.handle(next(&response)).await.unwrap();
+        invocations += 1;
+    }
+
+    let outcome = stored_outcome(&store, &run, &target).await;
+    assert_eq!(outcome.kind, OutcomeKind::Created);
+    assert!(outcome.duration_ms >= 50 * 60 * 1000);
+    assert!((30..=36).contains(&invocations), "about one invocation per 90 s budget: {invocations}");
+    assert_eq!(cloud.operations(&target), vec![Call::CreateStack]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicated_start_is_harmless() {
+    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
+    let run = seeded_run(&store).await;
+    let target = target(111_111_111_111);
+    cloud.script(&target, [Script::succeed_after(Duration::from_secs(600))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(30));
+
+    let first = worker.handle(start(&run, &target)).await.unwrap();
+    let second = worker.handle(start(&run, &target)).await.unwrap();
+
+    assert!(!first.done && !second.done);
+    assert_eq!(cloud.operations(&target), vec![Call::CreateStack], "the second start adopted the first's create");
+}
+
+#[tokio::test(start_paused = true)]
+async fn assume_failures_are_outcomes_or_named_errors() {
+    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
+    let run = seeded_run(&store).await;
+    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(30));
+
+    let denied = target(111_111_111_111);
+    cloud.deny_role(&denied.account);
+    let response = worker.handle(start(&run, &denied)).await.unwrap();
+    assert_eq!(response.outcome, Some(OutcomeKind::Failed));
+    assert_eq!(stored_outcome(&store, &run, &denied).await.error(), Some(ErrorName::AccessDenied));
+
+    let fresh = target(333_333_333_333);
+    cloud.not_ready_for(&fresh.account, 1);
+    let request = WorkerRequest::Start { run: run.clone(), target: fresh.clone(), new_account: true };
+    let error = worker.handle(request.clone()).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::AccountNotReady, "thrown for the state machine to retry");
+    assert!(worker.handle(request).await.unwrap().done, "the retry goes through");
+
+    cloud.fail_next(&fresh, Call::DescribeStacks, PortError::Throttled("Rate exceeded".into()));
+    let error = worker.handle(start(&run, &fresh)).await.unwrap_err();
+    assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Throttled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
+    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
+    let run = seeded_run(&store).await;
+    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(90));
+    let (ok, broken) = (target(111_111_111_111), target(333_333_333_333));
+    worker.handle(start(&run, &ok)).await.unwrap();
+
+    let caught = CaughtError { error: "Throttled".into(), cause: "Rate exceeded".into() };
+    let fail = |t: &Target| WorkerRequest::Fail { run: run.clone(), target: t.clone(), error: caught.clone() };
+    assert_eq!(worker.handle(fail(&broken)).await.unwrap().outcome, Some(OutcomeKind::Failed));
+    assert_eq!(worker.handle(fail(&ok)).await.unwrap().outcome, Some(OutcomeKind::Created), "a real outcome is kept");
+
+    let reduced = reduce(&store, ReduceRequest { run: run.clone() }, 9_000).await.unwrap();
+    assert_eq!((reduced.summary.created, reduced.summary.failed), (1, 1));
+    assert!(!reduced.within_tolerance);
+    assert_eq!(reduced.failures[0].error, ErrorName::Throttled);
+    assert!(reduced.cause.contains("333333333333:us-east-1"), "{}", reduced.cause);
+    assert_eq!(reduced.rerun_input.as_ref().unwrap()["targets"], json!({ "list": ["333333333333:us-east-1"] }));
+    assert_eq!(reduced.rerun_input.unwrap()["stackName"], "org-baseline", "the rest of the input is kept");
+    assert!(store.keys().contains(&format!("runs/{run}/report.md")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_reducer_never_loses_a_target() {
+    let store = FakeStore::new();
+    let run = seeded_run(&store).await;
+    let reduced = reduce(&store, ReduceRequest { run }, 9_000).await.unwrap();
+    assert_eq!(reduced.summary.failed, 2, "no outcome was written for either target");
+    assert!(reduced.failures[0].cause.contains("no outcome was recorded"));
+}
