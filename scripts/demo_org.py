@@ -5,8 +5,13 @@
                  role in three Prod accounts (the demo's realistic failure)
         small:   the same story with 9 member accounts (the test command's short demo)
         plain:N  N member accounts in one OU, nothing suspended, no conflicts (benchmarks)
+        e2e:     20 member accounts in Prod, three with the hand-made role (state machine test)
     demo_org.py ENDPOINT fix STATE.json STACK
         the platform team removes those hand-made roles
+    demo_org.py ENDPOINT bucket NAME
+        an S3 bucket for the serverless path's run records
+    demo_org.py ENDPOINT new-account NAME
+        a new member account, as Organizations' CreateAccount makes it; prints its ID
 
 Uses boto3, which moto brings along.
 """
@@ -43,6 +48,7 @@ def inside(endpoint, account, service):
 LAYOUTS = {
     "demo": [("Security", 4), ("Prod", 16), ("Dev", 12), ("Sandbox", 8)],
     "small": [("Security", 1), ("Prod", 4), ("Dev", 1), ("Sandbox", 3)],
+    "e2e": [("Prod", 20)],
 }
 
 
@@ -65,7 +71,7 @@ def seed(endpoint, state_path, size):
             org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ous[ou])
             org.tag_resource(ResourceId=account, Tags=[{"Key": "env", "Value": ou.lower()}])
             accounts.append({"id": account, "name": name, "ou": ou})
-    suspended = [a["id"] for a in accounts if a["ou"] == "Sandbox"][-2:] if story else []
+    suspended = [a["id"] for a in accounts if a["ou"] == "Sandbox"][-2:] if size in ("demo", "small") else []
     for account in suspended:
         org.close_account(AccountId=account)
     # Somebody once made a FederatedReadOnly role by hand in three Prod accounts: the template's
@@ -106,10 +112,20 @@ if __name__ == "__main__":
     fixing = actions.add_parser("fix")
     fixing.add_argument("state")
     fixing.add_argument("stack")
+    bucket = actions.add_parser("bucket")
+    bucket.add_argument("name")
+    joining = actions.add_parser("new-account")
+    joining.add_argument("name")
     args = parser.parse_args()
     if args.action == "seed":
         if args.size not in LAYOUTS and not args.size.startswith("plain:"):
             parser.error(f"--size {args.size}: use demo, small or plain:N")
         seed(args.endpoint, args.state, args.size)
-    else:
+    elif args.action == "fix":
         fix(args.endpoint, args.state, args.stack)
+    elif args.action == "bucket":
+        client(args.endpoint, "s3").create_bucket(Bucket=args.name)
+    else:
+        organizations = client(args.endpoint, "organizations")
+        status = organizations.create_account(AccountName=args.name, Email=f"aws+{args.name}@example.com")
+        print(status["CreateAccountStatus"]["AccountId"])

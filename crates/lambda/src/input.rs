@@ -58,7 +58,12 @@ pub struct RolloutInput {
 }
 
 /// Fields of the execution input that are about the rollout, not the stack.
-const ROLLOUT_FIELDS: [&str; 4] = ["targets", "concurrency", "toleratedFailurePercentage", "newAccount"];
+const ROLLOUT_FIELDS: [&str; 4] = [
+    "targets",
+    "concurrency",
+    "toleratedFailurePercentage",
+    "newAccount",
+];
 const DEFAULT_CONCURRENCY: u32 = 50;
 /// Step Functions' ceiling for a Distributed Map's child executions at once.
 const MAX_CONCURRENCY: u32 = 10_000;
@@ -110,7 +115,10 @@ pub fn new_account_event(input: &Value) -> Result<Option<AccountId>, LambdaError
         )));
     }
     let account = account.ok_or_else(|| LambdaError::invalid("the event names no account ID"))?;
-    account.parse().map(Some).map_err(|e| LambdaError::invalid(format!("{e}")))
+    account
+        .parse()
+        .map(Some)
+        .map_err(|e| LambdaError::invalid(format!("{e}")))
 }
 
 /// What a new-account event stands for: the default spec, deployed to that account alone.
@@ -132,8 +140,10 @@ pub fn parse(default: &Value, input: &Value) -> Result<(RolloutInput, Value), La
     let Value::Object(fields) = &merged else {
         return Err(LambdaError::invalid("the execution input must be a JSON object"));
     };
-    let (rollout, stack): (Map<String, Value>, Map<String, Value>) =
-        fields.clone().into_iter().partition(|(key, _)| ROLLOUT_FIELDS.contains(&key.as_str()));
+    let (rollout, stack): (Map<String, Value>, Map<String, Value>) = fields
+        .clone()
+        .into_iter()
+        .partition(|(key, _)| ROLLOUT_FIELDS.contains(&key.as_str()));
     let spec: RolloutSpec = serde_json::from_value(Value::Object(stack))
         .map_err(|e| LambdaError::invalid(format!("the rollout spec: {e}")))?;
     spec.validate().map_err(|e| LambdaError::invalid(e.to_string()))?;
@@ -143,7 +153,9 @@ pub fn parse(default: &Value, input: &Value) -> Result<(RolloutInput, Value), La
         None => TargetsInput::default(),
     };
     if targets.regions.is_empty() && targets.list.is_empty() {
-        return Err(LambdaError::invalid("targets.regions is empty: name at least one region"));
+        return Err(LambdaError::invalid(
+            "targets.regions is empty: name at least one region",
+        ));
     }
     let number = |key: &str, default: u64, max: u64| -> Result<u64, LambdaError> {
         match rollout.get(key) {
@@ -151,12 +163,21 @@ pub fn parse(default: &Value, input: &Value) -> Result<(RolloutInput, Value), La
             Some(value) => value
                 .as_u64()
                 .filter(|n| (1..=max).contains(n) || (key == "toleratedFailurePercentage" && *n == 0))
-                .ok_or_else(|| LambdaError::invalid(format!("{key} must be a whole number up to {max}, not {value}"))),
+                .ok_or_else(|| {
+                    LambdaError::invalid(format!("{key} must be a whole number up to {max}, not {value}"))
+                }),
         }
     };
-    let concurrency = number("concurrency", u64::from(DEFAULT_CONCURRENCY), u64::from(MAX_CONCURRENCY))?;
+    let concurrency = number(
+        "concurrency",
+        u64::from(DEFAULT_CONCURRENCY),
+        u64::from(MAX_CONCURRENCY),
+    )?;
     let tolerated = number("toleratedFailurePercentage", 0, 100)?;
-    let new_account = rollout.get("newAccount").and_then(Value::as_bool).unwrap_or(false);
+    let new_account = rollout
+        .get("newAccount")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Ok((
         RolloutInput {
             spec,

@@ -53,10 +53,12 @@ where
         PreflightError::Unreachable(error) => LambdaError::from(error),
     })?;
     let resolution = if rollout.targets.list.is_empty() {
-        resolve(org, &rollout.targets.selection()).await.map_err(|e| match e {
-            TargetingError::Aws(error) => LambdaError::from(error),
-            other => LambdaError::invalid(other.to_string()),
-        })?
+        resolve(org, &rollout.targets.selection())
+            .await
+            .map_err(|e| match e {
+                TargetingError::Aws(error) => LambdaError::from(error),
+                other => LambdaError::invalid(other.to_string()),
+            })?
     } else {
         Resolution {
             targets: rollout.targets.list.clone(),

@@ -63,11 +63,15 @@ impl RunKeys {
 const JSON: &str = "application/json";
 
 pub async fn put_json<S: RunStore, T: Serialize>(store: &S, key: &str, value: &T) -> Result<(), LambdaError> {
-    let body = serde_json::to_string(value).map_err(|e| LambdaError::new(stackfleet_core::ErrorName::Internal, e.to_string()))?;
+    let body = serde_json::to_string(value)
+        .map_err(|e| LambdaError::new(stackfleet_core::ErrorName::Internal, e.to_string()))?;
     Ok(store.put(key, body, JSON).await?)
 }
 
-pub async fn get_json<S: RunStore, T: for<'de> Deserialize<'de>>(store: &S, key: &str) -> Result<Option<T>, LambdaError> {
+pub async fn get_json<S: RunStore, T: for<'de> Deserialize<'de>>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, LambdaError> {
     let Some(text) = store.get(key).await? else {
         return Ok(None);
     };
@@ -76,7 +80,10 @@ pub async fn get_json<S: RunStore, T: for<'de> Deserialize<'de>>(store: &S, key:
         .map_err(|e| LambdaError::new(stackfleet_core::ErrorName::Internal, format!("{key}: {e}")))
 }
 
-pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(store: &S, key: &str) -> Result<T, LambdaError> {
+pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(
+    store: &S,
+    key: &str,
+) -> Result<T, LambdaError> {
     get_json(store, key).await?.ok_or_else(|| {
         LambdaError::new(
             stackfleet_core::ErrorName::Internal,

@@ -59,19 +59,37 @@ fn cause(report: &Report, tolerance: FailureTolerance, attempted: usize) -> Stri
         s.failed, s.created, s.updated, s.unchanged, s.skipped
     );
     for group in report.failure_groups.iter().take(CAUSE_GROUPS) {
-        let mut targets: Vec<String> = group.targets.iter().take(CAUSE_TARGETS).map(ToString::to_string).collect();
+        let mut targets: Vec<String> = group
+            .targets
+            .iter()
+            .take(CAUSE_TARGETS)
+            .map(ToString::to_string)
+            .collect();
         if group.targets.len() > CAUSE_TARGETS {
             targets.push(format!("and {} more", group.targets.len() - CAUSE_TARGETS));
         }
-        cause.push_str(&format!(" {} in {}: {} [{}].", group.error, group.targets.len(), group.cause, targets.join(", ")));
+        cause.push_str(&format!(
+            " {} in {}: {} [{}].",
+            group.error,
+            group.targets.len(),
+            group.cause,
+            targets.join(", ")
+        ));
     }
     if report.failure_groups.len() > CAUSE_GROUPS {
-        cause.push_str(&format!(" {} more causes in report.json.", report.failure_groups.len() - CAUSE_GROUPS));
+        cause.push_str(&format!(
+            " {} more causes in report.json.",
+            report.failure_groups.len() - CAUSE_GROUPS
+        ));
     }
     cause
 }
 
-pub async fn reduce<S: RunStore>(store: &S, request: ReduceRequest, now_ms: u64) -> Result<Reduced, LambdaError> {
+pub async fn reduce<S: RunStore>(
+    store: &S,
+    request: ReduceRequest,
+    now_ms: u64,
+) -> Result<Reduced, LambdaError> {
     let keys = RunKeys::new(&request.run);
     let record: RunRecord = required(store, &keys.record()).await?;
     let merged = records::input(store, &request.run).await?;
@@ -97,12 +115,25 @@ pub async fn reduce<S: RunStore>(store: &S, request: ReduceRequest, now_ms: u64)
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
 
     let attempted = outcomes.iter().filter(|o| o.kind != OutcomeKind::Skipped).count();
-    let failed: Vec<_> = outcomes.iter().filter(|o| o.kind == OutcomeKind::Failed).map(|o| o.target.clone()).collect();
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.kind == OutcomeKind::Failed)
+        .map(|o| o.target.clone())
+        .collect();
     let tolerance = FailureTolerance::Percent(record.tolerated_failure_percentage);
     let within_tolerance = !tolerance.exceeded(failed.len(), attempted);
-    let report = Report::new(request.run.clone(), record.stack_name, record.started_at_ms, now_ms, within_tolerance, outcomes);
+    let report = Report::new(
+        request.run.clone(),
+        record.stack_name,
+        record.started_at_ms,
+        now_ms,
+        within_tolerance,
+        outcomes,
+    );
     records::put_json(store, &keys.report_json(), &report).await?;
-    store.put(&keys.report_md(), report.to_markdown(), "text/markdown").await?;
+    store
+        .put(&keys.report_md(), report.to_markdown(), "text/markdown")
+        .await?;
     tracing::info!(run = %request.run, failed = failed.len(), attempted, within_tolerance, "reduced");
 
     Ok(Reduced {

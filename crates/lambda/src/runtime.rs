@@ -10,7 +10,9 @@ pub fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_target(false)
         .without_time()
         .init();
@@ -31,11 +33,14 @@ impl Settings {
     pub fn from_env() -> Result<Self, Error> {
         let bucket = std::env::var("STACKFLEET_BUCKET").map_err(|_| "STACKFLEET_BUCKET is not set")?;
         let default_spec = match std::env::var("STACKFLEET_DEFAULT_SPEC") {
-            Ok(json) => serde_json::from_str(&json).map_err(|e| format!("STACKFLEET_DEFAULT_SPEC is not JSON: {e}"))?,
+            Ok(json) => serde_json::from_str(&json)
+                .map_err(|e| format!("STACKFLEET_DEFAULT_SPEC is not JSON: {e}"))?,
             Err(_) => Value::Object(serde_json::Map::new()),
         };
         let budget = match std::env::var("STACKFLEET_POLL_BUDGET_SECONDS") {
-            Ok(seconds) => seconds.parse().map_err(|e| format!("STACKFLEET_POLL_BUDGET_SECONDS: {e}"))?,
+            Ok(seconds) => seconds
+                .parse()
+                .map_err(|e| format!("STACKFLEET_POLL_BUDGET_SECONDS: {e}"))?,
             Err(_) => 90,
         };
         Ok(Self {

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tracing::Instrument;
 use stackfleet_core::lifecycle::{assume_failure, poll, start, Clock, InFlight, Job, Progress, Step};
 use stackfleet_core::ports::{AssumeRequest, AssumeRole, RunStore};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, RunId, Target};
+use tracing::Instrument;
 
 use crate::error::LambdaError;
 use crate::records::{self, get_json, put_outcome, RunKeys};
@@ -27,11 +27,26 @@ pub struct CaughtError {
 #[serde(rename_all = "camelCase", tag = "action")]
 pub enum WorkerRequest {
     #[serde(rename_all = "camelCase")]
-    Start { run: RunId, target: Target, #[serde(default)] new_account: bool },
+    Start {
+        run: RunId,
+        target: Target,
+        #[serde(default)]
+        new_account: bool,
+    },
     #[serde(rename_all = "camelCase")]
-    Poll { run: RunId, target: Target, #[serde(default)] new_account: bool, state: InFlight },
+    Poll {
+        run: RunId,
+        target: Target,
+        #[serde(default)]
+        new_account: bool,
+        state: InFlight,
+    },
     #[serde(rename_all = "camelCase")]
-    Fail { run: RunId, target: Target, error: CaughtError },
+    Fail {
+        run: RunId,
+        target: Target,
+        error: CaughtError,
+    },
 }
 
 /// What the state machine loops on: `done`, else wait `waitSeconds` and poll with `state`.
@@ -83,7 +98,12 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
     }
 
     async fn spec(&self, run: &RunId) -> Result<Arc<RolloutSpec>, LambdaError> {
-        let cached = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(run).cloned();
+        let cached = self
+            .specs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(run)
+            .cloned();
         if let Some(spec) = cached {
             return Ok(spec);
         }
@@ -97,13 +117,24 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
 
     pub async fn handle(&self, request: WorkerRequest) -> Result<WorkerResponse, LambdaError> {
         match request {
-            WorkerRequest::Start { run, target, new_account } => {
+            WorkerRequest::Start {
+                run,
+                target,
+                new_account,
+            } => {
                 let span = target_span(&run, &target);
                 self.step(run, target, new_account, None).instrument(span).await
             }
-            WorkerRequest::Poll { run, target, new_account, state } => {
+            WorkerRequest::Poll {
+                run,
+                target,
+                new_account,
+                state,
+            } => {
                 let span = target_span(&run, &target);
-                self.step(run, target, new_account, Some(state)).instrument(span).await
+                self.step(run, target, new_account, Some(state))
+                    .instrument(span)
+                    .await
             }
             WorkerRequest::Fail { run, target, error } => {
                 let span = target_span(&run, &target);
@@ -112,9 +143,20 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         }
     }
 
-    async fn step(&self, run: RunId, target: Target, new_account: bool, state: Option<InFlight>) -> Result<WorkerResponse, LambdaError> {
+    async fn step(
+        &self,
+        run: RunId,
+        target: Target,
+        new_account: bool,
+        state: Option<InFlight>,
+    ) -> Result<WorkerResponse, LambdaError> {
         let spec = self.spec(&run).await?;
-        let job = Job { target: &target, spec: &spec, run: &run, new_account };
+        let job = Job {
+            target: &target,
+            spec: &spec,
+            run: &run,
+            new_account,
+        };
         tracing::Span::current().record("stack", spec.stack_name.as_str());
         let invoked_at = self.clock.now_ms();
         let started_at_ms = state.as_ref().map_or(invoked_at, |s| s.progress.started_at_ms);
@@ -130,12 +172,24 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             Ok(session) => session,
             Err(error) if error.name().is_transient() => return Err(error.into()),
             Err(error) => {
-                let outcome = assume_failure(&job, &error, started_at_ms, self.clock.now_ms(), calls_before + 1);
+                let outcome =
+                    assume_failure(&job, &error, started_at_ms, self.clock.now_ms(), calls_before + 1);
                 return self.finish(&run, &target, new_account, outcome).await;
             }
         };
         let mut step = match state {
-            None => start(&session, &job, Progress { started_at_ms, aws_calls: 1 }, invoked_at).await?,
+            None => {
+                start(
+                    &session,
+                    &job,
+                    Progress {
+                        started_at_ms,
+                        aws_calls: 1,
+                    },
+                    invoked_at,
+                )
+                .await?
+            }
             Some(mut state) => {
                 state.progress.aws_calls += 1;
                 poll(&session, &job, state, invoked_at).await?
@@ -146,7 +200,9 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         loop {
             match step {
                 Step::Done(outcome) => return self.finish(&run, &target, new_account, outcome).await,
-                Step::Pending(state) if self.clock.now_ms() + spec.poll_interval_seconds * 1000 <= budget_ends => {
+                Step::Pending(state)
+                    if self.clock.now_ms() + spec.poll_interval_seconds * 1000 <= budget_ends =>
+                {
                     tokio::time::sleep(spec.poll_interval()).await;
                     step = poll(&session, &job, state, self.clock.now_ms()).await?;
                 }
@@ -165,7 +221,13 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         }
     }
 
-    async fn finish(&self, run: &RunId, target: &Target, new_account: bool, outcome: Outcome) -> Result<WorkerResponse, LambdaError> {
+    async fn finish(
+        &self,
+        run: &RunId,
+        target: &Target,
+        new_account: bool,
+        outcome: Outcome,
+    ) -> Result<WorkerResponse, LambdaError> {
         tracing::info!(kind = %outcome.kind, error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
         put_outcome(&self.store, run, &outcome).await?;
         Ok(WorkerResponse {
@@ -181,14 +243,23 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
 
     /// A target the state machine caught failing (retries spent, or a Lambda fault): recorded
     /// as Failed so that no target is lost, unless it already has its outcome.
-    async fn record_failure(&self, run: RunId, target: Target, error: &CaughtError) -> Result<WorkerResponse, LambdaError> {
+    async fn record_failure(
+        &self,
+        run: RunId,
+        target: Target,
+        error: &CaughtError,
+    ) -> Result<WorkerResponse, LambdaError> {
         let key = RunKeys::new(&run).outcome(&target);
         let existing: Option<Outcome> = get_json(&self.store, &key).await?;
         let outcome = match existing {
             Some(outcome) => outcome,
             None => {
                 let name = error.error.parse().unwrap_or(ErrorName::Internal);
-                let cause = if error.cause.is_empty() { error.error.clone() } else { format!("{}: {}", error.error, error.cause) };
+                let cause = if error.cause.is_empty() {
+                    error.error.clone()
+                } else {
+                    format!("{}: {}", error.error, error.cause)
+                };
                 let outcome = Outcome::failed(target.clone(), name, RootCause::message(cause), 0, 0);
                 put_outcome(&self.store, &run, &outcome).await?;
                 outcome

@@ -16,7 +16,12 @@ fn handlers(states: &Value, found: &mut Vec<(String, &'static str, Vec<String>)>
     for (name, state) in states.as_object().unwrap() {
         for kind in ["Retry", "Catch"] {
             for rule in state[kind].as_array().into_iter().flatten() {
-                let names = rule["ErrorEquals"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()).collect();
+                let names = rule["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_owned())
+                    .collect();
                 found.push((name.clone(), kind, names));
             }
         }
@@ -31,11 +36,17 @@ fn every_error_the_machine_names_is_one_rust_sends() {
     let definition = definition();
     let mut found = Vec::new();
     handlers(&definition["States"], &mut found);
-    assert!(found.len() > 10, "the definition has Retry and Catch rules: {found:?}");
+    assert!(
+        found.len() > 10,
+        "the definition has Retry and Catch rules: {found:?}"
+    );
     for (state, kind, names) in &found {
         for name in names {
             let aws_own = name.starts_with("States.") || name.starts_with("Lambda.");
-            assert!(aws_own || name.parse::<ErrorName>().is_ok(), "{state} {kind} names {name:?}, which no Rust code sends");
+            assert!(
+                aws_own || name.parse::<ErrorName>().is_ok(),
+                "{state} {kind} names {name:?}, which no Rust code sends"
+            );
         }
     }
 }
@@ -54,7 +65,10 @@ fn every_transient_error_rust_sends_is_retried_by_every_worker_task() {
         for name in ErrorName::ALL.into_iter().filter(|n| n.is_transient()) {
             assert!(retried.contains(name.as_str()), "{task} does not retry {name}");
         }
-        let caught: Vec<_> = found.iter().filter(|(state, kind, _)| state == task && *kind == "Catch").collect();
+        let caught: Vec<_> = found
+            .iter()
+            .filter(|(state, kind, _)| state == task && *kind == "Catch")
+            .collect();
         assert!(
             caught.iter().any(|(_, _, names)| names == &["States.ALL"]),
             "{task} catches everything, so no target is lost"
@@ -64,8 +78,20 @@ fn every_transient_error_rust_sends_is_retried_by_every_worker_task() {
 
 #[test]
 fn every_placeholder_is_one_the_deployment_fills() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../statemachine.asl.json")).unwrap();
-    let placeholders: BTreeSet<&str> = text.match_indices("${").map(|(at, _)| &text[at..at + text[at..].find('}').unwrap() + 1]).collect();
-    let expected: BTreeSet<&str> = ["${ListerFunctionArn}", "${WorkerFunctionArn}", "${ReducerFunctionArn}"].into();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../statemachine.asl.json"
+    ))
+    .unwrap();
+    let placeholders: BTreeSet<&str> = text
+        .match_indices("${")
+        .map(|(at, _)| &text[at..at + text[at..].find('}').unwrap() + 1])
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "${ListerFunctionArn}",
+        "${WorkerFunctionArn}",
+        "${ReducerFunctionArn}",
+    ]
+    .into();
     assert_eq!(placeholders, expected);
 }

@@ -18,7 +18,11 @@ fn fixture(name: &str) -> Value {
 fn round_trips<T: Serialize + DeserializeOwned>(name: &str) -> T {
     let json = fixture(name);
     let typed: T = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(serde_json::to_value(&typed).unwrap(), json, "{name} changes in a round trip");
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        json,
+        "{name} changes in a round trip"
+    );
     typed
 }
 
@@ -26,14 +30,26 @@ fn round_trips<T: Serialize + DeserializeOwned>(name: &str) -> T {
 fn lambda_inputs_and_outputs_round_trip() {
     round_trips::<ListerRequest>("lister-input.json");
     round_trips::<Discovered>("lister-output.json");
-    assert!(matches!(round_trips::<WorkerRequest>("worker-input-start.json"), WorkerRequest::Start { .. }));
-    assert!(matches!(round_trips::<WorkerRequest>("worker-input-poll.json"), WorkerRequest::Poll { .. }));
-    assert!(matches!(round_trips::<WorkerRequest>("worker-input-fail.json"), WorkerRequest::Fail { .. }));
+    assert!(matches!(
+        round_trips::<WorkerRequest>("worker-input-start.json"),
+        WorkerRequest::Start { .. }
+    ));
+    assert!(matches!(
+        round_trips::<WorkerRequest>("worker-input-poll.json"),
+        WorkerRequest::Poll { .. }
+    ));
+    assert!(matches!(
+        round_trips::<WorkerRequest>("worker-input-fail.json"),
+        WorkerRequest::Fail { .. }
+    ));
     assert!(!round_trips::<WorkerResponse>("worker-output-pending.json").done);
     assert!(round_trips::<WorkerResponse>("worker-output-done.json").done);
     round_trips::<ReduceRequest>("reducer-input.json");
     let reduced: Reduced = round_trips("reducer-output.json");
-    assert_eq!(reduced.rerun_input.unwrap()["targets"]["list"], serde_json::json!(["333333333333:us-east-1"]));
+    assert_eq!(
+        reduced.rerun_input.unwrap()["targets"]["list"],
+        serde_json::json!(["333333333333:us-east-1"])
+    );
 }
 
 #[test]
@@ -41,7 +57,10 @@ fn the_three_kinds_of_execution_input_parse_over_the_default_spec() {
     let default = fixture("default-spec.json");
 
     let (pipeline, _) = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
-    assert_eq!((pipeline.concurrency, pipeline.tolerated_failure_percentage), (20, 10));
+    assert_eq!(
+        (pipeline.concurrency, pipeline.tolerated_failure_percentage),
+        (20, 10)
+    );
     assert_eq!(pipeline.targets.exclude.len(), 1);
     assert!(!pipeline.new_account);
 
@@ -50,8 +69,15 @@ fn the_three_kinds_of_execution_input_parse_over_the_default_spec() {
 
     let (created, merged) = input::parse(&default, &fixture("event-create-account-result.json")).unwrap();
     assert_eq!(created.targets.accounts, vec!["444444444444".parse().unwrap()]);
-    assert!(created.targets.ous.is_empty(), "the default's OUs are cleared: that account alone");
-    assert_eq!(created.targets.regions, vec!["us-east-1".parse().unwrap()], "the default's regions stay");
+    assert!(
+        created.targets.ous.is_empty(),
+        "the default's OUs are cleared: that account alone"
+    );
+    assert_eq!(
+        created.targets.regions,
+        vec!["us-east-1".parse().unwrap()],
+        "the default's regions stay"
+    );
     assert!(created.new_account);
     assert_eq!(created.spec.stack_name.as_str(), "org-baseline");
     assert_eq!(merged["parameters"]["Env"], "prod");

@@ -36,33 +36,85 @@ fn organization() -> FakeOrganization {
 }
 
 fn request(execution: &str, input: Value) -> ListerRequest {
-    ListerRequest { execution: execution.into(), input }
+    ListerRequest {
+        execution: execution.into(),
+        input,
+    }
 }
 
-async fn discover(store: &FakeStore, execution: &str, input: Value) -> Result<stackfleet_lambda::lister::Discovered, stackfleet_lambda::error::LambdaError> {
+async fn discover(
+    store: &FakeStore,
+    execution: &str,
+    input: Value,
+) -> Result<stackfleet_lambda::lister::Discovered, stackfleet_lambda::error::LambdaError> {
     let default = fixture("default-spec.json");
-    list(&organization(), &FakeCloud::new(), store, &default, request(execution, input), 1_000).await
+    list(
+        &organization(),
+        &FakeCloud::new(),
+        store,
+        &default,
+        request(execution, input),
+        1_000,
+    )
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_lister_writes_the_run_and_returns_compact_targets() {
     let store = FakeStore::new();
-    let discovered = discover(&store, "deploy-2026-11-21-1", fixture("execution-input-pipeline.json")).await.unwrap();
+    let discovered = discover(
+        &store,
+        "deploy-2026-11-21-1",
+        fixture("execution-input-pipeline.json"),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(discovered.run.as_str(), "deploy-2026-11-21-1");
-    assert_eq!(discovered.targets, vec![target(111_111_111_111), target(333_333_333_333), target(444_444_444_444)]);
-    assert_eq!((discovered.concurrency, discovered.tolerated_failure_percentage, discovered.skipped), (20, 10, 1));
+    assert_eq!(
+        discovered.targets,
+        vec![
+            target(111_111_111_111),
+            target(333_333_333_333),
+            target(444_444_444_444)
+        ]
+    );
+    assert_eq!(
+        (
+            discovered.concurrency,
+            discovered.tolerated_failure_percentage,
+            discovered.skipped
+        ),
+        (20, 10, 1)
+    );
     let keys = store.keys();
-    for key in ["spec.json", "input.json", "run.json", "outcomes/123456789012-us-east-1.json"] {
-        assert!(keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")), "{key} in {keys:?}");
+    for key in [
+        "spec.json",
+        "input.json",
+        "run.json",
+        "outcomes/123456789012-us-east-1.json",
+    ] {
+        assert!(
+            keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")),
+            "{key} in {keys:?}"
+        );
     }
-    assert!(serde_json::to_string(&discovered).unwrap().len() < 200, "the Map's input stays small");
+    assert!(
+        serde_json::to_string(&discovered).unwrap().len() < 200,
+        "the Map's input stays small"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_new_account_event_targets_that_account_alone() {
     let store = FakeStore::new();
-    let discovered = discover(&store, "new-account-444", fixture("event-create-account-result.json")).await.unwrap();
+    let discovered = discover(
+        &store,
+        "new-account-444",
+        fixture("event-create-account-result.json"),
+    )
+    .await
+    .unwrap();
     assert_eq!(discovered.targets, vec![target(444_444_444_444)]);
     assert!(discovered.new_account);
 }
@@ -70,8 +122,13 @@ async fn a_new_account_event_targets_that_account_alone() {
 #[tokio::test(start_paused = true)]
 async fn a_rerun_input_targets_exactly_its_list() {
     let store = FakeStore::new();
-    let discovered = discover(&store, "rerun", fixture("execution-input-rerun.json")).await.unwrap();
-    assert_eq!(discovered.targets, vec![target(111_111_111_111), target(333_333_333_333)]);
+    let discovered = discover(&store, "rerun", fixture("execution-input-rerun.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        discovered.targets,
+        vec![target(111_111_111_111), target(333_333_333_333)]
+    );
     assert_eq!(discovered.skipped, 0);
 }
 
@@ -93,19 +150,36 @@ async fn bad_execution_input_is_refused_by_name() {
     let cloud = FakeCloud::new();
     cloud.reject_templates("Template format error: unresolved [Nope]");
     let default = fixture("default-spec.json");
-    let error = list(&organization(), &cloud, &store, &default, request("bad", fixture("execution-input-pipeline.json")), 0)
-        .await
-        .unwrap_err();
+    let error = list(
+        &organization(),
+        &cloud,
+        &store,
+        &default,
+        request("bad", fixture("execution-input-pipeline.json")),
+        0,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.name, ErrorName::TemplateInvalid);
-    assert!(store.keys().iter().all(|k| !k.starts_with("runs/bad/")), "a refused run writes nothing");
+    assert!(
+        store.keys().iter().all(|k| !k.starts_with("runs/bad/")),
+        "a refused run writes nothing"
+    );
 }
 
 async fn seeded_run(store: &FakeStore) -> RunId {
-    discover(store, "run-1", fixture("execution-input-rerun.json")).await.unwrap().run
+    discover(store, "run-1", fixture("execution-input-rerun.json"))
+        .await
+        .unwrap()
+        .run
 }
 
 fn start(run: &RunId, target: &Target) -> WorkerRequest {
-    WorkerRequest::Start { run: run.clone(), target: target.clone(), new_account: false }
+    WorkerRequest::Start {
+        run: run.clone(),
+        target: target.clone(),
+        new_account: false,
+    }
 }
 
 fn next(response: &WorkerResponse) -> WorkerRequest {
@@ -113,7 +187,10 @@ fn next(response: &WorkerResponse) -> WorkerRequest {
         run: response.run.clone(),
         target: response.target.clone(),
         new_account: response.new_account,
-        state: response.state.clone().expect("a pending response carries its state"),
+        state: response
+            .state
+            .clone()
+            .expect("a pending response carries its state"),
     }
 }
 
@@ -128,13 +205,21 @@ async fn an_operation_within_the_poll_budget_ends_in_one_invocation() {
     let run = seeded_run(&store).await;
     let target = target(111_111_111_111);
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(20))]);
-    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(90));
+    let worker = Worker::new(
+        cloud.clone(),
+        store.clone(),
+        TokioClock::new(),
+        Duration::from_secs(90),
+    );
 
     let response = worker.handle(start(&run, &target)).await.unwrap();
 
     assert!(response.done);
     assert_eq!(response.outcome, Some(OutcomeKind::Created));
-    assert_eq!(stored_outcome(&store, &run, &target).await.kind, OutcomeKind::Created);
+    assert_eq!(
+        stored_outcome(&store, &run, &target).await.kind,
+        OutcomeKind::Created
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -144,7 +229,12 @@ async fn a_long_operation_goes_back_to_the_state_machine_between_polls() {
     let target = target(111_111_111_111);
     // 50 minutes: within the spec's default one-hour operation timeout.
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(50 * 60))]);
-    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(90));
+    let worker = Worker::new(
+        cloud.clone(),
+        store.clone(),
+        TokioClock::new(),
+        Duration::from_secs(90),
+    );
 
     let mut response = worker.handle(start(&run, &target)).await.unwrap();
     let mut invocations = 1;
@@ -160,7 +250,10 @@ async fn a_long_operation_goes_back_to_the_state_machine_between_polls() {
     let outcome = stored_outcome(&store, &run, &target).await;
     assert_eq!(outcome.kind, OutcomeKind::Created);
     assert!(outcome.duration_ms >= 50 * 60 * 1000);
-    assert!((30..=36).contains(&invocations), "about one invocation per 90 s budget: {invocations}");
+    assert!(
+        (30..=36).contains(&invocations),
+        "about one invocation per 90 s budget: {invocations}"
+    );
     assert_eq!(cloud.operations(&target), vec![Call::CreateStack]);
 }
 
@@ -170,35 +263,67 @@ async fn a_duplicated_start_is_harmless() {
     let run = seeded_run(&store).await;
     let target = target(111_111_111_111);
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(600))]);
-    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(30));
+    let worker = Worker::new(
+        cloud.clone(),
+        store.clone(),
+        TokioClock::new(),
+        Duration::from_secs(30),
+    );
 
     let first = worker.handle(start(&run, &target)).await.unwrap();
     let second = worker.handle(start(&run, &target)).await.unwrap();
 
     assert!(!first.done && !second.done);
-    assert_eq!(cloud.operations(&target), vec![Call::CreateStack], "the second start adopted the first's create");
+    assert_eq!(
+        cloud.operations(&target),
+        vec![Call::CreateStack],
+        "the second start adopted the first's create"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn assume_failures_are_outcomes_or_named_errors() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(30));
+    let worker = Worker::new(
+        cloud.clone(),
+        store.clone(),
+        TokioClock::new(),
+        Duration::from_secs(30),
+    );
 
     let denied = target(111_111_111_111);
     cloud.deny_role(&denied.account);
     let response = worker.handle(start(&run, &denied)).await.unwrap();
     assert_eq!(response.outcome, Some(OutcomeKind::Failed));
-    assert_eq!(stored_outcome(&store, &run, &denied).await.error(), Some(ErrorName::AccessDenied));
+    assert_eq!(
+        stored_outcome(&store, &run, &denied).await.error(),
+        Some(ErrorName::AccessDenied)
+    );
 
     let fresh = target(333_333_333_333);
     cloud.not_ready_for(&fresh.account, 1);
-    let request = WorkerRequest::Start { run: run.clone(), target: fresh.clone(), new_account: true };
+    let request = WorkerRequest::Start {
+        run: run.clone(),
+        target: fresh.clone(),
+        new_account: true,
+    };
     let error = worker.handle(request.clone()).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::AccountNotReady, "thrown for the state machine to retry");
-    assert!(worker.handle(request).await.unwrap().done, "the retry goes through");
+    assert_eq!(
+        error.name,
+        ErrorName::AccountNotReady,
+        "thrown for the state machine to retry"
+    );
+    assert!(
+        worker.handle(request).await.unwrap().done,
+        "the retry goes through"
+    );
 
-    cloud.fail_next(&fresh, Call::DescribeStacks, PortError::Throttled("Rate exceeded".into()));
+    cloud.fail_next(
+        &fresh,
+        Call::DescribeStacks,
+        PortError::Throttled("Rate exceeded".into()),
+    );
     let error = worker.handle(start(&run, &fresh)).await.unwrap_err();
     assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Throttled");
 }
@@ -207,22 +332,54 @@ async fn assume_failures_are_outcomes_or_named_errors() {
 async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = Worker::new(cloud.clone(), store.clone(), TokioClock::new(), Duration::from_secs(90));
+    let worker = Worker::new(
+        cloud.clone(),
+        store.clone(),
+        TokioClock::new(),
+        Duration::from_secs(90),
+    );
     let (ok, broken) = (target(111_111_111_111), target(333_333_333_333));
     worker.handle(start(&run, &ok)).await.unwrap();
 
-    let caught = CaughtError { error: "Throttled".into(), cause: "Rate exceeded".into() };
-    let fail = |t: &Target| WorkerRequest::Fail { run: run.clone(), target: t.clone(), error: caught.clone() };
-    assert_eq!(worker.handle(fail(&broken)).await.unwrap().outcome, Some(OutcomeKind::Failed));
-    assert_eq!(worker.handle(fail(&ok)).await.unwrap().outcome, Some(OutcomeKind::Created), "a real outcome is kept");
+    let caught = CaughtError {
+        error: "Throttled".into(),
+        cause: "Rate exceeded".into(),
+    };
+    let fail = |t: &Target| WorkerRequest::Fail {
+        run: run.clone(),
+        target: t.clone(),
+        error: caught.clone(),
+    };
+    assert_eq!(
+        worker.handle(fail(&broken)).await.unwrap().outcome,
+        Some(OutcomeKind::Failed)
+    );
+    assert_eq!(
+        worker.handle(fail(&ok)).await.unwrap().outcome,
+        Some(OutcomeKind::Created),
+        "a real outcome is kept"
+    );
 
-    let reduced = reduce(&store, ReduceRequest { run: run.clone() }, 9_000).await.unwrap();
+    let reduced = reduce(&store, ReduceRequest { run: run.clone() }, 9_000)
+        .await
+        .unwrap();
     assert_eq!((reduced.summary.created, reduced.summary.failed), (1, 1));
     assert!(!reduced.within_tolerance);
     assert_eq!(reduced.failures[0].error, ErrorName::Throttled);
-    assert!(reduced.cause.contains("333333333333:us-east-1"), "{}", reduced.cause);
-    assert_eq!(reduced.rerun_input.as_ref().unwrap()["targets"], json!({ "list": ["333333333333:us-east-1"] }));
-    assert_eq!(reduced.rerun_input.unwrap()["stackName"], "org-baseline", "the rest of the input is kept");
+    assert!(
+        reduced.cause.contains("333333333333:us-east-1"),
+        "{}",
+        reduced.cause
+    );
+    assert_eq!(
+        reduced.rerun_input.as_ref().unwrap()["targets"],
+        json!({ "list": ["333333333333:us-east-1"] })
+    );
+    assert_eq!(
+        reduced.rerun_input.unwrap()["stackName"],
+        "org-baseline",
+        "the rest of the input is kept"
+    );
     assert!(store.keys().contains(&format!("runs/{run}/report.md")));
 }
 
@@ -231,6 +388,9 @@ async fn the_reducer_never_loses_a_target() {
     let store = FakeStore::new();
     let run = seeded_run(&store).await;
     let reduced = reduce(&store, ReduceRequest { run }, 9_000).await.unwrap();
-    assert_eq!(reduced.summary.failed, 2, "no outcome was written for either target");
+    assert_eq!(
+        reduced.summary.failed, 2,
+        "no outcome was written for either target"
+    );
     assert!(reduced.failures[0].cause.contains("no outcome was recorded"));
 }

@@ -13,7 +13,12 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let config = AwsSettings::default().sdk_config().await;
     let store = S3Store::from_config(&config, &settings.bucket);
-    let worker = Worker::new(StsAssumer::new(&config), store, TokioClock::new(), settings.poll_budget);
+    let worker = Worker::new(
+        StsAssumer::new(&config),
+        store,
+        TokioClock::new(),
+        settings.poll_budget,
+    );
     let worker = &worker;
     run(service_fn(move |event: LambdaEvent<WorkerRequest>| async move {
         worker.handle(event.payload).await

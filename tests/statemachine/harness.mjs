@@ -1,0 +1,110 @@
+// Runs the shipped statemachine.asl.json in aws-local-stepfunctions, its placeholders filled as
+// the CDK app fills them, its Lambda tasks reaching the real binaries served by `cargo lambda
+// watch`. Nothing here reshapes the definition.
+
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// aws-local-stepfunctions 3 needs Promise.withResolvers (Node 22); Node 20 lacks it.
+if (!Promise.withResolvers) {
+  Promise.withResolvers = function withResolvers() {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+const { StateMachine } = await import('aws-local-stepfunctions');
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The ARNs the CDK app substitutes; each names the function cargo lambda watch serves. */
+export const SUBSTITUTIONS = {
+  ListerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:lister',
+  WorkerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:worker',
+  ReducerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:reducer',
+};
+
+export function definition() {
+  const text = readFileSync(join(ROOT, 'statemachine.asl.json'), 'utf8');
+  const filled = text.replace(/\$\{(\w+)\}/g, (whole, name) => {
+    if (!(name in SUBSTITUTIONS)) throw new Error(`no substitution for ${whole}`);
+    return SUBSTITUTIONS[name];
+  });
+  return JSON.parse(filled);
+}
+
+export function fixture(name) {
+  return JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', name), 'utf8'));
+}
+
+/** Every Task state, nested ones included, with its Resource. */
+function tasks(states, found = {}) {
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Task') found[name] = state.Resource;
+    const nested = state.ItemProcessor ?? state.Iterator;
+    if (nested) tasks(nested.States, found);
+  }
+  return found;
+}
+
+/**
+ * `cargo lambda watch` routes by the bare function name and refuses the full ARN the
+ * interpreter's own Lambda client sends, so each Task state is bridged here: its input is POSTed
+ * to the function its Resource names, and a function error (AWS: 200 with X-Amz-Function-Error;
+ * cargo lambda watch: 500; both with {errorType, errorMessage}) becomes an Error named by its
+ * errorType, which Retry and Catch match as in AWS.
+ */
+export function localHandlers(lambdaEndpoint, calls) {
+  const handlers = {};
+  for (const [state, resource] of Object.entries(tasks(definition().States))) {
+    const functionName = resource.split(':').pop();
+    handlers[state] = async (input) => {
+      const response = await fetch(`${lambdaEndpoint}/2015-03-31/functions/${functionName}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(input),
+      });
+      const text = await response.text();
+      const body = text ? JSON.parse(text) : null;
+      if (!response.ok || response.headers.get('x-amz-function-error')) {
+        const error = new Error(body?.errorMessage ?? text);
+        error.name = body?.errorType ?? 'Lambda.Unknown';
+        calls.push({ state, error: error.name });
+        throw error;
+      }
+      calls.push({ state, output: body });
+      return body;
+    };
+  }
+  return handlers;
+}
+
+/** Runs one execution; resolves to {status, output, error, cause, calls}. */
+export async function execute(input, name, lambdaEndpoint) {
+  const machine = new StateMachine(definition(), { validationOptions: { checkArn: true, checkPaths: true } });
+  const calls = [];
+  const execution = machine.run(input, {
+    overrides: { taskResourceLocalHandlers: localHandlers(lambdaEndpoint, calls) },
+    context: { Execution: { Name: name } },
+  });
+  try {
+    const output = await execution.result;
+    return { status: 'SUCCEEDED', output, calls };
+  } catch (failure) {
+    return { status: 'FAILED', error: failure.cause?.name ?? failure.name, cause: failure.cause?.message ?? failure.message, calls };
+  }
+}
+
+/** The demo's Organization script (moto), run with the test's Python. */
+export function org(...args) {
+  return execFileSync(process.env.STACKFLEET_PYTHON, [join(ROOT, 'scripts', 'demo_org.py'), process.env.STACKFLEET_MOTO, ...args], {
+    encoding: 'utf8',
+  }).trim();
+}
