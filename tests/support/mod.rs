@@ -106,6 +106,12 @@ pub fn demo_org(moto: &Moto, args: &[&str]) {
 
 /// The stackfleet binary, pointed at moto with the management account's credentials.
 pub fn stackfleet(moto: &Moto) -> Command {
+    stackfleet_at(&moto.endpoint)
+}
+
+/// The stackfleet binary with every AWS call sent to `endpoint` (through the SDK's own
+/// `AWS_ENDPOINT_URL`), static test credentials, and no look-up of instance metadata.
+pub fn stackfleet_at(endpoint: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stackfleet"));
     command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -115,6 +121,6 @@ pub fn stackfleet(moto: &Moto) -> Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint);
+        .env("AWS_ENDPOINT_URL", endpoint);
     command
 }
