@@ -76,3 +76,20 @@ test('a rollout to 20 accounts: 3 fail for a real reason, the re-run of exactly 
     assert.equal(discovered.newAccount, true);
   });
 });
+
+test('an error the worker throws is retried by its name, then caught and recorded as the target\'s outcome', async () => {
+  // moto cannot answer for a region it does not know: every CloudFormation call there fails, and
+  // the worker throws Internal, as it would for an endpoint that keeps failing.
+  const input = fixture('execution-input-rerun.json');
+  input.targets = { list: [`${state.conflicts[0]}:ap-nowhere-1`] };
+  const run = await execute(input, 'e2e-unreachable', lambda, { Start: 0 });
+
+  const starts = run.calls.filter((c) => c.state === 'Start');
+  assert.deepEqual(starts.map((c) => c.error), ['Internal', 'Internal', 'Internal', 'Internal'], 'the first try and 3 retries');
+  assert.ok(run.calls.some((c) => c.state === 'RecordFailure' && c.output?.outcome === 'Failed'), 'caught and recorded');
+  assert.equal(run.status, 'FAILED');
+  const report = reduced(run);
+  assert.equal(report.summary.failed, 1);
+  assert.equal(report.failures[0].error, 'Internal');
+  assert.deepEqual(report.rerunInput.targets.list, [`${state.conflicts[0]}:ap-nowhere-1`]);
+});

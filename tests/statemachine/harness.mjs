@@ -86,12 +86,15 @@ export function localHandlers(lambdaEndpoint, calls) {
   return handlers;
 }
 
-/** Runs one execution; resolves to {status, output, error, cause, calls}. */
-export async function execute(input, name, lambdaEndpoint) {
+/**
+ * Runs one execution; resolves to {status, output, error, cause, calls}. `retryWaits` shortens
+ * Retry's waits (milliseconds by state name) without changing which errors are retried.
+ */
+export async function execute(input, name, lambdaEndpoint, retryWaits = {}) {
   const machine = new StateMachine(definition(), { validationOptions: { checkArn: true, checkPaths: true } });
   const calls = [];
   const execution = machine.run(input, {
-    overrides: { taskResourceLocalHandlers: localHandlers(lambdaEndpoint, calls) },
+    overrides: { taskResourceLocalHandlers: localHandlers(lambdaEndpoint, calls), retryIntervalOverrides: retryWaits },
     context: { Execution: { Name: name } },
   });
   try {
