@@ -66,6 +66,7 @@ export function localHandlers(lambdaEndpoint, calls) {
   for (const [state, resource] of Object.entries(tasks(definition().States))) {
     const functionName = resource.split(':').pop();
     handlers[state] = async (input) => {
+      const began = performance.now();
       const response = await fetch(`${lambdaEndpoint}/2015-03-31/functions/${functionName}/invocations`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -73,13 +74,14 @@ export function localHandlers(lambdaEndpoint, calls) {
       });
       const text = await response.text();
       const body = text ? JSON.parse(text) : null;
+      const ms = performance.now() - began;
       if (!response.ok || response.headers.get('x-amz-function-error')) {
         const error = new Error(body?.errorMessage ?? text);
         error.name = body?.errorType ?? 'Lambda.Unknown';
-        calls.push({ state, error: error.name });
+        calls.push({ state, error: error.name, ms });
         throw error;
       }
-      calls.push({ state, output: body });
+      calls.push({ state, output: body, ms });
       return body;
     };
   }
@@ -93,15 +95,22 @@ export function localHandlers(lambdaEndpoint, calls) {
 export async function execute(input, name, lambdaEndpoint, retryWaits = {}) {
   const machine = new StateMachine(definition(), { validationOptions: { checkArn: true, checkPaths: true } });
   const calls = [];
+  const events = [];
   const execution = machine.run(input, {
     overrides: { taskResourceLocalHandlers: localHandlers(lambdaEndpoint, calls), retryIntervalOverrides: retryWaits },
     context: { Execution: { Name: name } },
   });
+  const logged = (async () => {
+    for await (const event of execution.eventLogs) events.push(event);
+  })();
   try {
     const output = await execution.result;
-    return { status: 'SUCCEEDED', output, calls };
+    await logged;
+    return { status: 'SUCCEEDED', output, calls, events };
   } catch (failure) {
-    return { status: 'FAILED', error: failure.cause?.name ?? failure.name, cause: failure.cause?.message ?? failure.message, calls };
+    await logged.catch(() => {});
+    const cause = failure.cause?.message ?? failure.message;
+    return { status: 'FAILED', error: failure.cause?.name ?? failure.name, cause, calls, events };
   }
 }
 
