@@ -4,8 +4,8 @@
 //! 100), and AWS calls per target against the minimum (assume + describe + the operation + one
 //! describe per poll interval the operation spans).
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use stackfleet_aws::fake::{FakeCloud, Script};
@@ -50,27 +50,49 @@ struct Figures {
 }
 
 fn simulate(concurrency: usize, seconds: &[u64]) -> Figures {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let cloud = FakeCloud::new();
-        let targets: Vec<Target> =
-            (1..=seconds.len()).map(|n| format!("{n:012}:us-east-1").parse().expect("target")).collect();
+        let targets: Vec<Target> = (1..=seconds.len())
+            .map(|n| format!("{n:012}:us-east-1").parse().expect("target"))
+            .collect();
         for (target, duration) in targets.iter().zip(seconds) {
             cloud.script(target, [Script::succeed_after(Duration::from_secs(*duration))]);
         }
-        let body = TemplateBody::parse(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#.into()).expect("template");
+        let body = TemplateBody::parse(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#.into())
+            .expect("template");
         let spec = RolloutSpec::new("bench".parse().expect("name"), TemplateSource::Body(body));
         let run: RunId = "bench".parse().expect("run");
-        let options = RolloutOptions { concurrency, tolerance: FailureTolerance::Count(0), drive: DriveOptions::default() };
-        let rollout = Rollout { spec: &spec, run: &run, targets: &targets, options };
+        let options = RolloutOptions {
+            concurrency,
+            tolerance: FailureTolerance::Count(0),
+            drive: DriveOptions::default(),
+        };
+        let rollout = Rollout {
+            spec: &spec,
+            run: &run,
+            targets: &targets,
+            options,
+        };
         let started = tokio::time::Instant::now();
         let outcomes = roll_out(&cloud, rollout, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
         let makespan = started.elapsed();
-        assert!(outcomes.iter().all(|o| o.kind == OutcomeKind::Created), "every simulated target succeeds");
+        assert!(
+            outcomes.iter().all(|o| o.kind == OutcomeKind::Created),
+            "every simulated target succeeds"
+        );
         let poll = spec.poll_interval_seconds;
         let minimum: u64 = seconds.iter().map(|d| 3 + d.div_ceil(poll)).sum();
         let made: u64 = outcomes.iter().map(|o| u64::from(o.aws_calls)).sum();
-        let ideal = if concurrency >= seconds.len() { *seconds.iter().max().unwrap_or(&0) } else { list_schedule(seconds, concurrency) };
+        let ideal = if concurrency >= seconds.len() {
+            *seconds.iter().max().unwrap_or(&0)
+        } else {
+            list_schedule(seconds, concurrency)
+        };
         Figures {
             makespan,
             ideal,
