@@ -13,6 +13,7 @@ pub mod rollout;
 pub mod spec;
 pub mod stack;
 pub mod targeting;
+pub mod template;
 
 pub use errors::ErrorName;
 pub use ids::{AccountId, InvalidId, Region, RunId, StackName, Target};

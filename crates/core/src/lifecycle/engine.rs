@@ -1,0 +1,353 @@
+//! The lifecycle's steps: what `start` and `poll` do with what CloudFormation answers.
+
+use super::events;
+use super::{client_request_token, decide, Decision, EngineError, InFlight, Job, Phase, Progress, Step};
+use crate::errors::ErrorName;
+use crate::outcome::{Failure, OutcomeKind, RootCause};
+use crate::ports::{PortError, StackOperations};
+use crate::stack::{StackDescription, StackRequest, StackStatus, UpdateStarted};
+use crate::Outcome;
+
+/// Decides what the target needs and launches it.
+pub async fn start<S: StackOperations>(
+    stacks: &S,
+    job: &Job<'_>,
+    progress: Progress,
+    now_ms: u64,
+) -> Result<Step, EngineError> {
+    let mut engine = Engine::new(stacks, job, progress, now_ms, None);
+    let found = engine.describe(job.spec.stack_name.as_str()).await;
+    match found {
+        Ok(found) => engine.act_on(found, true).await,
+        Err(error) => engine.settle(&error, None),
+    }
+}
+
+/// Follows the operation one step: the final outcome, or the state to poll again.
+pub async fn poll<S: StackOperations>(
+    stacks: &S,
+    job: &Job<'_>,
+    state: InFlight,
+    now_ms: u64,
+) -> Result<Step, EngineError> {
+    let mut engine = Engine::new(stacks, job, state.progress, now_ms, state.recovered_from.clone());
+    match engine.describe(&state.stack_id).await {
+        Ok(found) => engine.follow(state, found).await,
+        Err(error) => engine.settle(&error, Some(&state.stack_id)),
+    }
+}
+
+struct Engine<'a, S> {
+    stacks: &'a S,
+    job: &'a Job<'a>,
+    progress: Progress,
+    now_ms: u64,
+    recovered_from: Option<StackStatus>,
+}
+
+impl<'a, S: StackOperations> Engine<'a, S> {
+    fn new(
+        stacks: &'a S,
+        job: &'a Job<'a>,
+        progress: Progress,
+        now_ms: u64,
+        recovered_from: Option<StackStatus>,
+    ) -> Self {
+        Self {
+            stacks,
+            job,
+            progress,
+            now_ms,
+            recovered_from,
+        }
+    }
+
+    fn token(&self, phase: &Phase) -> String {
+        client_request_token(self.job.run, phase.operation().unwrap_or("wait"))
+    }
+
+    fn deadline(&self) -> u64 {
+        self.now_ms + self.job.spec.operation_timeout_seconds * 1000
+    }
+
+    async fn describe(&mut self, stack: &str) -> Result<Option<StackDescription>, PortError> {
+        self.progress.aws_calls += 1;
+        self.stacks.describe_stack(stack).await
+    }
+
+    fn request(&self, phase: &Phase) -> StackRequest {
+        let spec = self.job.spec;
+        StackRequest {
+            stack_name: spec.stack_name.to_string(),
+            template: spec.template.clone(),
+            parameters: spec.parameters_for(self.job.target),
+            capabilities: spec.capabilities.clone(),
+            tags: spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            token: self.token(phase),
+            termination_protection: spec.termination_protection,
+        }
+    }
+
+    fn pending(&self, stack_id: &str, phase: Phase) -> Step {
+        Step::Pending(InFlight {
+            target: self.job.target.clone(),
+            run: self.job.run.clone(),
+            stack_id: stack_id.to_owned(),
+            phase,
+            deadline_ms: self.deadline(),
+            progress: self.progress,
+            recovered_from: self.recovered_from.clone(),
+        })
+    }
+
+    fn done(&self, kind: OutcomeKind, stack: Option<&StackDescription>, failure: Option<Failure>) -> Step {
+        Step::Done(Outcome {
+            target: self.job.target.clone(),
+            kind,
+            stack_id: stack.map(|s| s.stack_id.clone()),
+            final_status: stack.map(|s| s.status.clone()),
+            duration_ms: self.now_ms.saturating_sub(self.progress.started_at_ms),
+            aws_calls: self.progress.aws_calls,
+            recovered_from: self.recovered_from.clone(),
+            failure,
+            skipped_reason: None,
+        })
+    }
+
+    fn failed(&self, stack: Option<&StackDescription>, error: ErrorName, root_cause: RootCause) -> Step {
+        self.done(OutcomeKind::Failed, stack, Some(Failure { error, root_cause }))
+    }
+
+    /// An error no branch handles: transient ones go back to the caller to retry, the rest end
+    /// the target with their contract name.
+    fn settle(&self, error: &PortError, stack_id: Option<&str>) -> Result<Step, EngineError> {
+        let name = error.name();
+        if name.is_transient() {
+            return Err(EngineError {
+                name,
+                message: error.to_string(),
+                progress: self.progress,
+            });
+        }
+        let mut step = self.failed(None, name, RootCause::message(error.to_string()));
+        if let (Step::Done(outcome), Some(id)) = (&mut step, stack_id) {
+            outcome.stack_id = Some(id.to_owned());
+        }
+        Ok(step)
+    }
+
+    /// Acts on what DescribeStacks found. `may_redescribe` allows one fresh look when a race
+    /// (another start, another operator) makes our call collide.
+    async fn act_on(
+        &mut self,
+        found: Option<StackDescription>,
+        may_redescribe: bool,
+    ) -> Result<Step, EngineError> {
+        let Some(stack) = found else {
+            return self.create(may_redescribe).await;
+        };
+        match decide(Some(&stack.status), self.job.spec.recovery) {
+            Decision::Create => self.create(may_redescribe).await,
+            Decision::Update => self.update(&stack, may_redescribe).await,
+            Decision::InspectRunningOperation => self.inspect_running(&stack).await,
+            Decision::DeleteThenCreate => {
+                self.recovered_from = Some(stack.status.clone());
+                self.delete(&stack).await
+            }
+            Decision::ContinueRollbackThenUpdate => self.continue_rollback(&stack).await,
+            Decision::NeedsAttention => {
+                let reason = format!(
+                    "stack is {} ({}); recovery policy is {:?}: fix or delete it, then re-run",
+                    stack.status,
+                    stack.status_reason.as_deref().unwrap_or("no reason given"),
+                    self.job.spec.recovery,
+                );
+                Ok(self.failed(
+                    Some(&stack),
+                    ErrorName::NeedsAttention,
+                    RootCause::message(reason),
+                ))
+            }
+        }
+    }
+
+    async fn redescribe(&mut self) -> Result<Step, EngineError> {
+        match self.describe(self.job.spec.stack_name.as_str()).await {
+            Ok(found) => Box::pin(self.act_on(found, false)).await,
+            Err(error) => self.settle(&error, None),
+        }
+    }
+
+    async fn create(&mut self, may_redescribe: bool) -> Result<Step, EngineError> {
+        let request = self.request(&Phase::Creating);
+        self.progress.aws_calls += 1;
+        match self.stacks.create_stack(&request).await {
+            Ok(stack_id) => Ok(self.pending(&stack_id, Phase::Creating)),
+            // A duplicated start got there first, or somebody else did: look again.
+            Err(PortError::AlreadyExists(_) | PortError::StackBusy(_)) if may_redescribe => {
+                self.redescribe().await
+            }
+            Err(error) => self.settle(&error, None),
+        }
+    }
+
+    async fn update(&mut self, stack: &StackDescription, may_redescribe: bool) -> Result<Step, EngineError> {
+        let request = self.request(&Phase::Updating);
+        self.progress.aws_calls += 1;
+        match self.stacks.update_stack(&request).await {
+            Ok(UpdateStarted::Started { stack_id }) => Ok(self.pending(&stack_id, Phase::Updating)),
+            Ok(UpdateStarted::NoChanges) => Ok(self.done(OutcomeKind::Unchanged, Some(stack), None)),
+            Err(PortError::StackBusy(_)) if may_redescribe => self.redescribe().await,
+            Err(error) => self.settle(&error, Some(&stack.stack_id)),
+        }
+    }
+
+    async fn delete(&mut self, stack: &StackDescription) -> Result<Step, EngineError> {
+        let token = self.token(&Phase::Deleting);
+        self.progress.aws_calls += 1;
+        match self.stacks.delete_stack(&stack.stack_id, &token).await {
+            Ok(()) => Ok(self.pending(&stack.stack_id, Phase::Deleting)),
+            Err(error) => self.settle(&error, Some(&stack.stack_id)),
+        }
+    }
+
+    async fn continue_rollback(&mut self, stack: &StackDescription) -> Result<Step, EngineError> {
+        self.recovered_from = Some(stack.status.clone());
+        let skip = if self.job.spec.skip_failed_rollback_resources {
+            self.progress.aws_calls += 1;
+            match self.stacks.stack_events(&stack.stack_id, None).await {
+                Ok(page) => events::rollback_failed_resources(&page.events),
+                Err(error) => return self.settle(&error, Some(&stack.stack_id)),
+            }
+        } else {
+            Vec::new()
+        };
+        let token = self.token(&Phase::ContinuingRollback);
+        self.progress.aws_calls += 1;
+        match self
+            .stacks
+            .continue_update_rollback(&stack.stack_id, &skip, &token)
+            .await
+        {
+            Ok(()) => Ok(self.pending(&stack.stack_id, Phase::ContinuingRollback)),
+            Err(error) => self.settle(&error, Some(&stack.stack_id)),
+        }
+    }
+
+    /// An operation is running. If its newest event carries one of this run's tokens it is ours
+    /// (a retried or duplicated start): follow it. Otherwise wait for it to end.
+    async fn inspect_running(&mut self, stack: &StackDescription) -> Result<Step, EngineError> {
+        self.progress.aws_calls += 1;
+        let page = match self.stacks.stack_events(&stack.stack_id, None).await {
+            Ok(page) => page,
+            Err(error) => return self.settle(&error, Some(&stack.stack_id)),
+        };
+        let prefix = client_request_token(self.job.run, "");
+        let ours = page
+            .events
+            .first()
+            .and_then(|newest| newest.token.as_deref())
+            .and_then(|token| token.strip_prefix(&prefix))
+            .and_then(Phase::from_operation);
+        let phase = ours.unwrap_or_else(|| Phase::WaitingForOther {
+            seen: stack.status.clone(),
+        });
+        Ok(self.pending(&stack.stack_id, phase))
+    }
+
+    async fn follow(
+        &mut self,
+        state: InFlight,
+        found: Option<StackDescription>,
+    ) -> Result<Step, EngineError> {
+        use StackStatus as S;
+        let Some(stack) = found.filter(|s| s.status != S::DeleteComplete) else {
+            return match state.phase {
+                // The recovery delete finished: now the create it was for.
+                Phase::Deleting | Phase::WaitingForOther { .. } => self.create(true).await,
+                _ => Ok(self.failed(
+                    None,
+                    ErrorName::StackFailed,
+                    RootCause::message(format!(
+                        "stack {} was deleted while we followed it",
+                        state.stack_id
+                    )),
+                )),
+            };
+        };
+        if stack.status.is_in_progress() {
+            return Ok(self.still_running(state, &stack));
+        }
+        match (&state.phase, &stack.status) {
+            (Phase::Creating, S::CreateComplete) => Ok(self.done(OutcomeKind::Created, Some(&stack), None)),
+            (Phase::Updating, S::UpdateComplete) => Ok(self.done(OutcomeKind::Updated, Some(&stack), None)),
+            (Phase::ContinuingRollback, S::UpdateRollbackComplete) => self.update(&stack, true).await,
+            (Phase::WaitingForOther { .. }, _) => self.act_on(Some(stack), true).await,
+            (Phase::Deleting | Phase::ContinuingRollback, _) => {
+                // The recovery itself failed: a human has to look.
+                let cause = self.cause_of(&state, &stack).await;
+                Ok(self.failed(Some(&stack), ErrorName::NeedsAttention, cause))
+            }
+            (Phase::Creating | Phase::Updating, _) => {
+                let cause = self.cause_of(&state, &stack).await;
+                Ok(self.failed(Some(&stack), ErrorName::StackFailed, cause))
+            }
+        }
+    }
+
+    fn still_running(&self, state: InFlight, stack: &StackDescription) -> Step {
+        if self.now_ms < state.deadline_ms {
+            return Step::Pending(InFlight {
+                progress: self.progress,
+                ..state
+            });
+        }
+        let minutes = self.job.spec.operation_timeout_seconds / 60;
+        let (error, reason) = match state.phase {
+            Phase::WaitingForOther { .. } => (
+                ErrorName::StackBusy,
+                format!(
+                    "another operation kept the stack in {} for over {minutes} min",
+                    stack.status
+                ),
+            ),
+            _ => (
+                ErrorName::TimedOut,
+                format!(
+                    "our operation did not finish within {minutes} min; the stack is still {}",
+                    stack.status
+                ),
+            ),
+        };
+        self.failed(Some(stack), error, RootCause::message(reason))
+    }
+
+    /// The root cause of a failed operation. Reading it must never cost the outcome: when the
+    /// events cannot be read, the stack's status reason stands in.
+    async fn cause_of(&mut self, state: &InFlight, stack: &StackDescription) -> RootCause {
+        let fallback = || {
+            RootCause::message(format!(
+                "stack ended in {}: {}",
+                stack.status,
+                stack.status_reason.as_deref().unwrap_or("no reason given")
+            ))
+        };
+        let token = self.token(&state.phase);
+        let opening = state.phase.opening_status();
+        match events::operation_events(
+            self.stacks,
+            &stack.stack_id,
+            &token,
+            opening,
+            &mut self.progress.aws_calls,
+        )
+        .await
+        {
+            Ok(events) => events::root_cause(&events).unwrap_or_else(fallback),
+            Err(error) => {
+                tracing::warn!(stack = %stack.stack_id, %error, "could not read stack events for the root cause");
+                fallback()
+            }
+        }
+    }
+}
