@@ -8,7 +8,7 @@ use stackfleet_core::lifecycle::{self, run_target, Clock, DriveOptions, Job, Pro
 use stackfleet_core::ports::{AssumeRequest, AssumeRole, PortError};
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::stack::StackStatus;
-use stackfleet_core::{ErrorName, OutcomeKind, RolloutSpec, RunId, Target};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RunId, Target};
 
 const TEMPLATE: &str = r#"{"Resources":{"ReadOnly":{"Type":"AWS::IAM::Role"}}}"#;
 
@@ -27,21 +27,32 @@ fn run() -> RunId {
     "run-1".parse().unwrap()
 }
 
+/// One target to its outcome through the local driver, as `stackfleet deploy` drives it.
+async fn deploy(
+    cloud: &FakeCloud,
+    target: &Target,
+    spec: &RolloutSpec,
+    run: &RunId,
+    new_account: bool,
+) -> Outcome {
+    let job = Job {
+        target,
+        spec,
+        run,
+        new_account,
+    };
+    run_target(cloud, &job, &TokioClock::new(), DriveOptions::default()).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_forty_minute_operation_completes_without_waiting_forty_minutes() {
     let cloud = FakeCloud::new();
     let target = target("111111111111");
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(40 * 60))]);
     let (spec, run) = (spec(), run());
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &run,
-        new_account: false,
-    };
 
     let wall = std::time::Instant::now();
-    let outcome = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
     assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
     assert!(
@@ -171,14 +182,8 @@ async fn a_new_account_not_ready_yet_is_retried_until_its_role_exists() {
     let target = target("444444444444");
     cloud.not_ready_for(&target.account, 3);
     let (spec, run) = (spec(), run());
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &run,
-        new_account: true,
-    };
 
-    let outcome = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let outcome = deploy(&cloud, &target, &spec, &run, true).await;
 
     assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
     assert_eq!(cloud.count(Call::AssumeRole), 4);
@@ -190,14 +195,8 @@ async fn a_missing_role_fails_at_once_and_says_which_role() {
     let target = target("555555555555");
     cloud.deny_role(&target.account);
     let (spec, run) = (spec(), run());
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &run,
-        new_account: false,
-    };
 
-    let outcome = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
     assert_eq!(outcome.error(), Some(ErrorName::AccessDenied));
     let reason = &outcome.failure.as_ref().unwrap().root_cause.reason;
@@ -216,14 +215,8 @@ async fn somebody_elses_hour_long_update_is_waited_for_then_ours_runs() {
     cloud.put_stack(&target, "org-baseline", StackStatus::CreateComplete);
     cloud.begin_foreign_update(&target, "org-baseline", Duration::from_secs(50 * 60));
     let (spec, run) = (spec(), run());
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &run,
-        new_account: false,
-    };
 
-    let outcome = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
     assert_eq!(outcome.kind, OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(cloud.operations(&target), vec![Call::UpdateStack]);
@@ -237,14 +230,8 @@ async fn an_operation_past_its_timeout_is_reported_timed_out() {
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(3 * 3600))]);
     let (mut spec, run) = (spec(), run());
     spec.operation_timeout_seconds = 3600;
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &run,
-        new_account: false,
-    };
 
-    let outcome = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
     assert_eq!(outcome.error(), Some(ErrorName::TimedOut), "{outcome:?}");
     assert_eq!(outcome.final_status, Some(StackStatus::CreateInProgress));
@@ -270,14 +257,8 @@ async fn throttling_mid_poll_is_retried_and_a_failed_create_is_recreated_next_ru
         PortError::Throttled("Rate exceeded".into()),
     );
     let first_run: RunId = "first".parse().unwrap();
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &first_run,
-        new_account: false,
-    };
 
-    let failed = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let failed = deploy(&cloud, &target, &spec, &first_run, false).await;
 
     assert_eq!(failed.error(), Some(ErrorName::StackFailed), "{failed:?}");
     let cause = &failed.failure.as_ref().unwrap().root_cause;
@@ -286,13 +267,7 @@ async fn throttling_mid_poll_is_retried_and_a_failed_create_is_recreated_next_ru
     assert_eq!(failed.final_status, Some(StackStatus::RollbackComplete));
 
     let second_run: RunId = "second".parse().unwrap();
-    let job = Job {
-        target: &target,
-        spec: &spec,
-        run: &second_run,
-        new_account: false,
-    };
-    let recreated = run_target(&cloud, &job, &TokioClock::new(), DriveOptions::default()).await;
+    let recreated = deploy(&cloud, &target, &spec, &second_run, false).await;
 
     assert_eq!(recreated.kind, OutcomeKind::Created, "{recreated:?}");
     assert_eq!(recreated.recovered_from, Some(StackStatus::RollbackComplete));
