@@ -1,6 +1,6 @@
 //! What every function's `main` shares: JSON logs, and its settings from the environment.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::Error;
 use serde_json::Value;
@@ -53,6 +53,5 @@ impl Settings {
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    stackfleet_core::lifecycle::Clock::now_ms(&stackfleet_core::lifecycle::SystemClock)
 }

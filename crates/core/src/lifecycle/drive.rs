@@ -44,6 +44,18 @@ impl Clock for TokioClock {
     }
 }
 
+/// Wall-clock time read from the system at every call: for processes that are frozen between
+/// uses (a Lambda sandbox), where a monotonic anchor would stop with the process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
 /// How patiently a local run retries a step that failed for a passing reason.
 #[derive(Debug, Clone, Copy)]
 pub struct DriveOptions {

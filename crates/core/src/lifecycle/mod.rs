@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use decide::{decide, Decision};
-pub use drive::{assume_failure, run_target, Clock, DriveOptions, TokioClock};
+pub use drive::{assume_failure, run_target, Clock, DriveOptions, SystemClock, TokioClock};
 pub use engine::{poll, start};
 
 use crate::errors::ErrorName;

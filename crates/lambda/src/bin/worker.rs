@@ -3,7 +3,7 @@
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use stackfleet_aws::{AwsSettings, S3Store, StsAssumer};
-use stackfleet_core::lifecycle::TokioClock;
+use stackfleet_core::lifecycle::SystemClock;
 use stackfleet_lambda::runtime::{init_tracing, Settings};
 use stackfleet_lambda::worker::{Worker, WorkerRequest};
 
@@ -13,12 +13,7 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let config = AwsSettings::default().sdk_config().await;
     let store = S3Store::from_config(&config, &settings.bucket);
-    let worker = Worker::new(
-        StsAssumer::new(&config),
-        store,
-        TokioClock::new(),
-        settings.poll_budget,
-    );
+    let worker = Worker::new(StsAssumer::new(&config), store, SystemClock, settings.poll_budget);
     let worker = &worker;
     run(service_fn(move |event: LambdaEvent<WorkerRequest>| async move {
         worker.handle(event.payload).await
