@@ -2,6 +2,7 @@
 //! returning core's values. `stackfleet-aws` implements them with the SDK and with in-memory fakes.
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::errors::ErrorName;
 use crate::ids::{RunId, Target};
@@ -138,6 +139,47 @@ impl OrgAccount {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_page: Option<String>,
+}
+
+/// Listing APIs are throttled hard (Organizations: a few calls a second); past the SDK's own
+/// retries a listing call waits and tries again this many times.
+const LISTING_RETRIES: u32 = 5;
+const LISTING_BACKOFF: Duration = Duration::from_secs(2);
+/// One call, retried while throttled.
+pub async fn patiently<T, F, Fut>(mut call: F) -> PortResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = PortResult<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(PortError::Throttled(_)) if attempt < LISTING_RETRIES => {
+                tokio::time::sleep(LISTING_BACKOFF.saturating_mul(2u32.pow(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Every item of a paged listing, each page call retried while throttled. An empty page with a
+/// next token is not the end.
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> PortResult<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = PortResult<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut page = None;
+    loop {
+        let answer = patiently(|| fetch(page.clone())).await?;
+        items.extend(answer.items);
+        match answer.next_page {
+            Some(next) => page = Some(next),
+            None => return Ok(items),
+        }
+    }
 }
 
 /// Reads the Organization: who is in it, where, and with which tags.

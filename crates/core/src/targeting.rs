@@ -2,14 +2,12 @@
 //! exclusion, times regions. Accounts that cannot be deployed to are reported, never attempted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::ids::{AccountId, Region, Target};
 use crate::outcome::Outcome;
-use crate::ports::{OrgAccount, Organization, Page, PortError, PortResult};
+use crate::ports::{all_pages, patiently, OrgAccount, Organization, PortError, PortResult};
 
 /// What the user asked for. Empty `accounts` and `ous` mean the whole Organization.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,10 +43,6 @@ pub struct Resolution {
     pub skipped: Vec<Outcome>,
 }
 
-/// Calls to Organizations are throttled hard (a few per second); past the SDK's own retries a
-/// listing waits and tries again this many times.
-const LISTING_RETRIES: u32 = 5;
-const LISTING_BACKOFF: Duration = Duration::from_secs(2);
 /// ListTagsForResource calls in flight at once when filtering by tag.
 const TAG_LOOKUPS_IN_FLIGHT: usize = 4;
 
@@ -60,42 +54,6 @@ fn is_ou_id(id: &str) -> bool {
         ["r", root] => ok(root, 4..=32),
         ["ou", root, ou] => ok(root, 4..=32) && ok(ou, 8..=32),
         _ => false,
-    }
-}
-
-/// One call, retried while throttled.
-async fn patiently<T, F, Fut>(mut call: F) -> PortResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = PortResult<T>>,
-{
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(PortError::Throttled(_)) if attempt < LISTING_RETRIES => {
-                tokio::time::sleep(LISTING_BACKOFF.saturating_mul(2u32.pow(attempt))).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Every item of a paged listing. An empty page with a next token is not the end.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> PortResult<Vec<T>>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = PortResult<Page<T>>>,
-{
-    let mut items = Vec::new();
-    let mut page = None;
-    loop {
-        let answer = patiently(|| fetch(page.clone())).await?;
-        items.extend(answer.items);
-        match answer.next_page {
-            Some(next) => page = Some(next),
-            None => return Ok(items),
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stackfleet_core::ports::RunStore;
+use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::report::{FailureGroup, Report, Summary};
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RootCause, RunId};
@@ -37,19 +37,6 @@ pub struct Reduced {
     /// The execution input narrowed to the failed targets; null when nothing failed.
     pub rerun_input: Option<Value>,
     pub report_key: String,
-}
-
-async fn all_keys<S: RunStore>(store: &S, prefix: &str) -> Result<Vec<String>, LambdaError> {
-    let mut keys = Vec::new();
-    let mut page = None;
-    loop {
-        let listing = store.list(prefix, page.as_deref()).await?;
-        keys.extend(listing.items);
-        match listing.next_page {
-            Some(next) => page = Some(next),
-            None => return Ok(keys),
-        }
-    }
 }
 
 fn cause(report: &Report, tolerance: FailureTolerance, attempted: usize) -> String {
@@ -93,7 +80,9 @@ pub async fn reduce<S: RunStore>(
     let keys = RunKeys::new(&request.run);
     let record: RunRecord = required(store, &keys.record()).await?;
     let merged = records::input(store, &request.run).await?;
-    let outcome_keys = all_keys(store, &keys.outcomes()).await?;
+    let prefix = keys.outcomes();
+    let prefix = prefix.as_str();
+    let outcome_keys = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
     let mut outcomes: Vec<Outcome> = stream::iter(outcome_keys)
         .map(|key| async move { get_json::<S, Outcome>(store, &key).await })
         .buffer_unordered(READS_IN_FLIGHT)

@@ -167,6 +167,20 @@ async fn bad_execution_input_is_refused_by_name() {
     );
 }
 
+/// A worker over the fakes whose invocations may poll for `budget_seconds`.
+fn worker(
+    cloud: &FakeCloud,
+    store: &FakeStore,
+    budget_seconds: u64,
+) -> Worker<FakeCloud, FakeStore, TokioClock> {
+    Worker::new(
+        cloud.clone(),
+        store.clone(),
+        TokioClock::new(),
+        Duration::from_secs(budget_seconds),
+    )
+}
+
 async fn seeded_run(store: &FakeStore) -> RunId {
     discover(store, "run-1", fixture("execution-input-rerun.json"))
         .await
@@ -205,12 +219,7 @@ async fn an_operation_within_the_poll_budget_ends_in_one_invocation() {
     let run = seeded_run(&store).await;
     let target = target(111_111_111_111);
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(20))]);
-    let worker = Worker::new(
-        cloud.clone(),
-        store.clone(),
-        TokioClock::new(),
-        Duration::from_secs(90),
-    );
+    let worker = worker(&cloud, &store, 90);
 
     let response = worker.handle(start(&run, &target)).await.unwrap();
 
@@ -229,12 +238,7 @@ async fn a_long_operation_goes_back_to_the_state_machine_between_polls() {
     let target = target(111_111_111_111);
     // 50 minutes: within the spec's default one-hour operation timeout.
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(50 * 60))]);
-    let worker = Worker::new(
-        cloud.clone(),
-        store.clone(),
-        TokioClock::new(),
-        Duration::from_secs(90),
-    );
+    let worker = worker(&cloud, &store, 90);
 
     let mut response = worker.handle(start(&run, &target)).await.unwrap();
     let mut invocations = 1;
@@ -263,12 +267,7 @@ async fn a_duplicated_start_is_harmless() {
     let run = seeded_run(&store).await;
     let target = target(111_111_111_111);
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(600))]);
-    let worker = Worker::new(
-        cloud.clone(),
-        store.clone(),
-        TokioClock::new(),
-        Duration::from_secs(30),
-    );
+    let worker = worker(&cloud, &store, 30);
 
     let first = worker.handle(start(&run, &target)).await.unwrap();
     let second = worker.handle(start(&run, &target)).await.unwrap();
@@ -285,12 +284,7 @@ async fn a_duplicated_start_is_harmless() {
 async fn assume_failures_are_outcomes_or_named_errors() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = Worker::new(
-        cloud.clone(),
-        store.clone(),
-        TokioClock::new(),
-        Duration::from_secs(30),
-    );
+    let worker = worker(&cloud, &store, 30);
 
     let denied = target(111_111_111_111);
     cloud.deny_role(&denied.account);
@@ -332,12 +326,7 @@ async fn assume_failures_are_outcomes_or_named_errors() {
 async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = Worker::new(
-        cloud.clone(),
-        store.clone(),
-        TokioClock::new(),
-        Duration::from_secs(90),
-    );
+    let worker = worker(&cloud, &store, 90);
     let (ok, broken) = (target(111_111_111_111), target(333_333_333_333));
     worker.handle(start(&run, &ok)).await.unwrap();
 

@@ -23,9 +23,8 @@ pub struct TokioClock {
 
 impl TokioClock {
     pub fn new() -> Self {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Self {
-            wall_ms_at_anchor: u64::try_from(wall.as_millis()).unwrap_or(u64::MAX),
+            wall_ms_at_anchor: SystemClock.now_ms(),
             anchor: tokio::time::Instant::now(),
         }
     }
