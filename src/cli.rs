@@ -23,6 +23,99 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show what a deploy would change in each target, from change sets; changes nothing.
     Plan(PlanArgs),
+    /// Start a rollout on the deployed state machine; prints the execution ARN. Starting the
+    /// same input again finds the execution it started instead of starting a second one.
+    Start(StartArgs),
+    /// An execution's state and its targets: done, failed, running.
+    Status(StatusArgs),
+    /// An execution's status, live, until it ends: exit 0 if it succeeded, 1 if not.
+    Watch(WatchArgs),
+    /// Start a new execution for exactly the targets that failed in an execution.
+    Rerun(RerunArgs),
+    /// Print an execution's report, as Markdown, JSON or JUnit XML.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The stackfleet state machine (the CDK app's StateMachineArn output).
+    #[arg(long, env = "STACKFLEET_STATE_MACHINE_ARN")]
+    pub state_machine_arn: String,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Targets deployed to at once. Default: the stored default spec's, else 50.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+    /// Failures tolerated before the execution fails, as a percentage of targets (5%).
+    #[arg(long)]
+    pub failure_tolerance: Option<FailureTolerance>,
+    /// The execution's name (and run ID). Default: the stack name and a hash of the input.
+    #[arg(long, conflicts_with = "run_id")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutionArgs {
+    /// The execution, as `start` printed it.
+    #[arg(value_name = "EXECUTION_ARN")]
+    pub execution_arn: String,
+    /// The bucket of the run records. Default: the state machine's stackfleet:bucket tag.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// The status as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Seconds between two looks.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
+    /// Plain lines instead of a progress bar (always plain when not on a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// The new execution's name. Default: the stack name and a hash of the re-run's input.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Write the report here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -105,9 +198,10 @@ pub struct SpecArgs {
     /// A stack tag.
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
     pub tags: Vec<(String, String)>,
-    /// The role assumed in every target account.
-    #[arg(long, default_value = "OrganizationAccountAccessRole")]
-    pub role_name: String,
+    /// The role assumed in every target account [default: OrganizationAccountAccessRole; for
+    /// `start`, the stored default spec's].
+    #[arg(long)]
+    pub role_name: Option<String>,
     #[arg(long)]
     pub external_id: Option<String>,
     #[arg(long, value_enum, default_value_t = Recovery::Recreate)]

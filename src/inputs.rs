@@ -27,6 +27,9 @@ impl InputError {
     }
 }
 
+/// The role `deploy` and `plan` assume when none is named: the one Organizations creates.
+const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
+
 fn read(path: &Path, what: &str) -> Result<String, InputError> {
     std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read the {what} {}: {e}", path.display())))
@@ -90,6 +93,8 @@ pub fn spec(args: &SpecArgs) -> Result<RolloutSpec, InputError> {
     spec.deploy_role = DeployRole {
         name: args
             .role_name
+            .as_deref()
+            .unwrap_or(DEFAULT_ROLE)
             .parse()
             .map_err(|e: stackfleet_core::InvalidId| InputError::new(e.to_string()))?,
         external_id: args.external_id.clone(),

@@ -3,6 +3,7 @@
 mod cli;
 mod deploy;
 mod inputs;
+mod operate;
 mod output;
 mod plan;
 mod progress;
@@ -60,6 +61,11 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Deploy(args) => deploy::deploy(args).await,
             cli::Command::Plan(args) => plan::plan(args).await,
+            cli::Command::Start(args) => operate::start(args).await,
+            cli::Command::Status(args) => operate::status(args).await,
+            cli::Command::Watch(args) => operate::watch(args).await,
+            cli::Command::Rerun(args) => operate::rerun(args).await,
+            cli::Command::Report(args) => operate::report(args).await,
         }
     });
     match result {

@@ -4,8 +4,10 @@
 pub mod cloudformation;
 pub mod config;
 mod errors;
+pub mod operator;
 pub mod organizations;
 pub mod s3;
+pub mod sfn;
 pub mod sts;
 
 #[cfg(feature = "test-util")]
@@ -15,4 +17,5 @@ pub use cloudformation::CfnStacks;
 pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
 pub use s3::S3Store;
+pub use sfn::Executions;
 pub use sts::StsAssumer;

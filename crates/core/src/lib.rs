@@ -10,6 +10,7 @@ pub mod ports;
 pub mod preflight;
 pub mod report;
 pub mod rollout;
+pub mod run_keys;
 pub mod spec;
 pub mod stack;
 pub mod targeting;

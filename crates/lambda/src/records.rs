@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stackfleet_core::ports::RunStore;
-use stackfleet_core::{Outcome, RolloutSpec, RunId, StackName, Target};
+use stackfleet_core::{Outcome, OutcomeKind, RolloutSpec, RunId, StackName, Target};
 
 use crate::error::LambdaError;
+pub use stackfleet_core::run_keys::RunKeys;
 
 /// Written by the lister, read by the reducer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,48 +17,6 @@ pub struct RunRecord {
     pub started_at_ms: u64,
     pub targets: Vec<Target>,
     pub tolerated_failure_percentage: u8,
-}
-
-#[derive(Debug, Clone)]
-pub struct RunKeys {
-    prefix: String,
-}
-
-impl RunKeys {
-    pub fn new(run: &RunId) -> Self {
-        Self {
-            prefix: format!("runs/{run}/"),
-        }
-    }
-
-    pub fn record(&self) -> String {
-        format!("{}run.json", self.prefix)
-    }
-
-    pub fn spec(&self) -> String {
-        format!("{}spec.json", self.prefix)
-    }
-
-    /// The merged execution input, which a re-run narrows.
-    pub fn input(&self) -> String {
-        format!("{}input.json", self.prefix)
-    }
-
-    pub fn outcomes(&self) -> String {
-        format!("{}outcomes/", self.prefix)
-    }
-
-    pub fn outcome(&self, target: &Target) -> String {
-        format!("{}{}-{}.json", self.outcomes(), target.account, target.region)
-    }
-
-    pub fn report_json(&self) -> String {
-        format!("{}report.json", self.prefix)
-    }
-
-    pub fn report_md(&self) -> String {
-        format!("{}report.md", self.prefix)
-    }
 }
 
 const JSON: &str = "application/json";
@@ -92,8 +51,16 @@ pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(
     })
 }
 
+/// The outcome, then (for a failure) its marker: a marker never stands for a missing outcome.
 pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, outcome: &Outcome) -> Result<(), LambdaError> {
-    put_json(store, &RunKeys::new(run).outcome(&outcome.target), outcome).await
+    let keys = RunKeys::new(run);
+    put_json(store, &keys.outcome(&outcome.target), outcome).await?;
+    if outcome.kind == OutcomeKind::Failed {
+        store
+            .put(&keys.failed_marker(&outcome.target), String::new(), "text/plain")
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn spec<S: RunStore>(store: &S, run: &RunId) -> Result<RolloutSpec, LambdaError> {

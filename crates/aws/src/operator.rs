@@ -1,0 +1,286 @@
+//! What the operator commands decide, over Step Functions and the run store: an execution started
+//! once per input, its status while it runs, a re-run of only its failures, and its report.
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use stackfleet_core::ports::{all_pages, PortError, RunStore};
+use stackfleet_core::report::{FailureGroup, Report, Summary};
+use stackfleet_core::run_keys::RunKeys;
+use stackfleet_core::{RunId, StackName};
+
+use crate::sfn::{Execution, Executions, ItemCounts, Started, Status};
+
+/// The state machine tag naming the bucket of its runs' records (set by the CDK app).
+pub const BUCKET_TAG: &str = "stackfleet:bucket";
+/// The state whose output carries the summary and the `rerunInput` (statemachine.asl.json).
+pub const REDUCE_STATE: &str = "Reduce";
+/// Execution names become run IDs, which stop at 64 characters: the name stays within them.
+const NAME_LIMIT: usize = 64;
+const HASH_CHARS: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// Not done as asked; the message says why and what to do instead.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Aws(#[from] PortError),
+}
+
+/// `<stack>-<16 hex digits of the input's SHA-256>`: the same input always gets the same name,
+/// so a pipeline that retries its submit finds the execution it started.
+pub fn execution_name(stack: &StackName, input: &Value) -> String {
+    let digest = Sha256::digest(canonical(input).as_bytes());
+    let hash: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let room = NAME_LIMIT - HASH_CHARS - 1;
+    let stack: String = stack.as_str().chars().take(room).collect();
+    format!("{stack}-{}", &hash[..HASH_CHARS])
+}
+
+/// JSON with every object's keys sorted: equal values, equal text, whatever order the keys
+/// were written in (serde_json keeps insertion order when a dependency enables `preserve_order`).
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(fields) => {
+            let mut keys: Vec<&String> = fields.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|key| format!("{}:{}", Value::String(key.clone()), canonical(&fields[key])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// The Reduce step's output (crates/lambda `Reduced`), as far as the operator reads it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reduced {
+    pub summary: Summary,
+    #[serde(default)]
+    pub failures: Vec<FailureGroup>,
+    pub within_tolerance: bool,
+    pub cause: String,
+    pub rerun_input: Option<Value>,
+    pub report_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub arn: String,
+    pub name: String,
+    /// The execution that already had this name; nothing new was started.
+    pub existing: Option<Execution>,
+}
+
+fn parse_json(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
+}
+
+/// Starts `input` as `name`, once. An execution of that name with the same input is the one
+/// this submit asked for; with another input it is refused, since starting it would need a
+/// name the user chooses.
+pub async fn submit(
+    executions: &Executions,
+    state_machine_arn: &str,
+    name: &str,
+    input: &Value,
+) -> Result<Submitted, OperatorError> {
+    match executions
+        .start(state_machine_arn, name, &input.to_string())
+        .await?
+    {
+        Started::New { arn } => Ok(Submitted {
+            arn,
+            name: name.to_owned(),
+            existing: None,
+        }),
+        Started::Existing(existing) => {
+            if existing.input.as_deref().and_then(parse_json).as_ref() != Some(input) {
+                return Err(OperatorError::Refused(format!(
+                    "an execution named {name} already exists ({}) with a different input: choose another --name",
+                    existing.status
+                )));
+            }
+            Ok(Submitted {
+                arn: existing.arn.clone(),
+                name: name.to_owned(),
+                existing: Some(existing),
+            })
+        }
+    }
+}
+
+async fn described(executions: &Executions, arn: &str) -> Result<Execution, OperatorError> {
+    executions.describe(arn).await?.ok_or_else(|| {
+        OperatorError::Refused(format!(
+            "no execution {arn}: check the ARN, and that --region is the state machine's region"
+        ))
+    })
+}
+
+/// What the Reduce step returned, once it has run.
+pub async fn reduced(executions: &Executions, execution: &Execution) -> Result<Option<Reduced>, OperatorError> {
+    let output = match execution.status {
+        // A succeeded execution ends in a Succeed state that passes Reduce's output through.
+        Status::Succeeded => execution.output.clone(),
+        Status::Running | Status::Other => None,
+        _ => executions.state_output(&execution.arn, REDUCE_STATE).await?,
+    };
+    Ok(output.and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+/// An execution, seen from outside while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStatus {
+    pub execution: Execution,
+    /// The Map run's items (one per target); `None` while the targets are being discovered.
+    pub items: Option<ItemCounts>,
+    /// Targets recorded Failed so far (their markers in the store); `None` without a store.
+    pub failed: Option<usize>,
+    /// The summary, once Reduce has run.
+    pub reduced: Option<Reduced>,
+}
+
+pub async fn status<S: RunStore>(
+    executions: &Executions,
+    store: Option<&S>,
+    arn: &str,
+) -> Result<RunStatus, OperatorError> {
+    let execution = described(executions, arn).await?;
+    let items = executions.item_counts(arn).await?;
+    let failed = match store {
+        Some(store) => {
+            let prefix = RunKeys::new(&RunId::from_lossy(&execution.name)).failed();
+            let prefix = prefix.as_str();
+            let markers = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
+            Some(markers.len())
+        }
+        None => None,
+    };
+    let reduced = reduced(executions, &execution).await?;
+    Ok(RunStatus {
+        execution,
+        items,
+        failed,
+        reduced,
+    })
+}
+
+/// The input of a new execution that deploys exactly the targets that failed in `arn`.
+pub async fn rerun_input(executions: &Executions, arn: &str) -> Result<Value, OperatorError> {
+    let execution = described(executions, arn).await?;
+    let name = &execution.name;
+    if !execution.status.is_finished() {
+        return Err(OperatorError::Refused(format!(
+            "{name} is still {}: wait for it to end (stackfleet watch {arn}), then re-run its failures",
+            execution.status
+        )));
+    }
+    let Some(reduced) = reduced(executions, &execution).await? else {
+        let why = match (&execution.error, &execution.cause) {
+            (Some(error), Some(cause)) => format!("{error}: {cause}"),
+            (Some(error), None) => error.clone(),
+            _ => "no error recorded".to_owned(),
+        };
+        return Err(OperatorError::Refused(format!(
+            "{name} ended {} before its targets were reduced to a report ({why}), so it names no failed \
+             targets: fix the cause and start the rollout again (targets already deployed read Unchanged)",
+            execution.status
+        )));
+    };
+    match reduced.rerun_input {
+        Some(input) if reduced.summary.failed > 0 => Ok(input),
+        _ => {
+            let s = reduced.summary;
+            Err(OperatorError::Refused(format!(
+                "nothing failed in {name} ({}): {} created, {} updated, {} unchanged, {} skipped; nothing to re-run",
+                execution.status, s.created, s.updated, s.unchanged, s.skipped
+            )))
+        }
+    }
+}
+
+/// Starts a new execution of exactly the targets that failed in `arn`, named `name` or after
+/// its input (so a repeated `rerun` finds the first one). Refused when nothing failed.
+pub async fn rerun(executions: &Executions, arn: &str, name: Option<&str>) -> Result<Submitted, OperatorError> {
+    let machine = crate::sfn::state_machine_arn(arn)
+        .ok_or_else(|| OperatorError::Refused(format!("{arn:?} is not an execution ARN")))?;
+    let input = rerun_input(executions, arn).await?;
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => {
+            let stack: StackName = input["stackName"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| OperatorError::Refused(format!("the rerunInput of {arn} names no stackName")))?;
+            execution_name(&stack, &input)
+        }
+    };
+    submit(executions, &machine, &name, &input).await
+}
+
+/// The bucket of a state machine's run records: `given`, else its `stackfleet:bucket` tag.
+pub async fn bucket(
+    executions: &Executions,
+    state_machine_arn: &str,
+    given: Option<&str>,
+) -> Result<String, OperatorError> {
+    if let Some(bucket) = given {
+        return Ok(bucket.to_owned());
+    }
+    executions
+        .tag(state_machine_arn, BUCKET_TAG)
+        .await?
+        .ok_or_else(|| {
+            OperatorError::Refused(format!(
+                "{state_machine_arn} has no {BUCKET_TAG} tag: pass --bucket with the bucket of its run records"
+            ))
+        })
+}
+
+/// The run's full report (report.json), written by Reduce.
+pub async fn report<S: RunStore>(executions: &Executions, store: &S, arn: &str) -> Result<Report, OperatorError> {
+    let execution = described(executions, arn).await?;
+    let key = RunKeys::new(&RunId::from_lossy(&execution.name)).report_json();
+    match store.get(&key).await? {
+        Some(text) => Report::from_json(&text)
+            .map_err(|e| OperatorError::Refused(format!("{key} is not a stackfleet report: {e}"))),
+        None if execution.status.is_finished() => Err(OperatorError::Refused(format!(
+            "{} ended {} without a report ({}): no target was reduced to an outcome",
+            execution.name,
+            execution.status,
+            execution.error.as_deref().unwrap_or("no error recorded")
+        ))),
+        None => Err(OperatorError::Refused(format!(
+            "{} is still {}: its report is written when every target is done (stackfleet watch {arn})",
+            execution.name, execution.status
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn names_follow_the_input_and_fit_a_run_id() {
+        let stack: StackName = "org-baseline".parse().unwrap();
+        let a = execution_name(&stack, &json!({"stackName": "org-baseline", "parameters": {"Env": "prod"}}));
+        let again = execution_name(&stack, &json!({"parameters": {"Env": "prod"}, "stackName": "org-baseline"}));
+        let other = execution_name(&stack, &json!({"stackName": "org-baseline", "parameters": {"Env": "dev"}}));
+        assert_eq!(a, again, "key order does not change the name");
+        assert_ne!(a, other);
+        assert!(a.starts_with("org-baseline-") && a.len() == "org-baseline-".len() + HASH_CHARS);
+        let long: StackName = "a".repeat(128).parse().unwrap();
+        let name = execution_name(&long, &json!({}));
+        assert_eq!(name.len(), NAME_LIMIT);
+        assert_eq!(RunId::from_lossy(&name).as_str(), name, "the run ID is the name itself");
+    }
+}

@@ -1,0 +1,340 @@
+//! The operator commands: `start`, `status`, `watch`, `rerun` and `report`, over the deployed
+//! state machine. The decisions live in `stackfleet_aws::operator`; this is flags and printing.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Map, Value};
+use stackfleet_aws::operator::{self, OperatorError, RunStatus, Submitted};
+use stackfleet_aws::sfn::{self, Executions, Status};
+use stackfleet_aws::S3Store;
+use stackfleet_core::report::Report;
+use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::{RolloutSpec, RunId};
+
+use crate::cli::{ExecutionArgs, ReportArgs, ReportFormat, RerunArgs, StartArgs, StatusArgs, WatchArgs};
+use crate::inputs::{self, InputError};
+use crate::output::{list_targets, write_file};
+use crate::CliError;
+
+/// Step Functions refuses execution inputs over 256 KiB.
+const MAX_INPUT_BYTES: usize = 256 * 1024;
+
+impl From<OperatorError> for CliError {
+    fn from(error: OperatorError) -> Self {
+        match error {
+            OperatorError::Refused(message) => Self::Input(InputError::new(message)),
+            OperatorError::Aws(error) => Self::Runtime(error.to_string()),
+        }
+    }
+}
+
+/// The execution input `start` submits: the spec, and only the rollout settings given, so the
+/// stored default spec fills the rest (its deploy role above all: the worker may assume no other).
+fn execution_input(args: &StartArgs, spec: &RolloutSpec) -> Result<Value, InputError> {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(spec) else {
+        return Err(InputError::new("the spec does not serialise as a JSON object"));
+    };
+    if args.spec.role_name.is_none() && args.spec.external_id.is_none() {
+        fields.remove("deployRole");
+    }
+    let t = &args.targets;
+    let mut targets = Map::new();
+    let selects = !(t.accounts.is_empty() && t.ous.is_empty() && t.tag_filters.is_empty() && t.exclude.is_empty());
+    if selects || t.include_management_account {
+        // Given selectors replace the stored default's whole selection, never mix with it.
+        let tags: Map<String, Value> = t.tag_filters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        targets.insert("accounts".into(), json!(t.accounts));
+        targets.insert("ous".into(), json!(t.ous));
+        targets.insert("tags".into(), Value::Object(tags));
+        targets.insert("exclude".into(), json!(t.exclude));
+        targets.insert("includeManagementAccount".into(), json!(t.include_management_account));
+    }
+    if !t.regions.is_empty() {
+        targets.insert("regions".into(), json!(t.regions));
+    }
+    if !targets.is_empty() {
+        fields.insert("targets".into(), Value::Object(targets));
+    }
+    if let Some(concurrency) = args.concurrency {
+        fields.insert("concurrency".into(), json!(concurrency));
+    }
+    match args.failure_tolerance {
+        None => {}
+        Some(FailureTolerance::Percent(percent)) => {
+            fields.insert("toleratedFailurePercentage".into(), json!(percent));
+        }
+        Some(FailureTolerance::Count(0)) => {
+            fields.insert("toleratedFailurePercentage".into(), json!(0));
+        }
+        Some(FailureTolerance::Count(_)) => {
+            return Err(InputError::new(
+                "the state machine tolerates a percentage of the targets: pass --failure-tolerance 5%, say",
+            ))
+        }
+    }
+    let input = Value::Object(fields);
+    let size = input.to_string().len();
+    if size > MAX_INPUT_BYTES {
+        return Err(InputError::new(format!(
+            "the execution input is {size} bytes, over Step Functions' 256 KiB: pass the template with --template-url"
+        )));
+    }
+    Ok(input)
+}
+
+/// A name the user chose: it becomes the run ID as it is, or it is refused.
+fn chosen_name(name: &str) -> Result<String, InputError> {
+    if RunId::from_lossy(name).as_str() == name {
+        Ok(name.to_owned())
+    } else {
+        Err(InputError::new(format!(
+            "{name:?} cannot name an execution: use 1-64 letters, digits and hyphens, starting with a letter or digit (it becomes the run ID)"
+        )))
+    }
+}
+
+fn check_state_machine(arn: &str) -> Result<(), InputError> {
+    sfn::execution_arn(arn, "x")
+        .map(|_| ())
+        .ok_or_else(|| InputError::new(format!("{arn:?} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)")))
+}
+
+async fn executions(args: &crate::cli::AwsArgs) -> Executions {
+    Executions::from_config(&inputs::aws_settings(args).sdk_config().await)
+}
+
+fn announce(submitted: &Submitted) {
+    match &submitted.existing {
+        None => eprintln!("started {}", submitted.name),
+        Some(existing) => eprintln!(
+            "{} was already started with this input ({}): nothing new started. To roll the same \
+             input out again, pass --name.",
+            submitted.name, existing.status
+        ),
+    }
+    eprintln!("follow it: stackfleet watch {}", submitted.arn);
+    println!("{}", submitted.arn);
+}
+
+pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
+    check_state_machine(&args.state_machine_arn)?;
+    let spec = inputs::spec(&args.spec)?;
+    let input = execution_input(&args, &spec)?;
+    let name = match args.name.as_deref().or(args.spec.run_id.as_ref().map(RunId::as_str)) {
+        Some(name) => chosen_name(name)?,
+        None => operator::execution_name(&spec.stack_name, &input),
+    };
+    let executions = executions(&args.aws).await;
+    let submitted = operator::submit(&executions, &args.state_machine_arn, &name, &input).await?;
+    announce(&submitted);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
+    state_machine_of(&args.execution.execution_arn)?;
+    let name = args.name.as_deref().map(chosen_name).transpose()?;
+    let executions = executions(&args.execution.aws).await;
+    let submitted = operator::rerun(&executions, &args.execution.execution_arn, name.as_deref()).await?;
+    announce(&submitted);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn state_machine_of(execution_arn: &str) -> Result<String, InputError> {
+    sfn::state_machine_arn(execution_arn).ok_or_else(|| {
+        InputError::new(format!(
+            "{execution_arn:?} is not an execution ARN (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)"
+        ))
+    })
+}
+
+/// The run store of the execution's state machine.
+async fn store(executions: &Executions, args: &ExecutionArgs) -> Result<S3Store, CliError> {
+    let machine = state_machine_of(&args.execution_arn)?;
+    let bucket = operator::bucket(executions, &machine, args.bucket.as_deref()).await?;
+    let config = inputs::aws_settings(&args.aws).sdk_config().await;
+    Ok(S3Store::from_config(&config, bucket))
+}
+
+/// Status without the store is still status: the live failure count is then unknown.
+async fn look(executions: &Executions, args: &ExecutionArgs) -> Result<RunStatus, CliError> {
+    state_machine_of(&args.execution_arn)?;
+    let store = match store(executions, args).await {
+        Ok(store) => Some(store),
+        Err(error) => {
+            eprintln!("stackfleet: failures so far unknown: {}", error_text(&error));
+            None
+        }
+    };
+    Ok(operator::status(executions, store.as_ref(), &args.execution_arn).await?)
+}
+
+fn error_text(error: &CliError) -> String {
+    match error {
+        CliError::Input(e) => e.to_string(),
+        CliError::Runtime(e) => e.clone(),
+    }
+}
+
+fn elapsed(status: &RunStatus) -> String {
+    let end = status.execution.stopped_at_ms.unwrap_or_else(|| {
+        stackfleet_core::lifecycle::Clock::now_ms(&stackfleet_core::lifecycle::SystemClock)
+    });
+    let seconds = end.saturating_sub(status.execution.started_at_ms) / 1000;
+    format!("{}m {:02}s", seconds / 60, seconds % 60)
+}
+
+/// Failed targets: the reduced summary once there, else the markers counted so far.
+fn failed(status: &RunStatus) -> Option<u64> {
+    match (&status.reduced, status.failed) {
+        (Some(reduced), _) => Some(reduced.summary.failed as u64),
+        (None, Some(markers)) => Some(markers as u64),
+        (None, None) => None,
+    }
+}
+
+fn progress_line(status: &RunStatus) -> String {
+    let failed = failed(status).map_or_else(|| "? failed".to_owned(), |n| format!("{n} failed"));
+    match &status.items {
+        None if status.execution.status == Status::Running => "discovering the targets".to_owned(),
+        None => "no target reached the map".to_owned(),
+        Some(items) => format!(
+            "{}: {} done ({failed}), {} running, {} pending",
+            items.total,
+            items.finished(),
+            items.running,
+            items.pending
+        ),
+    }
+}
+
+fn print_status(status: &RunStatus) {
+    let execution = &status.execution;
+    println!("execution  {}", execution.arn);
+    let when = if execution.status.is_finished() {
+        "ran"
+    } else {
+        "running for"
+    };
+    println!("state      {} ({when} {})", execution.status, elapsed(status));
+    println!("targets    {}", progress_line(status));
+    if let Some(reduced) = &status.reduced {
+        let s = &reduced.summary;
+        println!(
+            "result     {} created, {} updated, {} unchanged, {} failed, {} skipped",
+            s.created, s.updated, s.unchanged, s.failed, s.skipped
+        );
+        for group in &reduced.failures {
+            println!("failed     {} targets  {}: {}", group.targets.len(), group.error, group.cause);
+            println!("             {}", list_targets(&group.targets));
+        }
+        if reduced.rerun_input.is_some() && s.failed > 0 {
+            println!("re-run     stackfleet rerun {}", execution.arn);
+        }
+    } else if let (Some(error), true) = (&execution.error, execution.status.is_finished()) {
+        println!("error      {error}: {}", execution.cause.as_deref().unwrap_or(""));
+    }
+}
+
+fn status_json(status: &RunStatus) -> Value {
+    let e = &status.execution;
+    json!({
+        "executionArn": e.arn,
+        "name": e.name,
+        "status": e.status.to_string(),
+        "startedAtMs": e.started_at_ms,
+        "stoppedAtMs": e.stopped_at_ms,
+        "targets": status.items.map(|i| json!({
+            "total": i.total,
+            "done": i.finished(),
+            "running": i.running,
+            "pending": i.pending,
+            "failed": failed(status),
+        })),
+        "summary": status.reduced.as_ref().map(|r| json!(r.summary)),
+        "error": e.error,
+        "cause": e.cause,
+    })
+}
+
+pub async fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
+    let executions = executions(&args.execution.aws).await;
+    let status = look(&executions, &args.execution).await?;
+    if args.json {
+        println!("{}", status_json(&status));
+    } else {
+        print_status(&status);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn watch(args: WatchArgs) -> Result<ExitCode, CliError> {
+    let executions = executions(&args.execution.aws).await;
+    let terminal = !args.no_progress && std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    let mut last_line = String::new();
+    let status = loop {
+        let status = look(&executions, &args.execution).await?;
+        let line = progress_line(&status);
+        match (&status.items, terminal) {
+            (Some(items), true) => {
+                let bar = bar.get_or_insert_with(|| {
+                    let bar = ProgressBar::new(items.total);
+                    let style = ProgressStyle::with_template(
+                        "{spinner} rolling out [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+                    bar.set_style(style);
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    bar
+                });
+                bar.set_length(items.total);
+                bar.set_position(items.finished());
+                let failed = failed(&status).map_or_else(|| "?".to_owned(), |n| n.to_string());
+                bar.set_message(format!("{failed} failed, {} running", items.running));
+            }
+            _ if line != last_line => eprintln!("{} {line}", status.execution.status),
+            _ => {}
+        }
+        last_line = line;
+        if status.execution.status.is_finished() {
+            break status;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(args.interval)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                if let Some(bar) = &bar { bar.abandon(); }
+                eprintln!("stackfleet: stopped watching; the execution goes on");
+                return Ok(ExitCode::from(130));
+            }
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    print_status(&status);
+    Ok(if status.execution.status == Status::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
+    let executions = executions(&args.execution.aws).await;
+    let store = store(&executions, &args.execution).await?;
+    let report: Report = operator::report(&executions, &store, &args.execution.execution_arn).await?;
+    let text = match args.format {
+        ReportFormat::Md => report.to_markdown(),
+        ReportFormat::Json => serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::Runtime(format!("cannot write the report as JSON: {e}")))?,
+        ReportFormat::Junit => report.to_junit(),
+    };
+    match &args.output {
+        Some(path) => write_file(path, &text).map_err(CliError::Runtime)?,
+        None => println!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
