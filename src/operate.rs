@@ -42,7 +42,8 @@ fn execution_input(args: &StartArgs, spec: &RolloutSpec) -> Result<Value, InputE
     }
     let t = &args.targets;
     let mut targets = Map::new();
-    let selects = !(t.accounts.is_empty() && t.ous.is_empty() && t.tag_filters.is_empty() && t.exclude.is_empty());
+    let selects =
+        !(t.accounts.is_empty() && t.ous.is_empty() && t.tag_filters.is_empty() && t.exclude.is_empty());
     if selects || t.include_management_account {
         // Given selectors replace the stored default's whole selection, never mix with it.
         let tags: Map<String, Value> = t.tag_filters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -50,7 +51,10 @@ fn execution_input(args: &StartArgs, spec: &RolloutSpec) -> Result<Value, InputE
         targets.insert("ous".into(), json!(t.ous));
         targets.insert("tags".into(), Value::Object(tags));
         targets.insert("exclude".into(), json!(t.exclude));
-        targets.insert("includeManagementAccount".into(), json!(t.include_management_account));
+        targets.insert(
+            "includeManagementAccount".into(),
+            json!(t.include_management_account),
+        );
     }
     if !t.regions.is_empty() {
         targets.insert("regions".into(), json!(t.regions));
@@ -97,9 +101,11 @@ fn chosen_name(name: &str) -> Result<String, InputError> {
 }
 
 fn check_state_machine(arn: &str) -> Result<(), InputError> {
-    sfn::execution_arn(arn, "x")
-        .map(|_| ())
-        .ok_or_else(|| InputError::new(format!("{arn:?} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)")))
+    sfn::execution_arn(arn, "x").map(|_| ()).ok_or_else(|| {
+        InputError::new(format!(
+            "{arn:?} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
+        ))
+    })
 }
 
 async fn executions(args: &crate::cli::AwsArgs) -> Executions {
@@ -123,7 +129,11 @@ pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
     check_state_machine(&args.state_machine_arn)?;
     let spec = inputs::spec(&args.spec)?;
     let input = execution_input(&args, &spec)?;
-    let name = match args.name.as_deref().or(args.spec.run_id.as_ref().map(RunId::as_str)) {
+    let name = match args
+        .name
+        .as_deref()
+        .or(args.spec.run_id.as_ref().map(RunId::as_str))
+    {
         Some(name) => chosen_name(name)?,
         None => operator::execution_name(&spec.stack_name, &input),
     };
@@ -227,7 +237,12 @@ fn print_status(status: &RunStatus) {
             s.created, s.updated, s.unchanged, s.failed, s.skipped
         );
         for group in &reduced.failures {
-            println!("failed     {} targets  {}: {}", group.targets.len(), group.error, group.cause);
+            println!(
+                "failed     {} targets  {}: {}",
+                group.targets.len(),
+                group.error,
+                group.cause
+            );
             println!("             {}", list_targets(&group.targets));
         }
         if reduced.rerun_input.is_some() && s.failed > 0 {

@@ -124,14 +124,27 @@ async fn described(executions: &Executions, arn: &str) -> Result<Execution, Oper
 }
 
 /// What the Reduce step returned, once it has run.
-pub async fn reduced(executions: &Executions, execution: &Execution) -> Result<Option<Reduced>, OperatorError> {
+pub async fn reduced(
+    executions: &Executions,
+    execution: &Execution,
+) -> Result<Option<Reduced>, OperatorError> {
     let output = match execution.status {
         // A succeeded execution ends in a Succeed state that passes Reduce's output through.
         Status::Succeeded => execution.output.clone(),
         Status::Running | Status::Other => None,
         _ => executions.state_output(&execution.arn, REDUCE_STATE).await?,
     };
-    Ok(output.and_then(|text| serde_json::from_str(&text).ok()))
+    output
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| {
+                OperatorError::Refused(format!(
+                    "the Reduce step of {} returned what this stackfleet cannot read ({e}): \
+                     is this CLI older than the deployed functions?",
+                    execution.name
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// An execution, seen from outside while it runs.
@@ -207,7 +220,11 @@ pub async fn rerun_input(executions: &Executions, arn: &str) -> Result<Value, Op
 
 /// Starts a new execution of exactly the targets that failed in `arn`, named `name` or after
 /// its input (so a repeated `rerun` finds the first one). Refused when nothing failed.
-pub async fn rerun(executions: &Executions, arn: &str, name: Option<&str>) -> Result<Submitted, OperatorError> {
+pub async fn rerun(
+    executions: &Executions,
+    arn: &str,
+    name: Option<&str>,
+) -> Result<Submitted, OperatorError> {
     let machine = crate::sfn::state_machine_arn(arn)
         .ok_or_else(|| OperatorError::Refused(format!("{arn:?} is not an execution ARN")))?;
     let input = rerun_input(executions, arn).await?;
@@ -217,7 +234,9 @@ pub async fn rerun(executions: &Executions, arn: &str, name: Option<&str>) -> Re
             let stack: StackName = input["stackName"]
                 .as_str()
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| OperatorError::Refused(format!("the rerunInput of {arn} names no stackName")))?;
+                .ok_or_else(|| {
+                    OperatorError::Refused(format!("the rerunInput of {arn} names no stackName"))
+                })?;
             execution_name(&stack, &input)
         }
     };
@@ -244,7 +263,11 @@ pub async fn bucket(
 }
 
 /// The run's full report (report.json), written by Reduce.
-pub async fn report<S: RunStore>(executions: &Executions, store: &S, arn: &str) -> Result<Report, OperatorError> {
+pub async fn report<S: RunStore>(
+    executions: &Executions,
+    store: &S,
+    arn: &str,
+) -> Result<Report, OperatorError> {
     let execution = described(executions, arn).await?;
     let key = RunKeys::new(&RunId::from_lossy(&execution.name)).report_json();
     match store.get(&key).await? {
@@ -272,15 +295,28 @@ mod tests {
     #[test]
     fn names_follow_the_input_and_fit_a_run_id() {
         let stack: StackName = "org-baseline".parse().unwrap();
-        let a = execution_name(&stack, &json!({"stackName": "org-baseline", "parameters": {"Env": "prod"}}));
-        let again = execution_name(&stack, &json!({"parameters": {"Env": "prod"}, "stackName": "org-baseline"}));
-        let other = execution_name(&stack, &json!({"stackName": "org-baseline", "parameters": {"Env": "dev"}}));
+        let a = execution_name(
+            &stack,
+            &json!({"stackName": "org-baseline", "parameters": {"Env": "prod"}}),
+        );
+        let again = execution_name(
+            &stack,
+            &json!({"parameters": {"Env": "prod"}, "stackName": "org-baseline"}),
+        );
+        let other = execution_name(
+            &stack,
+            &json!({"stackName": "org-baseline", "parameters": {"Env": "dev"}}),
+        );
         assert_eq!(a, again, "key order does not change the name");
         assert_ne!(a, other);
         assert!(a.starts_with("org-baseline-") && a.len() == "org-baseline-".len() + HASH_CHARS);
         let long: StackName = "a".repeat(128).parse().unwrap();
         let name = execution_name(&long, &json!({}));
         assert_eq!(name.len(), NAME_LIMIT);
-        assert_eq!(RunId::from_lossy(&name).as_str(), name, "the run ID is the name itself");
+        assert_eq!(
+            RunId::from_lossy(&name).as_str(),
+            name,
+            "the run ID is the name itself"
+        );
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
 use stackfleet_core::lifecycle::TokioClock;
 use stackfleet_core::ports::{PortError, RunStore};
+use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{AccountId, ErrorName, Outcome, OutcomeKind, RunId, Target};
 use stackfleet_lambda::lister::{list, ListerRequest};
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
@@ -347,6 +348,17 @@ async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
         worker.handle(fail(&ok)).await.unwrap().outcome,
         Some(OutcomeKind::Created),
         "a real outcome is kept"
+    );
+    let failed = RunKeys::new(&run).failed();
+    let markers: Vec<String> = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(&failed))
+        .collect();
+    assert_eq!(
+        markers,
+        [format!("{failed}333333333333-us-east-1")],
+        "one marker, for the failure only: what `stackfleet status` counts"
     );
 
     let reduced = reduce(&store, ReduceRequest { run: run.clone() }, 9_000)
