@@ -212,6 +212,47 @@ async fn status_rerun_and_report_of_a_running_execution() {
     assert!(stdout(&md).contains("org-federation"), "{}", stdout(&md));
 }
 
+#[tokio::test]
+async fn watch_follows_an_execution_to_its_end() {
+    let moto = Moto::start();
+    let (machine, sfn, _) = state_machine(&moto).await;
+    let arn = stdout(&start(&moto, &machine, &[]));
+    let watch = stackfleet(&moto)
+        .args(["watch", &arn, "--interval", "1", "--no-progress"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Somebody stops the rollout from the console while it is watched.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    sfn.stop_execution().execution_arn(&arn).send().await.unwrap();
+    let watched = watch.wait_with_output().unwrap();
+    eprintln!("{}", stderr(&watched));
+    assert_eq!(
+        watched.status.code(),
+        Some(1),
+        "an execution that did not succeed"
+    );
+    assert!(
+        stderr(&watched).contains("RUNNING discovering the targets"),
+        "{}",
+        stderr(&watched)
+    );
+    assert!(
+        stdout(&watched).contains("state      ABORTED"),
+        "{}",
+        stdout(&watched)
+    );
+
+    let rerun = run(&moto, &["rerun", &arn]);
+    assert_eq!(rerun.status.code(), Some(2));
+    assert!(
+        stderr(&rerun).contains("ended ABORTED before its targets were reduced"),
+        "{}",
+        stderr(&rerun)
+    );
+}
+
 #[test]
 fn bad_operator_input_is_refused_before_any_call() {
     // Nothing listens here: a call would fail with a transport error (exit 1), not exit 2.

@@ -200,9 +200,14 @@ pub async fn rerun_input(executions: &Executions, arn: &str) -> Result<Value, Op
             (Some(error), None) => error.clone(),
             _ => "no error recorded".to_owned(),
         };
+        let advice = if execution.error.is_some() {
+            "fix the cause, then start the rollout again"
+        } else {
+            "start the rollout again"
+        };
         return Err(OperatorError::Refused(format!(
             "{name} ended {} before its targets were reduced to a report ({why}), so it names no failed \
-             targets: fix the cause and start the rollout again (targets already deployed read Unchanged)",
+             targets: {advice} (targets already deployed read Unchanged)",
             execution.status
         )));
     };
