@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * The CDK app. Everything comes from context (`-c key=value` or cdk.json), and the stack is
+ * environment-agnostic (no lookups), so `cdk synth` runs offline without credentials.
+ *
+ *   organizationId      required, e.g. o-abc123defg
+ *   defaultSpecFile     JSON file of the default rollout spec (default: default-spec.example.json)
+ *   alarmEmail          subscribed to the alarm topic
+ *   operatorPrincipals  comma-separated account IDs or ARNs; creates the operator role
+ *   templateBucketNames comma-separated buckets in other accounts holding templates
+ *   stackName, stateMachineName, workerRoleName   to run a second stackfleet beside the first
+ *   runRetentionDays    days run records are kept (default 90)
+ *   skipBundling=true   synth without building the Rust functions (see below)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Annotations, App, Aspects } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { DefaultSpec } from '../lib/default-spec';
+import { StackfleetStack } from '../lib/stackfleet-stack';
+
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return value === undefined || value === '' ? undefined : String(value);
+};
+const list = (key: string): string[] | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  if (Array.isArray(value)) return value.map(String);
+  const items = context(key)?.split(',').map((item) => item.trim()).filter(Boolean);
+  return items?.length ? items : undefined;
+};
+
+// The CLI overwrites `aws:cdk:bundling-stacks` for synth, diff and deploy (it refuses `-c aws:...`
+// outright), so the app takes its own switch and sets that key itself, before any stack exists.
+// With it, each RustFunction's asset is the unbuilt source directory: never deploy such a synth.
+const skipBundling = context('skipBundling') === 'true';
+if (skipBundling) app.node.setContext('aws:cdk:bundling-stacks', []);
+
+const organizationId = context('organizationId');
+if (!organizationId) {
+  throw new Error('organizationId is required: cdk deploy -c organizationId=o-abc123defg (aws organizations describe-organization)');
+}
+const specFile = path.resolve(context('defaultSpecFile') ?? path.join(__dirname, '..', 'default-spec.example.json'));
+let defaultSpec: DefaultSpec;
+try {
+  defaultSpec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as DefaultSpec;
+} catch (error) {
+  throw new Error(`defaultSpecFile ${specFile}: ${(error as Error).message}`);
+}
+const runRetentionDays = context('runRetentionDays');
+
+const stack = new StackfleetStack(app, context('stackName') ?? 'Stackfleet', {
+  description: 'stackfleet: rolls one CloudFormation stack out to every account of an AWS Organization',
+  fleet: {
+    organizationId,
+    defaultSpec,
+    alarmEmail: context('alarmEmail'),
+    operatorPrincipals: list('operatorPrincipals'),
+    templateBucketNames: list('templateBucketNames'),
+    stateMachineName: context('stateMachineName'),
+    workerRoleName: context('workerRoleName'),
+    runRetentionDays: runRetentionDays === undefined ? undefined : Number(runRetentionDays),
+  },
+});
+if (skipBundling) {
+  Annotations.of(stack).addWarningV2(
+    'stackfleet:bundling-skipped',
+    'skipBundling=true: the Lambda assets are the unbuilt source tree. Synth and diff only; deploy without it.',
+  );
+}
+
+Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

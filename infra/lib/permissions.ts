@@ -1,0 +1,155 @@
+/**
+ * What each role may do, statement by statement. Every Action is spelled out (no `*` in any
+ * Action), and every S3 object resource names the prefix its function reads or writes under
+ * `runs/<run>/`, as crates/core/src/run_keys.rs lays them out.
+ */
+import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+
+/** Keys under `runs/<run>/` that each role reads or writes. */
+export const RUN_KEYS = {
+  listerPut: ['run.json', 'spec.json', 'input.json', 'outcomes/*'],
+  workerGet: ['spec.json', 'outcomes/*'],
+  workerPut: ['outcomes/*', 'failed/*'],
+  reducerGet: ['run.json', 'input.json', 'outcomes/*'],
+  reducerPut: ['report.json', 'report.md'],
+  operatorGet: ['report.json', 'report.md'],
+} as const;
+
+/** Objects of `bucket` under `runs/<any run>/` matching `pattern` (e.g. `outcomes/*`). */
+export function runObjects(bucket: s3.IBucket, ...patterns: string[]): string[] {
+  return patterns.map((pattern) => `${bucket.bucketArn}/runs/*/${pattern}`);
+}
+
+function allow(actions: string[], resources: string[], conditions?: Record<string, unknown>): iam.PolicyStatement {
+  return new iam.PolicyStatement({ effect: iam.Effect.ALLOW, actions, resources, conditions });
+}
+
+/** ListBucket of `bucket`, only for listings under the given key patterns. */
+function listUnder(bucket: s3.IBucket, prefixes: string[]): iam.PolicyStatement {
+  return allow(['s3:ListBucket'], [bucket.bucketArn], { StringLike: { 's3:prefix': prefixes } });
+}
+
+export interface ListerGrants {
+  readonly bucket: s3.IBucket;
+  /** Buckets in other accounts that hold templates given by URL (ValidateTemplate reads them as the lister). */
+  readonly templateBuckets: string[];
+}
+
+/** Discover: list the Organization, validate the template once, write the run's records. */
+export function listerStatements({ bucket, templateBuckets }: ListerGrants): iam.PolicyStatement[] {
+  const statements = [
+    // Organizations and ValidateTemplate have no resource-level permissions: Resource must be `*`.
+    allow(
+      [
+        'organizations:DescribeOrganization',
+        'organizations:ListAccounts',
+        'organizations:ListAccountsForParent',
+        'organizations:ListOrganizationalUnitsForParent',
+        'organizations:ListTagsForResource',
+        'cloudformation:ValidateTemplate',
+      ],
+      ['*'],
+    ),
+    allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.listerPut)),
+  ];
+  if (templateBuckets.length > 0) {
+    statements.push(allow(['s3:GetObject'], templateBuckets.map((name) => `arn:${Aws.PARTITION}:s3:::${name}/*`)));
+  }
+  return statements;
+}
+
+export interface WorkerGrants {
+  readonly bucket: s3.IBucket;
+  readonly deployRoleName: string;
+  readonly organizationId: string;
+}
+
+/** The deploy role in any account: the condition beside it keeps the accounts to the Organization. */
+export function deployRoleArnPattern(deployRoleName: string): string {
+  return `arn:${Aws.PARTITION}:iam::*:role/${deployRoleName}`;
+}
+
+/** One target's lifecycle: assume the deploy role there, read the spec, record the outcome. */
+export function workerStatements({ bucket, deployRoleName, organizationId }: WorkerGrants): iam.PolicyStatement[] {
+  return [
+    // Whatever account an execution input names, only roles owned by this Organization's accounts.
+    allow(['sts:AssumeRole'], [deployRoleArnPattern(deployRoleName)], {
+      StringEquals: { 'aws:ResourceOrgID': organizationId },
+    }),
+    allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.workerGet)),
+    allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.workerPut)),
+    // RecordFailure first reads the target's outcome, which is usually absent. Without ListBucket
+    // S3 answers a missing key with 403 instead of 404 (NoSuchKey), and the failure would go
+    // unrecorded. S3 makes that check without an s3:prefix, so it cannot be narrowed by one.
+    allow(['s3:ListBucket'], [bucket.bucketArn]),
+  ];
+}
+
+/** Reduce: read every outcome of the run, write the report next to them. */
+export function reducerStatements(bucket: s3.IBucket): iam.PolicyStatement[] {
+  return [
+    listUnder(bucket, ['runs/*/outcomes/', 'runs/*/outcomes/*']),
+    allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.reducerGet)),
+    allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.reducerPut)),
+  ];
+}
+
+/** ARNs of the state machine named `name` and of what it starts, built without referencing it. */
+export class StateMachineArns {
+  constructor(
+    private readonly stack: Stack,
+    private readonly name: string,
+  ) {}
+
+  get stateMachine(): string {
+    return this.format('stateMachine', this.name);
+  }
+
+  /** Its executions: `execution:<name>:<id>`. */
+  get executions(): string {
+    return this.format('execution', `${this.name}:*`);
+  }
+
+  /** Its Distributed Map runs: `mapRun:<name>/<label>:<id>` (Service Authorization Reference). */
+  get mapRuns(): string {
+    return this.format('mapRun', `${this.name}/*`);
+  }
+
+  private format(resource: string, resourceName: string): string {
+    return this.stack.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  }
+}
+
+/**
+ * The Distributed Map starts child executions of this very state machine and watches them;
+ * the Task states invoke the three functions (unqualified, or any version or alias).
+ */
+export function stateMachineStatements(arns: StateMachineArns, functionArns: string[]): iam.PolicyStatement[] {
+  return [
+    allow(['states:StartExecution'], [arns.stateMachine]),
+    allow(['states:DescribeExecution', 'states:StopExecution'], [arns.executions]),
+    allow(['lambda:InvokeFunction'], functionArns.flatMap((arn) => [arn, `${arn}:*`])),
+  ];
+}
+
+/** The pipeline or person running `stackfleet start/status/watch/rerun/report`. */
+export function operatorStatements(arns: StateMachineArns, bucket: s3.IBucket): iam.PolicyStatement[] {
+  return [
+    allow(['states:StartExecution', 'states:DescribeStateMachine', 'states:ListTagsForResource'], [arns.stateMachine]),
+    allow(
+      ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListMapRuns', 'states:StopExecution'],
+      [arns.executions],
+    ),
+    allow(['states:DescribeMapRun'], [arns.mapRuns]),
+    allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.operatorGet)),
+    // `status` counts failures live from the empty markers under failed/.
+    listUnder(bucket, ['runs/*/failed/', 'runs/*/failed/*']),
+  ];
+}
+
+/** A principal from an account ID (12 digits) or an ARN. */
+export function operatorPrincipal(principal: string): iam.IPrincipal {
+  return /^\d{12}$/.test(principal) ? new iam.AccountPrincipal(principal) : new iam.ArnPrincipal(principal);
+}

@@ -1,0 +1,349 @@
+/**
+ * stackfleet's serverless path: the three Rust Lambdas, the state machine that sequences them,
+ * the bucket that keeps each run's records, the new-account triggers and the failure alarm.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+import { DefaultSpec, defaultSpecJson, validateDefaultSpec } from './default-spec';
+import { suppressAcceptedFindings } from './nag-suppressions';
+import * as permissions from './permissions';
+
+const REPO_ROOT = path.join(__dirname, '..', '..');
+
+/** The worker polls a running stack operation inside one invocation for this long... */
+export const POLL_BUDGET_SECONDS = 90;
+/** ...so its timeout leaves a minute past the budget for the last poll and the S3 write. The
+ * ASL's Task TimeoutSeconds (330) is larger still, so Lambda's timeout is the one that fires. */
+const WORKER_TIMEOUT = Duration.seconds(POLL_BUDGET_SECONDS + 60);
+/** Discover lists a whole Organization and Reduce reads every outcome: Lambda's maximum. */
+const LISTER_REDUCER_TIMEOUT = Duration.seconds(900);
+
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+
+export interface StackfleetProps {
+  /** The Organization whose accounts the worker may deploy to, e.g. `o-abc123defg`. */
+  readonly organizationId: string;
+  /** What a new-account event deploys, and what every execution input is merged over. */
+  readonly defaultSpec: DefaultSpec;
+  /** @default 'stackfleet' (fixed, so that its own policy can name it without a circular reference) */
+  readonly stateMachineName?: string;
+  /** Fixed, because every member account's deploy role trusts it by ARN. @default 'stackfleet-worker' */
+  readonly workerRoleName?: string;
+  /** Days a run's records are kept. @default 90 */
+  readonly runRetentionDays?: number;
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** Subscribed to the alarm topic when given. */
+  readonly alarmEmail?: string;
+  /** ARNs or account IDs allowed to assume an operator role; no role when absent. */
+  readonly operatorPrincipals?: string[];
+  /**
+   * Buckets in other accounts holding templates given by URL: the lister's ValidateTemplate reads
+   * them with its own role. A bucket in this account needs only its bucket policy. @default none
+   */
+  readonly templateBucketNames?: string[];
+  /** The workspace manifest whose package `stackfleet-lambda` has the three binaries. @default the repository's */
+  readonly manifestPath?: string;
+  /** @default the repository's statemachine.asl.json */
+  readonly definitionPath?: string;
+}
+
+export class Stackfleet extends Construct {
+  public readonly bucket: s3.Bucket;
+  public readonly stateMachineName: string;
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly lister: lambda.Function;
+  public readonly worker: lambda.Function;
+  public readonly reducer: lambda.Function;
+  public readonly workerRole: iam.Role;
+  public readonly operatorRole?: iam.Role;
+  public readonly alarmTopic: sns.Topic;
+  public readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: StackfleetProps) {
+    super(scope, id);
+    checkProps(props);
+    const stateMachineName = (this.stateMachineName = props.stateMachineName ?? 'stackfleet');
+    const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const manifestPath = props.manifestPath ?? path.join(REPO_ROOT, 'Cargo.toml');
+
+    this.bucket = this.recordsBucket(props.runRetentionDays ?? 90);
+
+    const rustFunction = (name: string, role: iam.Role, timeout: Duration, environment: Record<string, string>) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: logRetention });
+      logGroup.grantWrite(role);
+      return new RustFunction(this, name, {
+        manifestPath,
+        binaryName: name.toLowerCase(),
+        // The root manifest is also the CLI's package: name the one that has the binaries.
+        bundling: { cargoLambdaFlags: ['--package', 'stackfleet-lambda'] },
+        architecture: lambda.Architecture.ARM_64,
+        runtime: 'provided.al2023',
+        memorySize: 256,
+        timeout,
+        tracing: lambda.Tracing.ACTIVE,
+        logGroup,
+        role,
+        environment: { STACKFLEET_BUCKET: this.bucket.bucketName, ...environment },
+      });
+    };
+
+    const listerRole = lambdaRole(this, 'ListerRole');
+    permissions
+      .listerStatements({ bucket: this.bucket, templateBuckets: props.templateBucketNames ?? [] })
+      .forEach((statement) => listerRole.addToPrincipalPolicy(statement));
+    this.lister = rustFunction('Lister', listerRole, LISTER_REDUCER_TIMEOUT, {
+      STACKFLEET_DEFAULT_SPEC: defaultSpecJson(props.defaultSpec),
+    });
+
+    this.workerRole = lambdaRole(this, 'WorkerRole', props.workerRoleName ?? 'stackfleet-worker');
+    permissions
+      .workerStatements({
+        bucket: this.bucket,
+        deployRoleName: props.defaultSpec.deployRole.name,
+        organizationId: props.organizationId,
+      })
+      .forEach((statement) => this.workerRole.addToPrincipalPolicy(statement));
+    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, {
+      STACKFLEET_POLL_BUDGET_SECONDS: String(POLL_BUDGET_SECONDS),
+    });
+
+    const reducerRole = lambdaRole(this, 'ReducerRole');
+    permissions.reducerStatements(this.bucket).forEach((statement) => reducerRole.addToPrincipalPolicy(statement));
+    this.reducer = rustFunction('Reducer', reducerRole, LISTER_REDUCER_TIMEOUT, {});
+
+    const arns = new permissions.StateMachineArns(Stack.of(this), stateMachineName);
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromFile(props.definitionPath ?? path.join(REPO_ROOT, 'statemachine.asl.json')),
+      // Every ${...} placeholder of the ASL; the jest test holds this list against the file.
+      definitionSubstitutions: {
+        ListerFunctionArn: this.lister.functionArn,
+        WorkerFunctionArn: this.worker.functionArn,
+        ReducerFunctionArn: this.reducer.functionArn,
+      },
+      logs: {
+        // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy from growing per group.
+        destination: new logs.LogGroup(this, 'StateMachineLogs', {
+          logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
+          retention: logRetention,
+        }),
+        level: sfn.LogLevel.ALL,
+        // Execution inputs carry stack parameters, which may be secrets.
+        includeExecutionData: false,
+      },
+      tracingEnabled: true,
+    });
+    // A definition from a file derives no policy: every permission is granted here, by hand.
+    permissions
+      .stateMachineStatements(arns, [this.lister, this.worker, this.reducer].map((fn) => fn.functionArn))
+      .forEach((statement) => this.stateMachine.addToRolePolicy(statement));
+    // The CLI's operator commands find the reports through this tag (ListTagsForResource). On
+    // the CloudFormation resource alone: Tags.of(stateMachine) would tag its roles too.
+    Tags.of(this.stateMachine.node.defaultChild as sfn.CfnStateMachine).add('stackfleet:bucket', this.bucket.bucketName);
+
+    this.deadLetterQueue = this.newAccountTriggers();
+    this.alarmTopic = this.alarms(props.alarmEmail);
+
+    if (props.operatorPrincipals?.length) {
+      this.operatorRole = new iam.Role(this, 'OperatorRole', {
+        description: 'Starts and follows stackfleet rollouts, and reads their reports',
+        assumedBy: new iam.CompositePrincipal(...props.operatorPrincipals.map(permissions.operatorPrincipal)),
+      });
+      permissions
+        .operatorStatements(arns, this.bucket)
+        .forEach((statement) => this.operatorRole!.addToPrincipalPolicy(statement));
+    }
+
+    suppressAcceptedFindings(this, {
+      deployRoleName: props.defaultSpec.deployRole.name,
+      templateBucketNames: props.templateBucketNames ?? [],
+    });
+  }
+
+  private recordsBucket(runRetentionDays: number): s3.Bucket {
+    const common = {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // Reports are an audit trail of what was deployed where: they outlive the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    };
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      ...common,
+      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(runRetentionDays) }],
+    });
+    const records = new s3.Bucket(this, 'Records', {
+      ...common,
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'ExpireRuns',
+          prefix: 'runs/',
+          expiration: Duration.days(runRetentionDays),
+          // Versioning guards against an overwrite by mistake, not for keeping history.
+          noncurrentVersionExpiration: Duration.days(7),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+    });
+    // Server access logging by hand rather than `serverAccessLogsBucket`, which without the
+    // serverAccessLogsUseBucketPolicy feature flag grants S3 through an ACL, impossible on a
+    // bucket that disables ACLs (BUCKET_OWNER_ENFORCED). The construct must not depend on a flag.
+    const logPrefix = 'records/';
+    (records.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
+      destinationBucketName: accessLogs.bucketName,
+      logFilePrefix: logPrefix,
+    };
+    accessLogs.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [accessLogs.arnForObjects(`${logPrefix}*`)],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': records.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
+    return records;
+  }
+
+  /**
+   * A new account gets the default spec at once. Organizations delivers CreateAccountResult in
+   * us-east-1 only (deploy the stack there for this rule to fire); Control Tower's
+   * CreateManagedAccount arrives in its home region. The lister recognises both raw events.
+   */
+  private newAccountTriggers(): sqs.Queue {
+    const deadLetterQueue = new sqs.Queue(this, 'NewAccountDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const target = new targets.SfnStateMachine(this.stateMachine, {
+      deadLetterQueue,
+      retryAttempts: 10,
+      maxEventAge: Duration.hours(6),
+    });
+    const cloudTrailEvent = 'AWS Service Event via CloudTrail';
+    new events.Rule(this, 'OrganizationsNewAccount', {
+      description: 'stackfleet: deploy the default spec to an account Organizations created',
+      eventPattern: {
+        source: ['aws.organizations'],
+        detailType: [cloudTrailEvent],
+        detail: {
+          eventName: ['CreateAccountResult'],
+          serviceEventDetails: { createAccountStatus: { state: ['SUCCEEDED'] } },
+        },
+      },
+      targets: [target],
+    });
+    new events.Rule(this, 'ControlTowerNewAccount', {
+      description: 'stackfleet: deploy the default spec to an account Control Tower enrolled',
+      eventPattern: {
+        source: ['aws.controltower'],
+        detailType: [cloudTrailEvent],
+        detail: {
+          eventName: ['CreateManagedAccount'],
+          serviceEventDetails: { createManagedAccountStatus: { state: ['SUCCEEDED'] } },
+        },
+      },
+      targets: [target],
+    });
+    return deadLetterQueue;
+  }
+
+  /** Someone hears of a rollout that ended badly, or of a new account that was never rolled out to. */
+  private alarms(alarmEmail: string | undefined): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'stackfleet alarms', enforceSSL: true });
+    // The topic has its own policy (enforceSSL), so CloudWatch is let in by name.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    if (alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail));
+    const action = new cloudwatchActions.SnsAction(topic);
+
+    const period = Duration.minutes(5);
+    const notSucceeded = new cloudwatch.MathExpression({
+      // No datapoint means no execution ended that way: FILL makes it a zero, not missing data.
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+      usingMetrics: {
+        failed: this.stateMachine.metricFailed({ period, statistic: 'Sum' }),
+        timedOut: this.stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+        aborted: this.stateMachine.metricAborted({ period, statistic: 'Sum' }),
+      },
+      label: 'Executions failed, timed out or aborted',
+      period,
+    });
+    notSucceeded
+      .createAlarm(this, 'ExecutionsNotSucceeded', {
+        alarmDescription:
+          'A stackfleet rollout failed beyond its tolerance, timed out or was aborted: see `stackfleet report EXECUTION_ARN`.',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      })
+      .addAlarmAction(action);
+
+    this.deadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })
+      .createAlarm(this, 'NewAccountEventsUndelivered', {
+        alarmDescription:
+          'A new-account event could not start the state machine: the account has not had the default spec. Read the queue, then start an execution for it.',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      })
+      .addAlarmAction(action);
+    return topic;
+  }
+}
+
+function lambdaRole(scope: Construct, id: string, roleName?: string): iam.Role {
+  return new iam.Role(scope, id, { roleName, assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+}
+
+function checkProps(props: StackfleetProps): void {
+  if (!ORGANIZATION_ID.test(props.organizationId ?? '')) {
+    throw new Error(
+      `organizationId ${JSON.stringify(props.organizationId)} is not an Organization ID (o- and 10 to 32 lowercase letters or digits, e.g. o-abc123defg)`,
+    );
+  }
+  validateDefaultSpec(props.defaultSpec);
+  const days = props.runRetentionDays;
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1)) {
+    throw new Error(`runRetentionDays must be a whole number of days, at least 1, not ${days}`);
+  }
+  for (const principal of props.operatorPrincipals ?? []) {
+    if (!/^\d{12}$/.test(principal) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/.test(principal)) {
+      throw new Error(`operatorPrincipals: ${JSON.stringify(principal)} is neither an account ID nor an IAM ARN`);
+    }
+  }
+  if (props.workerRoleName !== undefined && !/^[\w+=,.@-]{1,64}$/.test(props.workerRoleName)) {
+    throw new Error(`workerRoleName ${JSON.stringify(props.workerRoleName)} is not an IAM role name`);
+  }
+}
