@@ -1,0 +1,149 @@
+import { IConstruct } from 'constructs';
+import {
+  actionsOf,
+  allStatements,
+  asList,
+  exampleSpec,
+  logicalId,
+  ORGANIZATION_ID,
+  render,
+  resourcesOf,
+  Statement,
+  statementsByRole,
+  synth,
+  Synth,
+} from './support';
+
+describe('GIVEN the stack with every optional part (operator role, template bucket)', () => {
+  let fleet: Synth;
+  let byRole: Map<string, Statement[]>;
+  let bucketArn: string;
+  beforeAll(() => {
+    fleet = synth({
+      operatorPrincipals: ['222222222222'],
+      templateBucketNames: ['org-templates'],
+    });
+    byRole = statementsByRole(fleet.template);
+    bucketArn = `<${logicalId(fleet.stack.fleet.bucket)}.Arn>`;
+  });
+  const of = (role: IConstruct) => byRole.get(logicalId(role)) ?? [];
+  const objects = (...keys: string[]) => keys.map((key) => `${bucketArn}/runs/*/${key}`).sort();
+  const s3Objects = (statements: Statement[], action: string) =>
+    resourcesOf(statements, action).filter((arn) => arn.startsWith(bucketArn)).sort();
+
+  test('THEN no identity or trust policy names an Action with a *, and no resource policy allows one', () => {
+    const wildcards = allStatements(fleet.template).filter(
+      ({ statement }) => asList(statement.Action).some((action) => action.includes('*')),
+    );
+    // The only ones: the TLS guards (Deny s3:*, sqs:* without aws:SecureTransport) of bucket and queue policies.
+    for (const { where, statement } of wildcards) {
+      expect(fleet.template.toJSON().Resources[where].Type).toMatch(/^AWS::(S3::BucketPolicy|SQS::QueuePolicy)$/);
+      expect(statement.Effect).toBe('Deny');
+      expect(Object.keys(Object.assign({}, ...Object.values(statement.Condition ?? {})))).toEqual([
+        expect.stringMatching(/^(aws:SecureTransport|s3:TlsVersion)$/),
+      ]);
+    }
+    for (const statements of byRole.values()) {
+      expect(actionsOf(statements).filter((action) => action.includes('*'))).toEqual([]);
+    }
+  });
+
+  test('THEN the only sts:AssumeRole grant is the worker’s, on the deploy role, inside the Organization', () => {
+    const grants = [...byRole.entries()].flatMap(([role, statements]) =>
+      statements.filter((s) => asList(s.Action).includes('sts:AssumeRole')).map((statement) => ({ role, statement })),
+    );
+    expect(grants).toHaveLength(1);
+    const [{ role, statement }] = grants;
+    expect(role).toBe(logicalId(fleet.stack.fleet.workerRole));
+    expect(asList(statement.Action)).toEqual(['sts:AssumeRole']);
+    expect(asList(statement.Resource).map(render)).toEqual(['arn:<AWS::Partition>:iam::*:role/stackfleet-deploy']);
+    expect(statement.Condition).toEqual({ StringEquals: { 'aws:ResourceOrgID': ORGANIZATION_ID } });
+  });
+
+  test('THEN the worker role has the fixed name member accounts trust', () => {
+    fleet.template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'stackfleet-worker' });
+  });
+
+  test('THEN the lister reads nothing of the records and assumes nothing; it writes only its own records', () => {
+    const lister = of(fleet.stack.fleet.lister.role!);
+    const actions = actionsOf(lister);
+    expect(actions.filter((action) => action.startsWith('sts:'))).toEqual([]);
+    expect(actions).not.toContain('s3:ListBucket');
+    expect(resourcesOf(lister, 's3:GetObject')).toEqual(['arn:<AWS::Partition>:s3:::org-templates/*']);
+    expect(s3Objects(lister, 's3:PutObject')).toEqual(objects('run.json', 'spec.json', 'input.json', 'outcomes/*'));
+    expect(resourcesOf(lister, 'organizations:ListAccounts')).toEqual(['*']);
+    expect(resourcesOf(lister, 'cloudformation:ValidateTemplate')).toEqual(['*']);
+  });
+
+  test('THEN the worker reads the spec and outcomes, and writes outcomes and failure markers only', () => {
+    const worker = of(fleet.stack.fleet.workerRole);
+    expect(s3Objects(worker, 's3:GetObject')).toEqual(objects('spec.json', 'outcomes/*'));
+    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*'));
+    // On the bucket, not its objects: only so that S3 answers a missing outcome with 404, not 403.
+    expect(resourcesOf(worker, 's3:ListBucket')).toEqual([bucketArn]);
+  });
+
+  test('THEN the reducer lists outcomes only, reads its inputs and writes the report', () => {
+    const reducer = of(fleet.stack.fleet.reducer.role!);
+    expect(s3Objects(reducer, 's3:GetObject')).toEqual(objects('run.json', 'input.json', 'outcomes/*'));
+    expect(s3Objects(reducer, 's3:PutObject')).toEqual(objects('report.json', 'report.md'));
+    const list = reducer.filter((s) => asList(s.Action).includes('s3:ListBucket'));
+    expect(list.map((s) => [asList(s.Resource).map(render), s.Condition])).toEqual([
+      [[bucketArn], { StringLike: { 's3:prefix': ['runs/*/outcomes/', 'runs/*/outcomes/*'] } }],
+    ]);
+  });
+
+  test('THEN no function may delete, and none touches an object outside runs/', () => {
+    for (const fn of [fleet.stack.fleet.lister, fleet.stack.fleet.worker, fleet.stack.fleet.reducer]) {
+      const statements = of(fn.role!);
+      expect(actionsOf(statements).filter((action) => /Delete/.test(action))).toEqual([]);
+      const objectArns = statements
+        .flatMap((s) => asList(s.Resource).map(render))
+        .filter((arn) => arn.startsWith(`${bucketArn}/`));
+      for (const arn of objectArns) expect(arn).toMatch(/\/runs\/\*\//);
+    }
+  });
+
+  test('THEN the state machine starts and watches its own executions and invokes only the three functions', () => {
+    const stateMachine = of(fleet.stack.fleet.stateMachine.role);
+    const arn = (resource: string) => `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:${resource}`;
+    expect(resourcesOf(stateMachine, 'states:StartExecution')).toEqual([arn('stateMachine:stackfleet')]);
+    expect(resourcesOf(stateMachine, 'states:DescribeExecution')).toEqual([arn('execution:stackfleet:*')]);
+    expect(resourcesOf(stateMachine, 'states:StopExecution')).toEqual([arn('execution:stackfleet:*')]);
+    const functions = [fleet.stack.fleet.lister, fleet.stack.fleet.worker, fleet.stack.fleet.reducer].map(
+      (fn) => `<${logicalId(fn)}.Arn>`,
+    );
+    expect(resourcesOf(stateMachine, 'lambda:InvokeFunction').sort()).toEqual(
+      functions.flatMap((fn) => [fn, `${fn}:*`]).sort(),
+    );
+  });
+
+  test('THEN the operator starts and follows this state machine and reads reports and failure markers', () => {
+    const operator = of(fleet.stack.fleet.operatorRole!);
+    const arn = (resource: string) => `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:${resource}`;
+    for (const action of ['states:StartExecution', 'states:DescribeStateMachine', 'states:ListTagsForResource']) {
+      expect(resourcesOf(operator, action)).toEqual([arn('stateMachine:stackfleet')]);
+    }
+    for (const action of ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListMapRuns', 'states:StopExecution']) {
+      expect(resourcesOf(operator, action)).toEqual([arn('execution:stackfleet:*')]);
+    }
+    expect(resourcesOf(operator, 'states:DescribeMapRun')).toEqual([arn('mapRun:stackfleet/*')]);
+    expect(s3Objects(operator, 's3:GetObject')).toEqual(objects('report.json', 'report.md'));
+    expect(actionsOf(operator)).not.toContain('s3:PutObject');
+    const list = operator.filter((s) => asList(s.Action).includes('s3:ListBucket'));
+    expect(list.map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['runs/*/failed/', 'runs/*/failed/*'] } }]);
+  });
+});
+
+describe('GIVEN a default spec with another deploy role, and another worker role name', () => {
+  test('THEN the worker may assume that role, and is named as asked', () => {
+    const spec = exampleSpec();
+    const { template, stack } = synth({
+      defaultSpec: { ...spec, deployRole: { name: 'platform-deployer', externalId: 'x-123' } },
+      workerRoleName: 'platform-stackfleet-worker',
+    });
+    const worker = statementsByRole(template).get(logicalId(stack.fleet.workerRole))!;
+    expect(resourcesOf(worker, 'sts:AssumeRole')).toEqual(['arn:<AWS::Partition>:iam::*:role/platform-deployer']);
+    template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'platform-stackfleet-worker' });
+  });
+});
