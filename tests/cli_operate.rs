@@ -8,7 +8,7 @@ mod support;
 use std::process::Output;
 
 use aws_sdk_s3::primitives::ByteStream;
-use serde_json::Value;
+use serde_json::{json, Value};
 use stackfleet_core::report::Report;
 use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{Outcome, RunId};
@@ -144,7 +144,7 @@ async fn a_pipeline_retrying_start_gets_the_same_execution() {
 #[tokio::test]
 async fn status_rerun_and_report_of_a_running_execution() {
     let moto = Moto::start();
-    let (machine, _, s3) = state_machine(&moto).await;
+    let (machine, _, _) = state_machine(&moto).await;
     let arn = stdout(&start(&moto, &machine, &[]));
 
     let status = run(&moto, &["status", &arn]);
@@ -175,41 +175,6 @@ async fn status_rerun_and_report_of_a_running_execution() {
         "{}",
         stderr(&report)
     );
-
-    // Reduce's report.json, where the bucket tag says: read back in each format.
-    let name = arn.rsplit(':').next().unwrap();
-    let written = Report::new(
-        RunId::from_lossy(name),
-        "org-federation".parse().unwrap(),
-        1_000,
-        9_000,
-        true,
-        vec![Outcome::skipped(
-            "111111111111:us-east-1".parse().unwrap(),
-            "the management account",
-        )],
-    );
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(RunKeys::new(&written.run).report_json())
-        .body(ByteStream::from(serde_json::to_vec(&written).unwrap()))
-        .send()
-        .await
-        .unwrap();
-    let json = run(&moto, &["report", &arn, "--format", "json"]);
-    assert_eq!(json.status.code(), Some(0));
-    assert_eq!(Report::from_json(&stdout(&json)).unwrap(), written);
-    let junit = run(&moto, &["report", &arn, "--format", "junit"]);
-    let xml = stdout(&junit);
-    let parsed = roxmltree::Document::parse(&xml).unwrap();
-    assert!(
-        parsed
-            .descendants()
-            .any(|n| n.attribute("name") == Some("111111111111:us-east-1")),
-        "{xml}"
-    );
-    let md = run(&moto, &["report", &arn]);
-    assert!(stdout(&md).contains("org-federation"), "{}", stdout(&md));
 }
 
 #[tokio::test]
@@ -251,6 +216,179 @@ async fn watch_follows_an_execution_to_its_end() {
         "{}",
         stderr(&rerun)
     );
+}
+
+/// Switches moto to running state machines (its ASL engine) instead of only recording starts.
+fn execute_state_machines(moto: &Moto) {
+    use std::io::{Read, Write};
+    let address = moto.endpoint.trim_start_matches("http://");
+    let body = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /moto-api/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 20"), "{answer}");
+}
+
+/// Our state machine's shape and state names, with Pass states where the Lambdas would be:
+/// three targets through a Distributed Map, then a Reduce that returns what the reducer does.
+fn stand_in(reduced: &Value) -> String {
+    let mut parameters = reduced.as_object().unwrap().clone();
+    parameters.remove("reportKey");
+    parameters.insert(
+        "reportKey.$".into(),
+        json!("States.Format('runs/{}/report.json', $$.Execution.Name)"),
+    );
+    json!({
+        "StartAt": "Discover",
+        "States": {
+            "Discover": {
+                "Type": "Pass",
+                "Result": { "targets": ["111111111111:us-east-1", "222222222222:us-east-1", "333333333333:us-east-1"] },
+                "Next": "Deploy"
+            },
+            "Deploy": {
+                "Type": "Map",
+                "ItemsPath": "$.targets",
+                "ItemProcessor": {
+                    "ProcessorConfig": { "Mode": "DISTRIBUTED", "ExecutionType": "STANDARD" },
+                    "StartAt": "Finished",
+                    "States": { "Finished": { "Type": "Pass", "Result": {}, "End": true } }
+                },
+                "ResultPath": null,
+                "Next": "Reduce"
+            },
+            "Reduce": { "Type": "Pass", "Parameters": parameters, "Next": "Within tolerance?" },
+            "Within tolerance?": {
+                "Type": "Choice",
+                "Choices": [{ "Variable": "$.withinTolerance", "BooleanEquals": false, "Next": "Failures beyond tolerance" }],
+                "Default": "Rolled out"
+            },
+            "Failures beyond tolerance": { "Type": "Fail", "Error": "TargetsFailed", "CausePath": "$.cause" },
+            "Rolled out": { "Type": "Succeed" }
+        }
+    })
+    .to_string()
+}
+
+async fn create_machine(sfn: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
+    sfn.create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/stackfleet-state-machine")
+        .tags(
+            aws_sdk_sfn::types::Tag::builder()
+                .key("stackfleet:bucket")
+                .value(BUCKET)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn
+}
+
+#[tokio::test]
+async fn watch_status_report_and_rerun_refusal_of_executions_that_ran() {
+    let moto = Moto::start();
+    let (_, sfn, s3) = state_machine(&moto).await;
+    execute_state_machines(&moto);
+    let failing: Value = serde_json::from_str(include_str!("fixtures/reducer-output.json")).unwrap();
+    let machine = create_machine(&sfn, "stackfleet-failing", &stand_in(&failing)).await;
+
+    let arn = stdout(&start(&moto, &machine, &[]));
+    let watched = run(&moto, &["watch", &arn, "--interval", "1", "--no-progress"]);
+    let text = stdout(&watched);
+    assert_eq!(watched.status.code(), Some(1), "{text}");
+    assert!(text.contains("state      FAILED"), "{text}");
+    assert!(
+        text.contains("targets    3: 3 done (1 failed), 0 running, 0 pending"),
+        "{text}"
+    );
+    assert!(
+        text.contains("result     1 created, 0 updated, 0 unchanged, 1 failed, 1 skipped"),
+        "{text}"
+    );
+    assert!(text.contains("failed     1 targets  Throttled: "), "{text}");
+    assert!(
+        text.contains(&format!("re-run     stackfleet rerun {arn}")),
+        "{text}"
+    );
+
+    let status: Value = serde_json::from_str(&stdout(&run(&moto, &["status", &arn, "--json"]))).unwrap();
+    assert_eq!(status["status"], "FAILED");
+    assert_eq!(status["summary"]["failed"], 1);
+
+    // The report where Reduce said it wrote it, in each format.
+    let name = arn.rsplit(':').next().unwrap();
+    let written = Report::new(
+        RunId::from_lossy(name),
+        "org-baseline".parse().unwrap(),
+        1_000,
+        9_000,
+        false,
+        vec![Outcome::skipped(
+            "111111111111:us-east-1".parse().unwrap(),
+            "the management account",
+        )],
+    );
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(RunKeys::new(&written.run).report_json())
+        .body(ByteStream::from(serde_json::to_vec(&written).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let json = run(&moto, &["report", &arn, "--format", "json"]);
+    assert_eq!(Report::from_json(&stdout(&json)).unwrap(), written);
+    let junit = stdout(&run(&moto, &["report", &arn, "--format", "junit"]));
+    let parsed = roxmltree::Document::parse(&junit).unwrap();
+    assert!(
+        parsed
+            .descendants()
+            .any(|n| n.attribute("name") == Some("111111111111:us-east-1")),
+        "{junit}"
+    );
+    assert!(stdout(&run(&moto, &["report", &arn])).contains("org-baseline"));
+
+    // `rerun` of this execution would start a second execution, which moto 5.2.1's engine cannot
+    // do (StartExecution answers 500: it deep-copies its state with the first execution's lock
+    // inside). operator_mocks.rs starts the rerunInput at the SDK seam instead.
+
+    let succeeding = json!({
+        "run": "x",
+        "summary": { "total": 3, "created": 2, "updated": 0, "unchanged": 0, "failed": 0, "skipped": 1 },
+        "failures": [],
+        "withinTolerance": true,
+        "cause": "0 of 2 targets failed",
+        "rerunInput": null,
+        "reportKey": "x"
+    });
+    // A moto of its own: after one execution, this moto's engine answers any start with a 500.
+    let moto = Moto::start();
+    let (_, sfn, _) = state_machine(&moto).await;
+    execute_state_machines(&moto);
+    let machine = create_machine(&sfn, "stackfleet-succeeding", &stand_in(&succeeding)).await;
+    let arn = stdout(&start(&moto, &machine, &[]));
+    let watched = run(&moto, &["watch", &arn, "--interval", "1", "--no-progress"]);
+    assert_eq!(watched.status.code(), Some(0), "{}", stdout(&watched));
+    let refused = run(&moto, &["rerun", &arn]);
+    assert_eq!(refused.status.code(), Some(2));
+    let name = arn.rsplit(':').next().unwrap();
+    assert!(
+        stderr(&refused).contains(&format!(
+            "nothing failed in {name} (SUCCEEDED): 2 created, 0 updated, 0 unchanged, 1 skipped; nothing to re-run"
+        )),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(executions(&sfn, &machine).await, 1, "nothing started");
 }
 
 #[test]

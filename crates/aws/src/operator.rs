@@ -267,28 +267,36 @@ pub async fn bucket(
         })
 }
 
-/// The run's full report (report.json), written by Reduce.
+/// The run's full report (report.json), where Reduce says it wrote it. The store is read only
+/// then: a key that does not exist reads as AccessDenied to a role without s3:ListBucket.
 pub async fn report<S: RunStore>(
     executions: &Executions,
     store: &S,
     arn: &str,
 ) -> Result<Report, OperatorError> {
     let execution = described(executions, arn).await?;
-    let key = RunKeys::new(&RunId::from_lossy(&execution.name)).report_json();
-    match store.get(&key).await? {
-        Some(text) => Report::from_json(&text)
-            .map_err(|e| OperatorError::Refused(format!("{key} is not a stackfleet report: {e}"))),
-        None if execution.status.is_finished() => Err(OperatorError::Refused(format!(
-            "{} ended {} without a report ({}): no target was reduced to an outcome",
+    if !execution.status.is_finished() {
+        return Err(OperatorError::Refused(format!(
+            "{} is still {}: its report is written when every target is done (stackfleet watch {arn})",
+            execution.name, execution.status
+        )));
+    }
+    let Some(reduced) = reduced(executions, &execution).await? else {
+        return Err(OperatorError::Refused(format!(
+            "{} ended {} before any report was written ({}): no target was reduced to an outcome",
             execution.name,
             execution.status,
             execution.error.as_deref().unwrap_or("no error recorded")
-        ))),
-        None => Err(OperatorError::Refused(format!(
-            "{} is still {}: its report is written when every target is done (stackfleet watch {arn})",
-            execution.name, execution.status
-        ))),
-    }
+        )));
+    };
+    let key = &reduced.report_key;
+    let text = store.get(key).await?.ok_or_else(|| {
+        OperatorError::Refused(format!(
+            "{key} is gone from the run bucket: the bucket's lifecycle rule may have expired it"
+        ))
+    })?;
+    Report::from_json(&text)
+        .map_err(|e| OperatorError::Refused(format!("{key} is not a stackfleet report: {e}")))
 }
 
 #[cfg(test)]

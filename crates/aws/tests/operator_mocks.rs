@@ -413,16 +413,18 @@ async fn status_counts_targets_from_the_map_run_and_failures_from_the_store() {
 }
 
 #[tokio::test]
-async fn the_report_is_read_from_the_store_or_its_absence_explained() {
+async fn the_report_is_read_where_reduce_wrote_it_or_its_absence_explained() {
     let describe = mock!(Sfn::describe_execution)
         .sequence()
-        .output(|| execution("deploy-3", "FAILED", &input(), None))
+        .output(|| execution("deploy-1", "FAILED", &input(), None))
         .output(|| execution("deploy-4", "RUNNING", &input(), None))
         .build();
-    let sfn = executions(&[&describe]);
+    // reducer-output.json names runs/deploy-2026-11-21-1/report.json.
+    let history = history_with_reduce(REDUCER_OUTPUT);
+    let sfn = executions(&[&describe, &history]);
     let store = FakeStore::new();
     let written = Report::new(
-        RunId::from_lossy("deploy-3"),
+        RunId::from_lossy("deploy-2026-11-21-1"),
         "org-baseline".parse().unwrap(),
         1,
         2,
@@ -438,7 +440,7 @@ async fn the_report_is_read_from_the_store_or_its_absence_explained() {
         .await
         .unwrap();
     assert_eq!(
-        operator::report(&sfn, &store, &arn("deploy-3")).await.unwrap(),
+        operator::report(&sfn, &store, &arn("deploy-1")).await.unwrap(),
         written
     );
     let error = operator::report(&sfn, &store, &arn("deploy-4"))
