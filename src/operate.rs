@@ -19,6 +19,8 @@ use crate::inputs::{self, InputError};
 use crate::output::{list_targets, write_file};
 use crate::CliError;
 
+/// Failed looks in a row that `watch` sits out (after the SDK's own retries) before giving up.
+const WATCH_MISSES: u32 = 5;
 /// Step Functions refuses execution inputs over 256 KiB.
 const MAX_INPUT_BYTES: usize = 256 * 1024;
 
@@ -168,17 +170,16 @@ async fn store(executions: &Executions, args: &ExecutionArgs) -> Result<S3Store,
     Ok(S3Store::from_config(&config, bucket))
 }
 
-/// Status without the store is still status: the live failure count is then unknown.
-async fn look(executions: &Executions, args: &ExecutionArgs) -> Result<RunStatus, CliError> {
+/// Status without the store is still status: the live failure count is then unknown. Said once.
+async fn optional_store(executions: &Executions, args: &ExecutionArgs) -> Result<Option<S3Store>, CliError> {
     state_machine_of(&args.execution_arn)?;
-    let store = match store(executions, args).await {
+    Ok(match store(executions, args).await {
         Ok(store) => Some(store),
         Err(error) => {
             eprintln!("stackfleet: failures so far unknown: {}", error_text(&error));
             None
         }
-    };
-    Ok(operator::status(executions, store.as_ref(), &args.execution_arn).await?)
+    })
 }
 
 fn error_text(error: &CliError) -> String {
@@ -276,7 +277,8 @@ fn status_json(status: &RunStatus) -> Value {
 
 pub async fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     let executions = executions(&args.execution.aws).await;
-    let status = look(&executions, &args.execution).await?;
+    let store = optional_store(&executions, &args.execution).await?;
+    let status = operator::status(&executions, store.as_ref(), &args.execution.execution_arn).await?;
     if args.json {
         println!("{}", status_json(&status));
     } else {
@@ -287,11 +289,27 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
 
 pub async fn watch(args: WatchArgs) -> Result<ExitCode, CliError> {
     let executions = executions(&args.execution.aws).await;
+    let store = optional_store(&executions, &args.execution).await?;
     let terminal = !args.no_progress && std::io::stderr().is_terminal();
     let mut bar: Option<ProgressBar> = None;
     let mut last_line = String::new();
+    let mut misses = 0;
     let status = loop {
-        let status = look(&executions, &args.execution).await?;
+        let status = match operator::status(&executions, store.as_ref(), &args.execution.execution_arn).await
+        {
+            Ok(status) => {
+                misses = 0;
+                status
+            }
+            // A long watch outlives a network blip: look again, up to a few times in a row.
+            Err(OperatorError::Aws(error)) if misses < WATCH_MISSES => {
+                misses += 1;
+                eprintln!("stackfleet: could not look ({error}); trying again");
+                tokio::time::sleep(Duration::from_secs(args.interval)).await;
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
         let line = progress_line(&status);
         match (&status.items, terminal) {
             (Some(items), true) => {
