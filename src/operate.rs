@@ -1,10 +1,13 @@
 //! The operator commands: `start`, `status`, `watch`, `rerun` and `report`, over the deployed
 //! state machine. The decisions live in `stackfleet_aws::operator`; this is flags and printing.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::parser::ValueSource;
+use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 use stackfleet_aws::operator::{self, OperatorError, RunStatus, Submitted};
@@ -33,14 +36,62 @@ impl From<OperatorError> for CliError {
     }
 }
 
-/// The execution input `start` submits: the spec, and only the rollout settings given, so the
-/// stored default spec fills the rest (its deploy role above all: the worker may assume no other).
-fn execution_input(args: &StartArgs, spec: &RolloutSpec) -> Result<Value, InputError> {
+/// The flags given on the command line or by environment, told apart from clap's defaults.
+#[derive(Debug, Default)]
+pub struct Given(BTreeSet<String>);
+
+impl Given {
+    pub fn of(matches: &ArgMatches) -> Self {
+        Self(
+            matches
+                .ids()
+                .filter(|id| {
+                    matches
+                        .value_source(id.as_str())
+                        .is_some_and(|source| source != ValueSource::DefaultValue)
+                })
+                .map(|id| id.as_str().to_owned())
+                .collect(),
+        )
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.0.contains(id)
+    }
+}
+
+/// Spec fields that have a flag (by its clap id) with a default: sent only when the flag is given,
+/// so that a default of the CLI never overrides the stored default spec's setting.
+const DEFAULTED: [(&str, &str); 7] = [
+    ("capabilities", "capabilities"),
+    ("tags", "tags"),
+    ("recovery", "recovery"),
+    ("skip_failed_rollback_resources", "skipFailedRollbackResources"),
+    ("termination_protection", "terminationProtection"),
+    ("operation_timeout", "operationTimeoutSeconds"),
+    ("poll_interval", "pollIntervalSeconds"),
+];
+
+/// The execution input `start` submits: the stack, its template and parameters, and of the rest
+/// only what is given. The lister merges it over the stored default spec, which fills in the
+/// rest: its deploy role above all, the only one the worker may assume.
+fn execution_input(args: &StartArgs, given: &Given, spec: &RolloutSpec) -> Result<Value, InputError> {
     let Ok(Value::Object(mut fields)) = serde_json::to_value(spec) else {
         return Err(InputError::new("the spec does not serialise as a JSON object"));
     };
-    if args.spec.role_name.is_none() && args.spec.external_id.is_none() {
-        fields.remove("deployRole");
+    for (flag, field) in DEFAULTED {
+        if !given.has(flag) {
+            fields.remove(field);
+        }
+    }
+    match (&args.spec.role_name, &args.spec.external_id) {
+        (Some(_), _) => {}
+        (None, Some(external_id)) => {
+            fields.insert("deployRole".into(), json!({ "externalId": external_id }));
+        }
+        (None, None) => {
+            fields.remove("deployRole");
+        }
     }
     let t = &args.targets;
     let mut targets = Map::new();
@@ -127,10 +178,10 @@ fn announce(submitted: &Submitted) {
     println!("{}", submitted.arn);
 }
 
-pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
+pub async fn start(args: StartArgs, given: &Given) -> Result<ExitCode, CliError> {
     check_state_machine(&args.state_machine_arn)?;
     let spec = inputs::spec(&args.spec)?;
-    let input = execution_input(&args, &spec)?;
+    let input = execution_input(&args, given, &spec)?;
     let name = match args
         .name
         .as_deref()

@@ -110,7 +110,18 @@ async fn a_pipeline_retrying_start_gets_the_same_execution() {
     );
     assert_eq!(executions(&sfn, &machine).await, 1, "one rollout, not two");
 
-    let changed = start(&moto, &machine, &["--parameter", "IdpName=corp-sso"]);
+    let changed = start(
+        &moto,
+        &machine,
+        &[
+            "--parameter",
+            "IdpName=corp-sso",
+            "--capabilities",
+            "CAPABILITY_NAMED_IAM",
+            "--external-id",
+            "pipeline-1",
+        ],
+    );
     assert_eq!(changed.status.code(), Some(0));
     assert_ne!(stdout(&changed), arn, "another input is another rollout");
     assert_eq!(executions(&sfn, &machine).await, 2);
@@ -128,6 +139,32 @@ async fn a_pipeline_retrying_start_gets_the_same_execution() {
     assert!(
         input.get("concurrency").is_none(),
         "no --concurrency: the stored default's applies"
+    );
+    for defaulted in [
+        "capabilities",
+        "tags",
+        "recovery",
+        "operationTimeoutSeconds",
+        "pollIntervalSeconds",
+    ] {
+        assert!(
+            input.get(defaulted).is_none(),
+            "{defaulted}: not given, so the stored default's applies"
+        );
+    }
+    let described = sfn
+        .describe_execution()
+        .execution_arn(stdout(&changed))
+        .send()
+        .await
+        .unwrap();
+    let given: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(given["parameters"]["IdpName"], "corp-sso");
+    assert_eq!(given["capabilities"], serde_json::json!(["CAPABILITY_NAMED_IAM"]));
+    assert_eq!(
+        given["deployRole"],
+        serde_json::json!({ "externalId": "pipeline-1" }),
+        "the default's role name stays"
     );
 
     let name = arn.rsplit(':').next().unwrap();

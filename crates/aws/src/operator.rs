@@ -81,9 +81,9 @@ fn parse_json(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
-/// Starts `input` as `name`, once. An execution of that name with the same input is the one
-/// this submit asked for; with another input it is refused, since starting it would need a
-/// name the user chooses.
+/// Starts `input` as `name`, once. An execution of that name with the same input that is
+/// running or succeeded is the one this submit asked for; one that ended otherwise, or one
+/// with another input, is refused: starting again needs a name the user chooses.
 pub async fn submit(
     executions: &Executions,
     state_machine_arn: &str,
@@ -106,11 +106,19 @@ pub async fn submit(
                     existing.status
                 )));
             }
-            Ok(Submitted {
-                arn: existing.arn.clone(),
-                name: name.to_owned(),
-                existing: Some(existing),
-            })
+            match existing.status {
+                Status::Running | Status::Succeeded | Status::Other => Ok(Submitted {
+                    arn: existing.arn.clone(),
+                    name: name.to_owned(),
+                    existing: Some(existing),
+                }),
+                // A retry of a submit whose rollout already ended badly must not read as started.
+                ended => Err(OperatorError::Refused(format!(
+                    "{name} already ran with this input and ended {ended}: re-run its failures with \
+                     `stackfleet rerun {}`, or pass --name to start the same input again",
+                    existing.arn
+                ))),
+            }
         }
     }
 }
@@ -224,7 +232,8 @@ pub async fn rerun_input(executions: &Executions, arn: &str) -> Result<Value, Op
 }
 
 /// Starts a new execution of exactly the targets that failed in `arn`, named `name` or after
-/// its input (so a repeated `rerun` finds the first one). Refused when nothing failed.
+/// `arn` and its input (so a repeated `rerun` of `arn` finds the first one, while a re-run of
+/// that re-run, whose input may be the same, is a new execution). Refused when nothing failed.
 pub async fn rerun(
     executions: &Executions,
     arn: &str,
@@ -242,7 +251,7 @@ pub async fn rerun(
                 .ok_or_else(|| {
                     OperatorError::Refused(format!("the rerunInput of {arn} names no stackName"))
                 })?;
-            execution_name(&stack, &input)
+            execution_name(&stack, &serde_json::json!({ "rerunOf": arn, "input": input }))
         }
     };
     submit(executions, &machine, &name, &input).await

@@ -151,6 +151,27 @@ async fn a_resubmitted_start_does_not_start_twice() {
         assert_eq!(submitted.arn, arn(&name));
         assert_eq!(submitted.existing.unwrap().status.to_string(), status);
     }
+    // One that already ended badly is not what a retry should report as started.
+    for status in ["FAILED", "ABORTED", "TIMED_OUT"] {
+        let describe = mock!(Sfn::describe_execution).then_output({
+            let name = name.clone();
+            move || execution(&name, status, &input(), None)
+        });
+        let start = started();
+        let error = operator::submit(&executions(&[&describe, &start]), MACHINE, &name, &input())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("already ran with this input and ended {status}")),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("stackfleet rerun {}", arn(&name))),
+            "{message}"
+        );
+        assert_eq!(start.num_calls(), 0);
+    }
 }
 
 #[tokio::test]
@@ -474,4 +495,46 @@ async fn the_bucket_comes_from_the_state_machine_tag_unless_given() {
         "mine"
     );
     assert_eq!(tags.num_calls(), 1, "a given bucket costs no call");
+}
+
+#[tokio::test]
+async fn a_rerun_of_a_rerun_is_a_new_execution_even_with_the_same_failures() {
+    // B re-ran A's failures and the same target failed again: B's rerunInput equals A's.
+    let names = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let source = mock!(Sfn::describe_execution)
+        .match_requests(|r| {
+            r.execution_arn()
+                .is_some_and(|arn| arn.ends_with(":deploy-a") || arn.ends_with(":rerun-b"))
+        })
+        .then_output(|| {
+            let mut failed = execution("deploy-a", "FAILED", &input(), None);
+            failed.error = Some("TargetsFailed".into());
+            failed
+        });
+    let fresh = no_such_execution();
+    let history = history_with_reduce(REDUCER_OUTPUT);
+    let start = mock!(Sfn::start_execution)
+        .match_requests({
+            let names = names.clone();
+            move |r| {
+                names
+                    .lock()
+                    .unwrap()
+                    .push(r.name().unwrap_or_default().to_owned());
+                true
+            }
+        })
+        .then_output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn(arn("next"))
+                .start_date(DateTime::from_secs(1))
+                .build()
+                .unwrap()
+        });
+    let sfn = executions(&[&source, &fresh, &history, &start]);
+    operator::rerun(&sfn, &arn("deploy-a"), None).await.unwrap();
+    operator::rerun(&sfn, &arn("rerun-b"), None).await.unwrap();
+    let names = names.lock().unwrap().clone();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1], "each source execution names its own re-run");
 }

@@ -68,16 +68,20 @@ const DEFAULT_CONCURRENCY: u32 = 50;
 /// Step Functions' ceiling for a Distributed Map's child executions at once.
 const MAX_CONCURRENCY: u32 = 10_000;
 
-/// `input` over `default`: objects merge key by key, anything else in `input` wins. An explicit
-/// empty list in `input` therefore clears the default's.
+/// Objects that are one choice, not a set of settings: `template` is `{"body"}` or `{"url"}`,
+/// and a body merged into a default's url would be both.
+const REPLACED_WHOLE: [&str; 1] = ["template"];
+
+/// `input` over `default`: objects merge key by key (except `template`, which `input` replaces),
+/// anything else in `input` wins. An explicit empty list in `input` therefore clears the default's.
 pub fn merge(default: &Value, input: &Value) -> Value {
     match (default, input) {
         (Value::Object(base), Value::Object(over)) => {
             let mut merged = base.clone();
             for (key, value) in over {
                 let combined = match base.get(key) {
-                    Some(below) => merge(below, value),
-                    None => value.clone(),
+                    Some(below) if !REPLACED_WHOLE.contains(&key.as_str()) => merge(below, value),
+                    _ => value.clone(),
                 };
                 merged.insert(key.clone(), combined);
             }

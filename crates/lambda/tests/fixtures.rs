@@ -86,3 +86,34 @@ fn the_three_kinds_of_execution_input_parse_over_the_default_spec() {
     assert_eq!(managed.targets.accounts, vec!["555555555555".parse().unwrap()]);
     assert!(managed.new_account);
 }
+
+#[test]
+fn a_template_in_the_input_replaces_the_defaults_whole() {
+    // The CDK app's example default names its template by URL; a pipeline sends a body.
+    let mut default = fixture("default-spec.json");
+    default["template"] = serde_json::json!({ "url": "https://templates.s3.amazonaws.com/baseline.yaml" });
+    let (pipeline, merged) = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
+    assert!(matches!(
+        pipeline.spec.template,
+        stackfleet_core::TemplateSource::Body(_)
+    ));
+    assert!(merged["template"].get("url").is_none(), "{}", merged["template"]);
+
+    let url_only = serde_json::json!({ "template": { "url": "https://templates.s3.amazonaws.com/v2.yaml" } });
+    let (by_url, _) = input::parse(&fixture("default-spec.json"), &url_only).unwrap();
+    assert!(matches!(
+        by_url.spec.template,
+        stackfleet_core::TemplateSource::Url(_)
+    ));
+    // Other objects still merge key by key: the default's deploy role keeps its name.
+    let external = serde_json::json!({ "deployRole": { "externalId": "pipeline-1" } });
+    let (with_external, _) = input::parse(&fixture("default-spec.json"), &external).unwrap();
+    assert_eq!(
+        with_external.spec.deploy_role.name.to_string(),
+        "OrganizationAccountAccessRole"
+    );
+    assert_eq!(
+        with_external.spec.deploy_role.external_id.as_deref(),
+        Some("pipeline-1")
+    );
+}
