@@ -89,7 +89,7 @@ export function suppressAcceptedFindings(
       id: IAM5,
       reason:
         "The Distributed Map describes and stops child executions of this state machine, whose names Step Functions generates at run time.",
-      appliesTo: [executions],
+      appliesTo: [executions, `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${fleet.stateMachineName}/*`],
     },
     {
       id: IAM5,

@@ -14,6 +14,7 @@ export const RUN_KEYS = {
   workerPut: ['outcomes/*', 'failed/*'],
   reducerGet: ['run.json', 'input.json', 'outcomes/*'],
   reducerPut: ['report.json', 'report.md'],
+  // report.md is not read by the CLI: it is the one people open from the console.
   operatorGet: ['report.json', 'report.md'],
 } as const;
 
@@ -112,6 +113,11 @@ export class StateMachineArns {
     return this.format('execution', `${this.name}:*`);
   }
 
+  /** The child executions its Distributed Map starts: `execution:<name>/<map label>:<id>`. */
+  get childExecutions(): string {
+    return this.format('execution', `${this.name}/*`);
+  }
+
   /** Its Distributed Map runs: `mapRun:<name>/<label>:<id>` (Service Authorization Reference). */
   get mapRuns(): string {
     return this.format('mapRun', `${this.name}/*`);
@@ -129,7 +135,7 @@ export class StateMachineArns {
 export function stateMachineStatements(arns: StateMachineArns, functionArns: string[]): iam.PolicyStatement[] {
   return [
     allow(['states:StartExecution'], [arns.stateMachine]),
-    allow(['states:DescribeExecution', 'states:StopExecution'], [arns.executions]),
+    allow(['states:DescribeExecution', 'states:StopExecution'], [arns.executions, arns.childExecutions]),
     allow(['lambda:InvokeFunction'], functionArns.flatMap((arn) => [arn, `${arn}:*`])),
   ];
 }
@@ -137,7 +143,8 @@ export function stateMachineStatements(arns: StateMachineArns, functionArns: str
 /** The pipeline or person running `stackfleet start/status/watch/rerun/report`. */
 export function operatorStatements(arns: StateMachineArns, bucket: s3.IBucket): iam.PolicyStatement[] {
   return [
-    allow(['states:StartExecution', 'states:DescribeStateMachine', 'states:ListTagsForResource'], [arns.stateMachine]),
+    allow(['states:StartExecution', 'states:ListTagsForResource'], [arns.stateMachine]),
+    // StopExecution is not called by the CLI: it lets the same pipeline abort a rollout it started.
     allow(
       ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListMapRuns', 'states:StopExecution'],
       [arns.executions],
