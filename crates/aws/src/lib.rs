@@ -1,12 +1,15 @@
 //! SDK adapters for the ports of `stackfleet-core`, and the one place that builds `SdkConfig`.
-//! With the `test-util` feature: in-memory fakes of the same ports.
+//! With the `test-util` feature: in-memory fakes of the same ports; with `operator`, the Step
+//! Functions side of the operator commands.
 
 pub mod cloudformation;
 pub mod config;
 mod errors;
+#[cfg(feature = "operator")]
 pub mod operator;
 pub mod organizations;
 pub mod s3;
+#[cfg(feature = "operator")]
 pub mod sfn;
 pub mod sts;
 
@@ -17,5 +20,6 @@ pub use cloudformation::CfnStacks;
 pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
 pub use s3::S3Store;
+#[cfg(feature = "operator")]
 pub use sfn::Executions;
 pub use sts::StsAssumer;
