@@ -42,6 +42,12 @@ fn start(moto: &Moto, machine: &str, extra: &[&str]) -> Output {
     run(moto, &args)
 }
 
+/// Exit 2, with `message` on stderr: a refusal that says why.
+fn assert_refused(output: &Output, message: &str) {
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
+    assert!(stderr(output).contains(message), "{}", stderr(output));
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
@@ -169,12 +175,7 @@ async fn a_pipeline_retrying_start_gets_the_same_execution() {
 
     let name = arn.rsplit(':').next().unwrap();
     let taken = start(&moto, &machine, &["--name", name, "--parameter", "IdpName=other"]);
-    assert_eq!(taken.status.code(), Some(2));
-    assert!(
-        stderr(&taken).contains("already exists (RUNNING) with a different input"),
-        "{}",
-        stderr(&taken)
-    );
+    assert_refused(&taken, "already exists (RUNNING) with a different input");
     assert_eq!(executions(&sfn, &machine).await, 2);
 }
 
@@ -198,20 +199,10 @@ async fn status_rerun_and_report_of_a_running_execution() {
     );
 
     let rerun = run(&moto, &["rerun", &arn]);
-    assert_eq!(rerun.status.code(), Some(2));
-    assert!(
-        stderr(&rerun).contains("is still RUNNING: wait for it to end"),
-        "{}",
-        stderr(&rerun)
-    );
+    assert_refused(&rerun, "is still RUNNING: wait for it to end");
 
     let report = run(&moto, &["report", &arn]);
-    assert_eq!(report.status.code(), Some(2));
-    assert!(
-        stderr(&report).contains("its report is written when every target is done"),
-        "{}",
-        stderr(&report)
-    );
+    assert_refused(&report, "its report is written when every target is done");
 }
 
 #[tokio::test]
@@ -247,12 +238,7 @@ async fn watch_follows_an_execution_to_its_end() {
     );
 
     let rerun = run(&moto, &["rerun", &arn]);
-    assert_eq!(rerun.status.code(), Some(2));
-    assert!(
-        stderr(&rerun).contains("ended ABORTED before its targets were reduced"),
-        "{}",
-        stderr(&rerun)
-    );
+    assert_refused(&rerun, "ended ABORTED before its targets were reduced");
 }
 
 /// Switches moto to running state machines (its ASL engine) instead of only recording starts.
@@ -416,14 +402,10 @@ async fn watch_status_report_and_rerun_refusal_of_executions_that_ran() {
     let watched = run(&moto, &["watch", &arn, "--interval", "1", "--no-progress"]);
     assert_eq!(watched.status.code(), Some(0), "{}", stdout(&watched));
     let refused = run(&moto, &["rerun", &arn]);
-    assert_eq!(refused.status.code(), Some(2));
     let name = arn.rsplit(':').next().unwrap();
-    assert!(
-        stderr(&refused).contains(&format!(
-            "nothing failed in {name} (SUCCEEDED): 2 created, 0 updated, 0 unchanged, 1 skipped; nothing to re-run"
-        )),
-        "{}",
-        stderr(&refused)
+    assert_refused(
+        &refused,
+        &format!("nothing failed in {name} (SUCCEEDED): 2 created, 0 updated, 0 unchanged, 1 skipped; nothing to re-run"),
     );
     assert_eq!(executions(&sfn, &machine).await, 1, "nothing started");
 }
@@ -467,8 +449,6 @@ fn bad_operator_input_is_refused_before_any_call() {
         ),
     ];
     for (args, message) in cases {
-        let output = run(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
-        assert!(stderr(&output).contains(message), "{args:?}: {}", stderr(&output));
+        assert_refused(&run(args), message);
     }
 }
