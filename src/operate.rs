@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -161,10 +162,6 @@ fn check_state_machine(arn: &str) -> Result<(), InputError> {
     })
 }
 
-async fn executions(args: &crate::cli::AwsArgs) -> Executions {
-    Executions::from_config(&inputs::aws_settings(args).sdk_config().await)
-}
-
 fn announce(submitted: &Submitted) {
     match &submitted.existing {
         None => eprintln!("started {}", submitted.name),
@@ -190,16 +187,15 @@ pub async fn start(args: StartArgs, given: &Given) -> Result<ExitCode, CliError>
         Some(name) => chosen_name(name)?,
         None => operator::execution_name(&spec.stack_name, &input),
     };
-    let executions = executions(&args.aws).await;
+    let executions = Executions::from_config(&inputs::aws_settings(&args.aws).sdk_config().await);
     let submitted = operator::submit(&executions, &args.state_machine_arn, &name, &input).await?;
     announce(&submitted);
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
-    state_machine_of(&args.execution.execution_arn)?;
     let name = args.name.as_deref().map(chosen_name).transpose()?;
-    let executions = executions(&args.execution.aws).await;
+    let (_, executions) = connect(&args.execution).await?;
     let submitted = operator::rerun(&executions, &args.execution.execution_arn, name.as_deref()).await?;
     announce(&submitted);
     Ok(ExitCode::SUCCESS)
@@ -213,30 +209,37 @@ fn state_machine_of(execution_arn: &str) -> Result<String, InputError> {
     })
 }
 
+/// The clients of a command about one execution, from one configuration: the ARN checked first.
+async fn connect(args: &ExecutionArgs) -> Result<(SdkConfig, Executions), CliError> {
+    state_machine_of(&args.execution_arn)?;
+    let config = inputs::aws_settings(&args.aws).sdk_config().await;
+    let executions = Executions::from_config(&config);
+    Ok((config, executions))
+}
+
 /// The run store of the execution's state machine.
-async fn store(executions: &Executions, args: &ExecutionArgs) -> Result<S3Store, CliError> {
+async fn store(
+    config: &SdkConfig,
+    executions: &Executions,
+    args: &ExecutionArgs,
+) -> Result<S3Store, CliError> {
     let machine = state_machine_of(&args.execution_arn)?;
     let bucket = operator::bucket(executions, &machine, args.bucket.as_deref()).await?;
-    let config = inputs::aws_settings(&args.aws).sdk_config().await;
-    Ok(S3Store::from_config(&config, bucket))
+    Ok(S3Store::from_config(config, bucket))
 }
 
 /// Status without the store is still status: the live failure count is then unknown. Said once.
-async fn optional_store(executions: &Executions, args: &ExecutionArgs) -> Result<Option<S3Store>, CliError> {
-    state_machine_of(&args.execution_arn)?;
-    Ok(match store(executions, args).await {
+async fn optional_store(
+    config: &SdkConfig,
+    executions: &Executions,
+    args: &ExecutionArgs,
+) -> Option<S3Store> {
+    match store(config, executions, args).await {
         Ok(store) => Some(store),
         Err(error) => {
-            eprintln!("stackfleet: failures so far unknown: {}", error_text(&error));
+            eprintln!("stackfleet: failures so far unknown: {error}");
             None
         }
-    })
-}
-
-fn error_text(error: &CliError) -> String {
-    match error {
-        CliError::Input(e) => e.to_string(),
-        CliError::Runtime(e) => e.clone(),
     }
 }
 
@@ -327,8 +330,8 @@ fn status_json(status: &RunStatus) -> Value {
 }
 
 pub async fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
-    let executions = executions(&args.execution.aws).await;
-    let store = optional_store(&executions, &args.execution).await?;
+    let (config, executions) = connect(&args.execution).await?;
+    let store = optional_store(&config, &executions, &args.execution).await;
     let status = operator::status(&executions, store.as_ref(), &args.execution.execution_arn).await?;
     if args.json {
         println!("{}", status_json(&status));
@@ -339,8 +342,8 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
 }
 
 pub async fn watch(args: WatchArgs) -> Result<ExitCode, CliError> {
-    let executions = executions(&args.execution.aws).await;
-    let store = optional_store(&executions, &args.execution).await?;
+    let (config, executions) = connect(&args.execution).await?;
+    let store = optional_store(&config, &executions, &args.execution).await;
     let terminal = !args.no_progress && std::io::stderr().is_terminal();
     let mut bar: Option<ProgressBar> = None;
     let mut last_line = String::new();
@@ -407,8 +410,8 @@ pub async fn watch(args: WatchArgs) -> Result<ExitCode, CliError> {
 }
 
 pub async fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
-    let executions = executions(&args.execution.aws).await;
-    let store = store(&executions, &args.execution).await?;
+    let (config, executions) = connect(&args.execution).await?;
+    let store = store(&config, &executions, &args.execution).await?;
     let report: Report = operator::report(&executions, &store, &args.execution.execution_arn).await?;
     let text = match args.format {
         ReportFormat::Md => report.to_markdown(),

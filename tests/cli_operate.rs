@@ -66,21 +66,8 @@ async fn state_machine(moto: &Moto) -> (String, aws_sdk_sfn::Client, aws_sdk_s3:
     );
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let sfn = aws_sdk_sfn::Client::new(&config);
-    let created = sfn
-        .create_state_machine()
-        .name("stackfleet")
-        .definition(DEFINITION)
-        .role_arn("arn:aws:iam::123456789012:role/stackfleet-state-machine")
-        .tags(
-            aws_sdk_sfn::types::Tag::builder()
-                .key("stackfleet:bucket")
-                .value(BUCKET)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (created.state_machine_arn, sfn, s3)
+    let machine = create_machine(&sfn, "stackfleet", DEFINITION).await;
+    (machine, sfn, s3)
 }
 
 async fn executions(sfn: &aws_sdk_sfn::Client, machine: &str) -> usize {
@@ -307,7 +294,7 @@ async fn create_machine(sfn: &aws_sdk_sfn::Client, name: &str, definition: &str)
         .role_arn("arn:aws:iam::123456789012:role/stackfleet-state-machine")
         .tags(
             aws_sdk_sfn::types::Tag::builder()
-                .key("stackfleet:bucket")
+                .key(stackfleet_aws::operator::BUCKET_TAG)
                 .value(BUCKET)
                 .build(),
         )
