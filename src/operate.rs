@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use stackfleet_aws::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_aws::sfn::{self, Executions, Status};
 use stackfleet_aws::S3Store;
-use stackfleet_core::report::Report;
+use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::{RolloutSpec, RunId};
 
@@ -293,8 +293,8 @@ fn print_status(status: &RunStatus) {
         );
         for group in &reduced.failures {
             println!(
-                "failed     {} targets  {}: {}",
-                group.targets.len(),
+                "failed     {}  {}: {}",
+                targets_count(group.targets.len()),
                 group.error,
                 group.cause
             );

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use stackfleet_core::report::Report;
+use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::Target;
 
@@ -41,8 +41,8 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, report_json: 
         println!("\nfailures by root cause:");
         for group in &report.failure_groups {
             println!(
-                "  {} targets  {}: {}",
-                group.targets.len(),
+                "  {}  {}: {}",
+                targets_count(group.targets.len()),
                 group.error,
                 group.cause
             );
@@ -58,7 +58,7 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, report_json: 
     if !skipped.is_empty() {
         println!("\nskipped:");
         for (reason, targets) in skipped {
-            println!("  {} targets  {reason}", targets.len());
+            println!("  {}  {reason}", targets_count(targets.len()));
             println!("      {}", list_targets(&targets));
         }
     }

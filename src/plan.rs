@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use stackfleet_aws::StsAssumer;
 use stackfleet_core::plan::{group_plans, plan_all, PlanVerdict};
+use stackfleet_core::report::targets_count;
 
 use crate::cli::PlanArgs;
 use crate::inputs::{self, Prepared};
@@ -36,7 +37,7 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
 
     println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
     for (headline, targets) in group_plans(&plans) {
-        println!("  {} targets: {headline}", targets.len());
+        println!("  {}: {headline}", targets_count(targets.len()));
         println!("      {}", list_targets(&targets));
     }
     for skipped in &resolution.skipped {

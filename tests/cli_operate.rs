@@ -325,7 +325,7 @@ async fn watch_status_report_and_rerun_refusal_of_executions_that_ran() {
         text.contains("result     1 created, 0 updated, 0 unchanged, 1 failed, 1 skipped"),
         "{text}"
     );
-    assert!(text.contains("failed     1 targets  Throttled: "), "{text}");
+    assert!(text.contains("failed     1 target  Throttled: "), "{text}");
     assert!(
         text.contains(&format!("re-run     stackfleet rerun {arn}")),
         "{text}"

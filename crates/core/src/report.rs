@@ -75,6 +75,15 @@ fn without_account_ids(text: &str) -> String {
 }
 
 /// Failures grouped by error and root cause, largest group first.
+/// "1 target", "3 targets": for the count of a group in what people read.
+pub fn targets_count(n: usize) -> String {
+    if n == 1 {
+        "1 target".to_owned()
+    } else {
+        format!("{n} targets")
+    }
+}
+
 pub fn group_failures(outcomes: &[Outcome]) -> Vec<FailureGroup> {
     let mut groups: BTreeMap<(ErrorName, String), Vec<Target>> = BTreeMap::new();
     for outcome in outcomes {
@@ -160,8 +169,8 @@ impl Report {
                 let targets: Vec<String> = group.targets.iter().map(|t| format!("`{t}`")).collect();
                 let _ = writeln!(
                     md,
-                    "- **{} targets**, {}: {}\n  - {}",
-                    group.targets.len(),
+                    "- **{}**, {}: {}\n  - {}",
+                    targets_count(group.targets.len()),
                     group.error,
                     group.cause,
                     targets.join(", ")
@@ -268,6 +277,13 @@ mod tests {
     }
 
     #[test]
+    fn counts_read_as_english() {
+        assert_eq!(targets_count(0), "0 targets");
+        assert_eq!(targets_count(1), "1 target");
+        assert_eq!(targets_count(412), "412 targets");
+    }
+
+    #[test]
     fn the_json_report_gives_back_exactly_the_failed_targets() {
         let outcomes = vec![
             failed("111111111111:us-east-1", "x"),
@@ -281,6 +297,6 @@ mod tests {
             back.failed_targets(),
             vec!["111111111111:us-east-1".parse().unwrap()]
         );
-        assert!(report.to_markdown().contains("1 targets**, StackFailed: x"));
+        assert!(report.to_markdown().contains("1 target**, StackFailed: x"));
     }
 }
