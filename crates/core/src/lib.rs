@@ -15,6 +15,7 @@ pub mod spec;
 pub mod stack;
 pub mod targeting;
 pub mod template;
+pub mod wire;
 
 pub use errors::ErrorName;
 pub use ids::{AccountId, InvalidId, Region, RunId, StackName, Target};
