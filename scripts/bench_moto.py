@@ -49,10 +49,7 @@ def deploy(binary, endpoint, concurrency, report):
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", AWS_ENDPOINT_URL=endpoint)
     env.pop("AWS_PROFILE", None)
-    args = [binary, "deploy", "--stack-name", "org-federation",
-            "--template", "examples/federation/template.yaml",
-            "--parameters-file", "examples/federation/demo-parameters.json",
-            "--capabilities", "CAPABILITY_NAMED_IAM", "--poll-interval", "1",
+    args = [binary, "deploy", "--spec", "examples/federation/rollout.yaml", "--poll-interval", "1",
             "--concurrency", str(concurrency), "--no-progress", "--report-json", report]
     started = time.monotonic()
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

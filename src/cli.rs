@@ -34,6 +34,8 @@ pub enum Command {
     Rerun(RerunArgs),
     /// Print an execution's report, as Markdown, JSON or JUnit XML.
     Report(ReportArgs),
+    /// Print the JSON Schema of the rollout document (--spec), for editors and reviews.
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -47,10 +49,10 @@ pub struct StartArgs {
     pub targets: TargetArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Targets deployed to at once. Default: the stored default spec's, else 50.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub concurrency: Option<u16>,
-    /// Failures tolerated before the execution fails, as a percentage of targets (5%).
+    /// Targets deployed to at once. Default: the document's, else the stored default spec's, else 50.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: Option<u32>,
+    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%).
     #[arg(long)]
     pub failure_tolerance: Option<FailureTolerance>,
     /// The execution's name (and run ID). Default: the stack name and a hash of the input.
@@ -126,12 +128,13 @@ pub struct DeployArgs {
     pub targets: TargetArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Targets deployed to at once.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
-    pub concurrency: u16,
-    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%).
-    #[arg(long, default_value = "0")]
-    pub failure_tolerance: FailureTolerance,
+    /// Targets deployed to at once [default: the document's, else 50].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: Option<u32>,
+    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%)
+    /// [default: the document's, else 0].
+    #[arg(long)]
+    pub failure_tolerance: Option<FailureTolerance>,
     /// Deploy to exactly the targets that failed in this earlier JSON report.
     #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]
     pub rerun_failed: Option<PathBuf>,
@@ -171,59 +174,66 @@ pub enum Recovery {
     Stop,
 }
 
+/// The rollout: a document (--spec), and flags that override it field by field.
 #[derive(Debug, Args)]
 pub struct SpecArgs {
+    /// The rollout document, YAML or JSON (`stackfleet schema` prints its shape). Every flag
+    /// below overrides the document's field of the same meaning.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// The stack in every target [document: stackName].
     #[arg(long)]
-    pub stack_name: StackName,
-    /// The template, JSON or YAML, at most 51,200 bytes.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "template_url",
-        conflicts_with = "template_url"
-    )]
+    pub stack_name: Option<StackName>,
+    /// The template, JSON or YAML, at most 51,200 bytes [document: template.file or .body].
+    #[arg(long, value_name = "FILE", conflicts_with = "template_url")]
     pub template: Option<PathBuf>,
-    /// An https:// URL of the template in S3 (for templates over 51,200 bytes).
+    /// An https:// URL of the template in S3, for templates over 51,200 bytes [document: template.url].
     #[arg(long, value_name = "URL")]
     pub template_url: Option<String>,
-    /// A stack parameter; wins over --parameters-file.
+    /// A stack parameter; wins over --parameters-file, which wins over the document's parameters.
     #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = key_value)]
     pub parameters: Vec<(String, String)>,
     /// Parameters as JSON: {"Key": "Value"} or CloudFormation's [{"ParameterKey", "ParameterValue"}].
     #[arg(long, value_name = "FILE")]
     pub parameters_file: Option<PathBuf>,
-    /// CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND (comma-separated).
+    /// CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND (comma-separated)
+    /// [document: capabilities].
     #[arg(long, value_delimiter = ',')]
     pub capabilities: Vec<String>,
-    /// A stack tag.
+    /// A stack tag, added to the document's tags.
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = key_value)]
     pub tags: Vec<(String, String)>,
-    /// The role assumed in every target account [default: OrganizationAccountAccessRole; for
-    /// `start`, the stored default spec's].
+    /// The role assumed in every target account [document: deployRole.name; default:
+    /// OrganizationAccountAccessRole; for `start`, the stored default spec's].
     #[arg(long)]
     pub role_name: Option<String>,
+    /// Passed to AssumeRole [document: deployRole.externalId].
     #[arg(long)]
     pub external_id: Option<String>,
-    #[arg(long, value_enum, default_value_t = Recovery::Recreate)]
-    pub recovery: Recovery,
+    /// What to do with a stack only a delete can recover [document: recovery; default: recreate].
+    #[arg(long, value_enum)]
+    pub recovery: Option<Recovery>,
     /// When continuing a failed update rollback, skip the resources whose rollback failed.
     #[arg(long)]
     pub skip_failed_rollback_resources: bool,
     /// Enable termination protection on stacks this run creates.
     #[arg(long)]
     pub termination_protection: bool,
-    /// Seconds one stack operation (or a wait for somebody else's) may take.
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
-    pub operation_timeout: u64,
-    /// Seconds between two looks at a running operation.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
-    pub poll_interval: u64,
+    /// Seconds one stack operation (or a wait for somebody else's) may take
+    /// [document: operationTimeoutSeconds; default: 3600].
+    #[arg(long, value_name = "SECONDS")]
+    pub operation_timeout: Option<u64>,
+    /// Seconds between two looks at a running operation [document: pollIntervalSeconds; default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub poll_interval: Option<u64>,
     /// Names this rollout in tokens and role session names; a pipeline that retries with the
     /// same ID adopts the operations it already started. Default: one made from the time.
     #[arg(long)]
     pub run_id: Option<RunId>,
 }
 
+/// Targeting flags: any selector given replaces the document's whole selection (targets.*);
+/// --regions replaces its regions.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Only these accounts (comma-separated).
@@ -241,7 +251,8 @@ pub struct TargetArgs {
     /// The management account is left out unless this is given.
     #[arg(long)]
     pub include_management_account: bool,
-    /// Regions to deploy to in every account (comma-separated). Default: the --region.
+    /// Regions to deploy to in every account (comma-separated) [document: targets.regions;
+    /// default: the --region].
     #[arg(long, value_delimiter = ',')]
     pub regions: Vec<Region>,
 }

@@ -65,19 +65,22 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         run,
         config,
         resolution,
+        concurrency,
+        tolerance,
     } = inputs::prepare(&args.spec, &args.targets, &args.aws, rerun).await?;
+    let concurrency = args.concurrency.unwrap_or(concurrency);
+    let tolerance = args.failure_tolerance.unwrap_or(tolerance);
 
     // Listen for Ctrl-C before announcing the run: from then on an interrupt must still
     // leave reports behind.
     let stop = StopSignal::new();
     let interrupts = listen_for_interrupts(stop.clone())?;
-    let tolerance = args.failure_tolerance;
     eprintln!(
         "stackfleet: run {run}: stack {} to {} targets ({} skipped), {} at a time, failure tolerance {tolerance}",
         spec.stack_name,
         resolution.targets.len(),
         resolution.skipped.len(),
-        args.concurrency,
+        concurrency,
     );
 
     let clock = TokioClock::new();
@@ -88,7 +91,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         run: &run,
         targets: &resolution.targets,
         options: RolloutOptions {
-            concurrency: usize::from(args.concurrency),
+            concurrency: usize::try_from(concurrency).unwrap_or(usize::MAX),
             tolerance,
             drive: DriveOptions::default(),
         },

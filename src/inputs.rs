@@ -7,11 +7,13 @@ use std::path::Path;
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use stackfleet_aws::{AwsSettings, CfnStacks, OrgClient};
+use stackfleet_core::document::Resolved;
 use stackfleet_core::preflight::preflight;
-use stackfleet_core::spec::{DeployRole, RecoveryPolicy, TemplateBody, TemplateSource, TemplateUrl};
-use stackfleet_core::targeting::Selection;
-use stackfleet_core::targeting::{resolve, Resolution};
-use stackfleet_core::{Region, RolloutSpec, RunId};
+use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::spec::{Capability, DeployRole, RecoveryPolicy, TemplateBody, TemplateUrl};
+use stackfleet_core::targeting::{resolve as resolve_targets, Resolution, Selection};
+use stackfleet_core::template::TemplateRef;
+use stackfleet_core::{Region, Rollout, RolloutSpec, RunId, Targets};
 
 use crate::cli::{AwsArgs, Recovery, SpecArgs, TargetArgs};
 use crate::CliError;
@@ -26,9 +28,6 @@ impl InputError {
         Self(message.into())
     }
 }
-
-/// The role `deploy` and `plan` assume when none is named: the one Organizations creates.
-const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
 
 fn read(path: &Path, what: &str) -> Result<String, InputError> {
     std::fs::read_to_string(path)
@@ -65,50 +64,142 @@ fn parameters_file(path: &Path) -> Result<BTreeMap<String, String>, InputError> 
     })
 }
 
-pub fn spec(args: &SpecArgs) -> Result<RolloutSpec, InputError> {
+/// Reads a rollout document (YAML or JSON), with a `template.file` read relative to it.
+pub fn read_document(path: &Path) -> Result<Rollout, InputError> {
+    let text = read(path, "rollout document")?;
+    let mut document =
+        Rollout::parse(&text).map_err(|e| InputError::new(format!("{}: {e}", path.display())))?;
+    if let Some(template) = document.template.take() {
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        document.template = Some(
+            template
+                .read_file(base)
+                .map_err(|e| InputError::new(format!("{}: {e}", path.display())))?,
+        );
+    }
+    Ok(document)
+}
+
+/// What the flags say, as a document of its own: only the flags given appear in it.
+fn flags_document(
+    args: &SpecArgs,
+    targets: &TargetArgs,
+    underneath: &Rollout,
+    role: RoleDefault,
+) -> Result<Rollout, InputError> {
     let template = match (&args.template, &args.template_url) {
         (Some(path), _) => {
             let body = read(path, "template")?;
-            TemplateSource::Body(
+            Some(TemplateRef::Body(
                 TemplateBody::parse(body).map_err(|e| InputError::new(format!("{}: {e}", path.display())))?,
-            )
+            ))
         }
-        (None, Some(url)) => {
-            TemplateSource::Url(TemplateUrl::parse(url.clone()).map_err(|e| InputError::new(e.to_string()))?)
+        (None, Some(url)) => Some(TemplateRef::Url(
+            TemplateUrl::parse(url.clone()).map_err(|e| InputError::new(e.to_string()))?,
+        )),
+        (None, None) => None,
+    };
+    let mut parameters = match &args.parameters_file {
+        Some(path) => parameters_file(path)?,
+        None => BTreeMap::new(),
+    };
+    parameters.extend(args.parameters.iter().cloned());
+    let capabilities = if args.capabilities.is_empty() {
+        None
+    } else {
+        Some(
+            args.capabilities
+                .iter()
+                .map(|c| Capability::parse(c))
+                .collect::<Result<_, _>>()
+                .map_err(|e| InputError::new(e.to_string()))?,
+        )
+    };
+    let role_name = |name: &str| {
+        name.parse()
+            .map_err(|e: stackfleet_core::InvalidId| InputError::new(e.to_string()))
+    };
+    let deploy_role = match (&args.role_name, &args.external_id) {
+        (Some(name), external_id) => Some(DeployRole {
+            name: role_name(name)?,
+            external_id: external_id.clone(),
+        }),
+        // An external ID alone goes with the role the document names, or the default one; for
+        // `start` only with a role named here: the default would replace the stored spec's.
+        (None, Some(external_id)) => {
+            let name = match (&underneath.deploy_role, role) {
+                (Some(named), _) => named.name.clone(),
+                (None, RoleDefault::Organizations) => DeployRole::default().name,
+                (None, RoleDefault::Stored) => {
+                    return Err(InputError::new(
+                        "--external-id needs --role-name (or deployRole.name in --spec): the \
+                         state machine's stored default spec names its own role",
+                    ))
+                }
+            };
+            Some(DeployRole {
+                name,
+                external_id: Some(external_id.clone()),
+            })
         }
-        (None, None) => return Err(InputError::new("give --template FILE or --template-url URL")),
+        (None, None) => None,
     };
-    let mut spec = RolloutSpec::new(args.stack_name.clone(), template);
-    if let Some(path) = &args.parameters_file {
-        spec.parameters = parameters_file(path)?;
-    }
-    spec.parameters.extend(args.parameters.iter().cloned());
-    spec.capabilities = args
-        .capabilities
-        .iter()
-        .map(|c| c.parse())
-        .collect::<Result<_, _>>()
-        .map_err(|e: stackfleet_core::spec::SpecError| InputError::new(e.to_string()))?;
-    spec.tags = args.tags.iter().cloned().collect();
-    spec.deploy_role = DeployRole {
-        name: args
-            .role_name
-            .as_deref()
-            .unwrap_or(DEFAULT_ROLE)
-            .parse()
-            .map_err(|e: stackfleet_core::InvalidId| InputError::new(e.to_string()))?,
-        external_id: args.external_id.clone(),
+    Ok(Rollout {
+        schema: None,
+        stack_name: args.stack_name.clone(),
+        template,
+        parameters,
+        parameter_overrides: BTreeMap::new(),
+        capabilities,
+        tags: args.tags.iter().cloned().collect(),
+        deploy_role,
+        session_duration_seconds: None,
+        termination_protection: args.termination_protection.then_some(true),
+        recovery: args.recovery.map(|recovery| match recovery {
+            Recovery::Recreate => RecoveryPolicy::Recreate,
+            Recovery::Stop => RecoveryPolicy::Stop,
+        }),
+        skip_failed_rollback_resources: args.skip_failed_rollback_resources.then_some(true),
+        operation_timeout_seconds: args.operation_timeout,
+        poll_interval_seconds: args.poll_interval,
+        targets: Targets {
+            accounts: targets.accounts.clone(),
+            ous: targets.ous.clone(),
+            tags: targets.tag_filters.iter().cloned().collect(),
+            exclude: targets.exclude.clone(),
+            include_management_account: targets.include_management_account,
+            regions: targets.regions.clone(),
+            list: Vec::new(),
+        },
+        concurrency: None,
+        failure_tolerance: None,
+    })
+}
+
+/// Which deploy role fills in for a role the user did not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleDefault {
+    /// OrganizationAccountAccessRole, as `deploy` and `plan` assume.
+    Organizations,
+    /// The state machine's stored default spec's, as `start` leaves it.
+    Stored,
+}
+
+/// The rollout as the user gave it: the `--spec` document, with the flags laid over it field by
+/// field. Nothing is defaulted yet: `Rollout::resolve` does that, or the state machine's stored
+/// default spec for `start`.
+pub fn document(args: &SpecArgs, targets: &TargetArgs, role: RoleDefault) -> Result<Rollout, InputError> {
+    let file = match &args.spec {
+        Some(path) => read_document(path)?,
+        None => Rollout::default(),
     };
-    spec.recovery = match args.recovery {
-        Recovery::Recreate => RecoveryPolicy::Recreate,
-        Recovery::Stop => RecoveryPolicy::Stop,
-    };
-    spec.skip_failed_rollback_resources = args.skip_failed_rollback_resources;
-    spec.termination_protection = args.termination_protection;
-    spec.operation_timeout_seconds = args.operation_timeout;
-    spec.poll_interval_seconds = args.poll_interval;
-    spec.validate().map_err(|e| InputError::new(e.to_string()))?;
-    Ok(spec)
+    let flags = flags_document(args, targets, &file, role)?;
+    Ok(flags.over(file))
+}
+
+/// The document resolved for a local run: complete, checked, defaults filled in.
+pub fn resolve(document: &Rollout) -> Result<Resolved, InputError> {
+    document.resolve().map_err(|e| InputError::new(e.to_string()))
 }
 
 /// The run's ID: the one given, or one made from the clock.
@@ -121,24 +212,17 @@ pub fn run_id(given: Option<&RunId>) -> RunId {
     })
 }
 
-pub fn selection(args: &TargetArgs, default_region: Option<&str>) -> Result<Selection, InputError> {
-    let regions = if args.regions.is_empty() {
-        let region =
-            default_region.ok_or_else(|| InputError::new("no region: pass --regions or --region"))?;
-        vec![region
+/// What targeting resolves: the document's targets, in the caller's region when it names none.
+pub fn selection(targets: &Targets, default_region: Option<&str>) -> Result<Selection, InputError> {
+    let mut selection = targets.selection();
+    if selection.regions.is_empty() {
+        let region = default_region
+            .ok_or_else(|| InputError::new("no region: pass --regions or --region, or give targets.regions"))?;
+        selection.regions = vec![region
             .parse::<Region>()
-            .map_err(|e| InputError::new(e.to_string()))?]
-    } else {
-        args.regions.clone()
-    };
-    Ok(Selection {
-        accounts: args.accounts.clone(),
-        ous: args.ous.clone(),
-        tag_filters: args.tag_filters.clone(),
-        exclude: args.exclude.clone(),
-        include_management_account: args.include_management_account,
-        regions,
-    })
+            .map_err(|e| InputError::new(e.to_string()))?];
+    }
+    Ok(selection)
 }
 
 pub fn aws_settings(args: &AwsArgs) -> AwsSettings {
@@ -157,29 +241,43 @@ pub struct Prepared {
     pub run: RunId,
     pub config: SdkConfig,
     pub resolution: Resolution,
+    pub concurrency: u32,
+    pub tolerance: FailureTolerance,
 }
 
-/// Parses the flags, validates the template once with CloudFormation, and resolves the targets
-/// from the Organization (unless `given`, as by `--rerun-failed`). Nothing here changes a stack.
+/// Reads the document and the flags, validates the template once with CloudFormation, and
+/// resolves the targets from the Organization (unless `given`, as by `--rerun-failed`, or the
+/// document lists them). Nothing here changes a stack.
 pub async fn prepare(
     spec_args: &SpecArgs,
     target_args: &TargetArgs,
     aws_args: &AwsArgs,
     given: Option<Resolution>,
 ) -> Result<Prepared, CliError> {
-    let spec = spec(spec_args)?;
+    let Resolved {
+        spec,
+        targets,
+        concurrency,
+        tolerance,
+    } = resolve(&document(spec_args, target_args, RoleDefault::Organizations)?)?;
     let run = run_id(spec_args.run_id.as_ref());
     let config = aws_settings(aws_args).sdk_config().await;
-    let selection = selection(target_args, config.region().map(|r| r.as_ref()))?;
+    let selection = selection(&targets, config.region().map(|r| r.as_ref()))?;
     preflight(&CfnStacks::from_config(&config), &spec).await?;
     let resolution = match given {
         Some(resolution) => resolution,
-        None => resolve(&OrgClient::from_config(&config), &selection).await?,
+        None if !targets.list.is_empty() => Resolution {
+            targets: targets.list.clone(),
+            skipped: Vec::new(),
+        },
+        None => resolve_targets(&OrgClient::from_config(&config), &selection).await?,
     };
     Ok(Prepared {
         spec,
         run,
         config,
         resolution,
+        concurrency,
+        tolerance,
     })
 }

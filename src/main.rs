@@ -10,7 +10,7 @@ mod progress;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 
 /// How a command failed: input the user must fix (exit 2) or a run that could not go on (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +43,7 @@ impl From<stackfleet_core::targeting::TargetingError> for CliError {
 }
 
 fn main() -> ExitCode {
-    // The matches too, not only the parsed values: `start` sends only the flags actually given.
-    let matches = cli::Cli::command().get_matches();
-    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -63,17 +61,15 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Deploy(args) => deploy::deploy(args).await,
             cli::Command::Plan(args) => plan::plan(args).await,
-            cli::Command::Start(args) => {
-                let given = matches
-                    .subcommand_matches("start")
-                    .map(operate::Given::of)
-                    .unwrap_or_default();
-                operate::start(args, &given).await
-            }
+            cli::Command::Start(args) => operate::start(args).await,
             cli::Command::Status(args) => operate::status(args).await,
             cli::Command::Watch(args) => operate::watch(args).await,
             cli::Command::Rerun(args) => operate::rerun(args).await,
             cli::Command::Report(args) => operate::report(args).await,
+            cli::Command::Schema => {
+                print!("{}", stackfleet_core::document::json_schema());
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     match result {

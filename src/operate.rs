@@ -1,22 +1,18 @@
 //! The operator commands: `start`, `status`, `watch`, `rerun` and `report`, over the deployed
-//! state machine. The decisions live in `stackfleet_aws::operator`; this is flags and printing.
+//! state machine. The decisions live in `stackfleet_core::operator`; this is flags and printing.
 
-use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use clap::parser::ValueSource;
-use clap::ArgMatches;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Map, Value};
-use stackfleet_aws::operator::{self, OperatorError, RunStatus, Submitted};
-use stackfleet_aws::sfn::{self, Executions, Status};
-use stackfleet_aws::S3Store;
+use serde_json::{json, Value};
+use stackfleet_aws::{S3Store, SfnExecutions};
+use stackfleet_core::executions::{self, Status};
+use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_core::report::{targets_count, Report};
-use stackfleet_core::rollout::FailureTolerance;
-use stackfleet_core::{RolloutSpec, RunId};
+use stackfleet_core::{InvalidId, Rollout, RunId, StackName};
 
 use crate::cli::{ExecutionArgs, ReportArgs, ReportFormat, RerunArgs, StartArgs, StatusArgs, WatchArgs};
 use crate::inputs::{self, InputError};
@@ -37,110 +33,21 @@ impl From<OperatorError> for CliError {
     }
 }
 
-/// The flags given on the command line or by environment, told apart from clap's defaults.
-#[derive(Debug, Default)]
-pub struct Given(BTreeSet<String>);
-
-impl Given {
-    pub fn of(matches: &ArgMatches) -> Self {
-        Self(
-            matches
-                .ids()
-                .filter(|id| {
-                    matches
-                        .value_source(id.as_str())
-                        .is_some_and(|source| source != ValueSource::DefaultValue)
-                })
-                .map(|id| id.as_str().to_owned())
-                .collect(),
-        )
-    }
-
-    fn has(&self, id: &str) -> bool {
-        self.0.contains(id)
-    }
-}
-
-/// Spec fields that have a flag (by its clap id) with a default: sent only when the flag is given,
-/// so that a default of the CLI never overrides the stored default spec's setting.
-const DEFAULTED: [(&str, &str); 7] = [
-    ("capabilities", "capabilities"),
-    ("tags", "tags"),
-    ("recovery", "recovery"),
-    ("skip_failed_rollback_resources", "skipFailedRollbackResources"),
-    ("termination_protection", "terminationProtection"),
-    ("operation_timeout", "operationTimeoutSeconds"),
-    ("poll_interval", "pollIntervalSeconds"),
-];
-
-/// The execution input `start` submits: the stack, its template and parameters, and of the rest
-/// only what is given. The lister merges it over the stored default spec, which fills in the
-/// rest: its deploy role above all, the only one the worker may assume.
-fn execution_input(args: &StartArgs, given: &Given, spec: &RolloutSpec) -> Result<Value, InputError> {
-    let Ok(Value::Object(mut fields)) = serde_json::to_value(spec) else {
-        return Err(InputError::new("the spec does not serialise as a JSON object"));
-    };
-    for (flag, field) in DEFAULTED {
-        if !given.has(flag) {
-            fields.remove(field);
-        }
-    }
-    match (&args.spec.role_name, &args.spec.external_id) {
-        (Some(_), _) => {}
-        (None, Some(external_id)) => {
-            fields.insert("deployRole".into(), json!({ "externalId": external_id }));
-        }
-        (None, None) => {
-            fields.remove("deployRole");
-        }
-    }
-    let t = &args.targets;
-    let mut targets = Map::new();
-    let selects =
-        !(t.accounts.is_empty() && t.ous.is_empty() && t.tag_filters.is_empty() && t.exclude.is_empty());
-    if selects || t.include_management_account {
-        // Given selectors replace the stored default's whole selection, never mix with it.
-        let tags: Map<String, Value> = t.tag_filters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        targets.insert("accounts".into(), json!(t.accounts));
-        targets.insert("ous".into(), json!(t.ous));
-        targets.insert("tags".into(), Value::Object(tags));
-        targets.insert("exclude".into(), json!(t.exclude));
-        targets.insert(
-            "includeManagementAccount".into(),
-            json!(t.include_management_account),
-        );
-    }
-    if !t.regions.is_empty() {
-        targets.insert("regions".into(), json!(t.regions));
-    }
-    if !targets.is_empty() {
-        fields.insert("targets".into(), Value::Object(targets));
-    }
-    if let Some(concurrency) = args.concurrency {
-        fields.insert("concurrency".into(), json!(concurrency));
-    }
-    match args.failure_tolerance {
-        None => {}
-        Some(FailureTolerance::Percent(percent)) => {
-            fields.insert("toleratedFailurePercentage".into(), json!(percent));
-        }
-        Some(FailureTolerance::Count(0)) => {
-            fields.insert("toleratedFailurePercentage".into(), json!(0));
-        }
-        Some(FailureTolerance::Count(_)) => {
-            return Err(InputError::new(
-                "the state machine tolerates a percentage of the targets: pass --failure-tolerance 5%, say",
-            ))
-        }
-    }
-    let input = Value::Object(fields);
-    let size = input.to_string().len();
+/// The execution input `start` submits: the rollout document as the `--spec` file and the flags
+/// give it, and nothing else. The lister lays it over the stored default spec, which fills in
+/// the rest: its deploy role above all, the only one the worker may assume. A template file is
+/// sent as its body.
+fn execution_input(args: &StartArgs) -> Result<Rollout, InputError> {
+    let mut document = inputs::document(&args.spec, &args.targets, inputs::RoleDefault::Stored)?;
+    document.concurrency = args.concurrency.or(document.concurrency);
+    document.failure_tolerance = args.failure_tolerance.or(document.failure_tolerance);
+    let size = serde_json::to_string(&document).map_or(0, |text| text.len());
     if size > MAX_INPUT_BYTES {
         return Err(InputError::new(format!(
             "the execution input is {size} bytes, over Step Functions' 256 KiB: pass the template with --template-url"
         )));
     }
-    Ok(input)
+    Ok(document)
 }
 
 /// A name the user chose: it becomes the run ID as it is, or it is refused.
@@ -155,7 +62,7 @@ fn chosen_name(name: &str) -> Result<String, InputError> {
 }
 
 fn check_state_machine(arn: &str) -> Result<(), InputError> {
-    sfn::execution_arn(arn, "x").map(|_| ()).ok_or_else(|| {
+    executions::execution_arn(arn, "x").map(|_| ()).ok_or_else(|| {
         InputError::new(format!(
             "{arn:?} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)"
         ))
@@ -175,19 +82,27 @@ fn announce(submitted: &Submitted) {
     println!("{}", submitted.arn);
 }
 
-pub async fn start(args: StartArgs, given: &Given) -> Result<ExitCode, CliError> {
+pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
     check_state_machine(&args.state_machine_arn)?;
-    let spec = inputs::spec(&args.spec)?;
-    let input = execution_input(&args, given, &spec)?;
+    let document = execution_input(&args)?;
+    let input = serde_json::to_value(&document)
+        .map_err(|e| InputError::new(format!("the rollout document does not serialise: {e}")))?;
     let name = match args
         .name
         .as_deref()
         .or(args.spec.run_id.as_ref().map(RunId::as_str))
     {
         Some(name) => chosen_name(name)?,
-        None => operator::execution_name(&spec.stack_name, &input),
+        None => {
+            // Named after the stack when the document names one, else after the tool.
+            let stack: StackName = match &document.stack_name {
+                Some(stack) => stack.clone(),
+                None => "stackfleet".parse().map_err(|e: InvalidId| InputError::new(e.to_string()))?,
+            };
+            operator::execution_name(&stack, &input)
+        }
     };
-    let executions = Executions::from_config(&inputs::aws_settings(&args.aws).sdk_config().await);
+    let executions = SfnExecutions::from_config(&inputs::aws_settings(&args.aws).sdk_config().await);
     let submitted = operator::submit(&executions, &args.state_machine_arn, &name, &input).await?;
     announce(&submitted);
     Ok(ExitCode::SUCCESS)
@@ -202,7 +117,7 @@ pub async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
 }
 
 fn state_machine_of(execution_arn: &str) -> Result<String, InputError> {
-    sfn::state_machine_arn(execution_arn).ok_or_else(|| {
+    executions::state_machine_arn(execution_arn).ok_or_else(|| {
         InputError::new(format!(
             "{execution_arn:?} is not an execution ARN (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)"
         ))
@@ -210,17 +125,17 @@ fn state_machine_of(execution_arn: &str) -> Result<String, InputError> {
 }
 
 /// The clients of a command about one execution, from one configuration: the ARN checked first.
-async fn connect(args: &ExecutionArgs) -> Result<(SdkConfig, Executions), CliError> {
+async fn connect(args: &ExecutionArgs) -> Result<(SdkConfig, SfnExecutions), CliError> {
     state_machine_of(&args.execution_arn)?;
     let config = inputs::aws_settings(&args.aws).sdk_config().await;
-    let executions = Executions::from_config(&config);
+    let executions = SfnExecutions::from_config(&config);
     Ok((config, executions))
 }
 
 /// The run store of the execution's state machine.
 async fn store(
     config: &SdkConfig,
-    executions: &Executions,
+    executions: &SfnExecutions,
     args: &ExecutionArgs,
 ) -> Result<S3Store, CliError> {
     let machine = state_machine_of(&args.execution_arn)?;
@@ -231,7 +146,7 @@ async fn store(
 /// Status without the store is still status: the live failure count is then unknown. Said once.
 async fn optional_store(
     config: &SdkConfig,
-    executions: &Executions,
+    executions: &SfnExecutions,
     args: &ExecutionArgs,
 ) -> Option<S3Store> {
     match store(config, executions, args).await {

@@ -18,6 +18,7 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         run,
         config,
         resolution,
+        ..
     } = inputs::prepare(&args.spec, &args.targets, &args.aws, None).await?;
     eprintln!(
         "stackfleet: planning stack {} in {} targets ({} skipped)",

@@ -9,15 +9,13 @@ use std::process::Output;
 use serde_json::Value;
 use support::{demo_org, stackfleet, Moto};
 
-const STACK: [&str; 10] = [
-    "--stack-name",
-    "org-federation",
-    "--template",
-    "examples/federation/template.yaml",
-    "--parameters-file",
-    "examples/federation/demo-parameters.json",
-    "--capabilities",
-    "CAPABILITY_NAMED_IAM",
+/// The federation rollout document, with flags over it: no failure tolerated (the document says
+/// 10%), a poll every second.
+const STACK: [&str; 6] = [
+    "--spec",
+    "examples/federation/rollout.yaml",
+    "--failure-tolerance",
+    "0",
     "--poll-interval",
     "1",
 ];
@@ -283,7 +281,7 @@ fn ctrl_c_starts_nothing_new_and_still_writes_the_reports() {
     let markdown = dir.path().join("interrupted.md");
     let mut child = stackfleet(&moto)
         .args(["deploy"])
-        .args(&STACK[..8])
+        .args(&STACK[..4])
         // Each target then sits in its first 5 s poll interval: the interrupt lands mid-flight.
         .args([
             "--poll-interval",

@@ -16,13 +16,11 @@ use support::{stackfleet, Moto};
 
 const BUCKET: &str = "stackfleet-runs";
 const DEFINITION: &str = r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#;
-const START: [&str; 10] = [
+const START: [&str; 8] = [
     "--stack-name",
     "org-federation",
     "--template",
     "examples/federation/template.yaml",
-    "--parameters-file",
-    "examples/federation/demo-parameters.json",
     "--ou",
     "r-ab12",
     "--regions",
@@ -111,6 +109,8 @@ async fn a_pipeline_retrying_start_gets_the_same_execution() {
             "IdpName=corp-sso",
             "--capabilities",
             "CAPABILITY_NAMED_IAM",
+            "--role-name",
+            "stackfleet-deploy",
             "--external-id",
             "pipeline-1",
         ],
@@ -156,9 +156,10 @@ async fn a_pipeline_retrying_start_gets_the_same_execution() {
     assert_eq!(given["capabilities"], serde_json::json!(["CAPABILITY_NAMED_IAM"]));
     assert_eq!(
         given["deployRole"],
-        serde_json::json!({ "externalId": "pipeline-1" }),
-        "the default's role name stays"
+        serde_json::json!({ "name": "stackfleet-deploy", "externalId": "pipeline-1" })
     );
+    let external_alone = start(&moto, &machine, &["--external-id", "pipeline-1"]);
+    assert_refused(&external_alone, "--external-id needs --role-name");
 
     let name = arn.rsplit(':').next().unwrap();
     let taken = start(&moto, &machine, &["--name", name, "--parameter", "IdpName=other"]);
@@ -294,7 +295,7 @@ async fn create_machine(sfn: &aws_sdk_sfn::Client, name: &str, definition: &str)
         .role_arn("arn:aws:iam::123456789012:role/stackfleet-state-machine")
         .tags(
             aws_sdk_sfn::types::Tag::builder()
-                .key(stackfleet_aws::operator::BUCKET_TAG)
+                .key(stackfleet_core::operator::BUCKET_TAG)
                 .value(BUCKET)
                 .build(),
         )

@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, execute, fixture } from './harness.mjs';
+import { ROOT, example, execute, fixture } from './harness.mjs';
 
 const PRICE = {
   transition: 0.025 / 1000, // Step Functions Standard, per state transition
@@ -18,7 +18,7 @@ const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'))
 const input = fixture('execution-input-pipeline.json');
 input.stackName = 'org-federation';
 input.template = { body: readFileSync(join(ROOT, 'examples/federation/template.yaml'), 'utf8') };
-input.parameters = fixture('../../examples/federation/demo-parameters.json');
+input.parameters = example('federation/rollout.yaml').parameters;
 input.capabilities = ['CAPABILITY_NAMED_IAM'];
 input.targets = { ...input.targets, ous: [state.root], exclude: [] };
 // One at a time: cargo lambda watch runs one instance per function, so concurrent invocations

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, execute, fixture, org } from './harness.mjs';
+import { ROOT, example, execute, fixture, org } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
@@ -18,10 +18,10 @@ function pipelineInput() {
   const input = fixture('execution-input-pipeline.json');
   input.stackName = 'org-federation';
   input.template = { body: readFileSync(join(ROOT, 'examples/federation/template.yaml'), 'utf8') };
-  input.parameters = fixture('../../examples/federation/demo-parameters.json');
+  input.parameters = example('federation/rollout.yaml').parameters;
   input.capabilities = ['CAPABILITY_NAMED_IAM'];
   input.targets = { ...input.targets, ous: [state.ous.Prod], exclude: [] };
-  input.toleratedFailurePercentage = 0;
+  input.failureTolerance = 0;
   input.concurrency = 8;
   return input;
 }

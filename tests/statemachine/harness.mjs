@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 
 // aws-local-stepfunctions 3 needs Promise.withResolvers (Node 22); Node 20 lacks it.
 if (!Promise.withResolvers) {
@@ -42,6 +43,11 @@ export function definition() {
 
 export function fixture(name) {
   return JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', name), 'utf8'));
+}
+
+/** A rollout document of examples/ (YAML), as the state machine would get it in JSON. */
+export function example(path) {
+  return parseYaml(readFileSync(join(ROOT, 'examples', path), 'utf8'));
 }
 
 /** Every Task state, nested ones included, with its Resource. */

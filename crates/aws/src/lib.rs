@@ -5,8 +5,6 @@
 pub mod cloudformation;
 pub mod config;
 mod errors;
-#[cfg(feature = "operator")]
-pub mod operator;
 pub mod organizations;
 pub mod s3;
 #[cfg(feature = "operator")]
@@ -21,5 +19,5 @@ pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
 pub use s3::S3Store;
 #[cfg(feature = "operator")]
-pub use sfn::Executions;
+pub use sfn::SfnExecutions;
 pub use sts::StsAssumer;

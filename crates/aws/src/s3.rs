@@ -5,7 +5,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use stackfleet_core::ports::{Page, PortError, PortResult, RunStore};
 
-use crate::errors::{classify, service_error};
+use crate::errors::classify;
 
 #[derive(Debug, Clone)]
 pub struct S3Store {
@@ -55,7 +55,7 @@ impl RunStore for S3Store {
         {
             Ok(answer) => answer,
             Err(error) => {
-                if service_error(&error).is_some_and(|(code, _)| code == "NoSuchKey") {
+                if error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
                     return Ok(None);
                 }
                 return Err(classify(&error));

@@ -1,108 +1,24 @@
-//! Step Functions as the operator commands see it: an execution started at most once per name,
-//! its state, its Distributed Map run's item counts, and what one of its states returned.
+//! Step Functions behind core's `Executions` port: SDK types in, core's types out. The decisions
+//! over executions (what a re-submit or a re-run may do) are in `stackfleet_core::operator`.
 
 use aws_config::SdkConfig;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, MapRunItemCounts};
 use aws_sdk_sfn::Client;
 use aws_smithy_types::DateTime;
+use stackfleet_core::executions::{execution_arn, Execution, Executions, ItemCounts, Started, Status};
 use stackfleet_core::ports::{PortError, PortResult};
 
-use crate::errors::{classify, service_error};
+use crate::errors::classify;
 
-/// How an execution stands, as `DescribeExecution` tells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-    /// A status this build does not know (Step Functions added `PENDING_REDRIVE` in 2023).
-    Other,
-}
+/// History events read per page while looking for a state's output, newest first: the state
+/// looked for (Reduce) is near the end, so the first page almost always has it.
+const HISTORY_PAGE: i32 = 100;
 
-impl Status {
-    fn of(status: &ExecutionStatus) -> Self {
-        match status {
-            ExecutionStatus::Running => Self::Running,
-            ExecutionStatus::Succeeded => Self::Succeeded,
-            ExecutionStatus::Failed => Self::Failed,
-            ExecutionStatus::TimedOut => Self::TimedOut,
-            ExecutionStatus::Aborted => Self::Aborted,
-            _ => Self::Other,
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        !matches!(self, Self::Running | Self::Other)
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::TimedOut => "TIMED_OUT",
-            Self::Aborted => "ABORTED",
-            Self::Other => "OTHER",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Execution {
-    pub arn: String,
-    pub name: String,
-    pub state_machine_arn: String,
-    pub status: Status,
-    pub input: Option<String>,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub started_at_ms: u64,
-    pub stopped_at_ms: Option<u64>,
-}
-
-/// A Distributed Map run's items: one per target.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ItemCounts {
-    pub total: u64,
-    pub pending: u64,
-    pub running: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub timed_out: u64,
-    pub aborted: u64,
-}
-
-impl ItemCounts {
-    /// Items whose child execution has ended, however it ended.
-    pub fn finished(&self) -> u64 {
-        self.succeeded + self.failed + self.timed_out + self.aborted
-    }
-}
-
-/// What a start came to: a new execution, or the one that already had this name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Started {
-    New { arn: String },
-    Existing(Execution),
-}
-
-/// The execution ARN a state machine gives an execution of this name.
-pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
-    let (head, machine) = state_machine_arn.split_once(":stateMachine:")?;
-    (!machine.is_empty() && !machine.contains(':')).then(|| format!("{head}:execution:{machine}:{name}"))
-}
-
-/// The state machine an execution ARN belongs to.
-pub fn state_machine_arn(execution_arn: &str) -> Option<String> {
-    let (head, rest) = execution_arn.split_once(":execution:")?;
-    let (machine, name) = rest.split_once(':')?;
-    (!machine.is_empty() && !name.is_empty() && !name.contains(':'))
-        .then(|| format!("{head}:stateMachine:{machine}"))
+fn status(status: &ExecutionStatus) -> Status {
+    status
+        .as_str()
+        .parse()
+        .unwrap_or_else(|_| Status::Other(status.as_str().to_owned()))
 }
 
 fn millis(time: &DateTime) -> u64 {
@@ -113,12 +29,24 @@ fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+fn item_counts(counts: &MapRunItemCounts) -> ItemCounts {
+    ItemCounts {
+        total: count(counts.total),
+        pending: count(counts.pending),
+        running: count(counts.running),
+        succeeded: count(counts.succeeded),
+        failed: count(counts.failed),
+        timed_out: count(counts.timed_out),
+        aborted: count(counts.aborted),
+    }
+}
+
 #[derive(Debug, Clone)]
-pub struct Executions {
+pub struct SfnExecutions {
     client: Client,
 }
 
-impl Executions {
+impl SfnExecutions {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
@@ -126,23 +54,27 @@ impl Executions {
     pub fn from_config(config: &SdkConfig) -> Self {
         Self::new(Client::new(config))
     }
+}
 
-    /// `None` when no execution has this ARN.
-    pub async fn describe(&self, arn: &str) -> PortResult<Option<Execution>> {
+impl Executions for SfnExecutions {
+    async fn describe(&self, arn: &str) -> PortResult<Option<Execution>> {
         let answer = match self.client.describe_execution().execution_arn(arn).send().await {
             Ok(answer) => answer,
             Err(error) => {
-                if service_error(&error).is_some_and(|(code, _)| code == "ExecutionDoesNotExist") {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_does_not_exist())
+                {
                     return Ok(None);
                 }
                 return Err(classify(&error));
             }
         };
         Ok(Some(Execution {
+            status: status(&answer.status),
             arn: answer.execution_arn,
             name: answer.name.unwrap_or_default(),
             state_machine_arn: answer.state_machine_arn,
-            status: Status::of(&answer.status),
             input: answer.input,
             output: answer.output,
             error: answer.error,
@@ -152,13 +84,13 @@ impl Executions {
         }))
     }
 
-    /// Starts `name` unless an execution of that name exists: names are unique per state
-    /// machine for 90 days after an execution ends, so a retried submit finds the first one.
-    pub async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> PortResult<Started> {
+    async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> PortResult<Started> {
         let arn = execution_arn(state_machine_arn, name).ok_or_else(|| PortError::Rejected {
             code: "InvalidArn".into(),
             message: format!("{state_machine_arn} is not a state machine ARN"),
         })?;
+        // Look first: StartExecution answers a running execution of the same name and input
+        // with its ARN, as if it had started it; only a look tells a retry from a first start.
         if let Some(existing) = self.describe(&arn).await? {
             return Ok(Started::Existing(existing));
         }
@@ -175,7 +107,11 @@ impl Executions {
                 arn: answer.execution_arn,
             }),
             // Another submit of the same name won the race between our look and our start.
-            Err(error) if service_error(&error).is_some_and(|(code, _)| code == "ExecutionAlreadyExists") => {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_execution_already_exists()) =>
+            {
                 match self.describe(&arn).await? {
                     Some(existing) => Ok(Started::Existing(existing)),
                     None => Err(classify(&error)),
@@ -185,8 +121,7 @@ impl Executions {
         }
     }
 
-    /// The item counts of the execution's (one) Distributed Map run; `None` before it starts.
-    pub async fn item_counts(&self, execution_arn: &str) -> PortResult<Option<ItemCounts>> {
+    async fn item_counts(&self, execution_arn: &str) -> PortResult<Option<ItemCounts>> {
         let runs = self
             .client
             .list_map_runs()
@@ -204,20 +139,10 @@ impl Executions {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        Ok(described.item_counts.map(|c| ItemCounts {
-            total: count(c.total),
-            pending: count(c.pending),
-            running: count(c.running),
-            succeeded: count(c.succeeded),
-            failed: count(c.failed),
-            timed_out: count(c.timed_out),
-            aborted: count(c.aborted),
-        }))
+        Ok(described.item_counts.as_ref().map(item_counts))
     }
 
-    /// The output of the last time the execution left `state`, newest events first; `None` if
-    /// it never did.
-    pub async fn state_output(&self, execution_arn: &str, state: &str) -> PortResult<Option<String>> {
+    async fn state_output(&self, execution_arn: &str, state: &str) -> PortResult<Option<String>> {
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -226,7 +151,7 @@ impl Executions {
                 .execution_arn(execution_arn)
                 .reverse_order(true)
                 .include_execution_data(true)
-                .max_results(100)
+                .max_results(HISTORY_PAGE)
                 .set_next_token(token.take())
                 .send()
                 .await
@@ -246,8 +171,7 @@ impl Executions {
         }
     }
 
-    /// The value of one tag of a state machine.
-    pub async fn tag(&self, resource_arn: &str, key: &str) -> PortResult<Option<String>> {
+    async fn tag(&self, resource_arn: &str, key: &str) -> PortResult<Option<String>> {
         let answer = self
             .client
             .list_tags_for_resource()
@@ -261,29 +185,5 @@ impl Executions {
             .into_iter()
             .find(|tag| tag.key.as_deref() == Some(key))
             .and_then(|tag| tag.value))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MACHINE: &str = "arn:aws:states:us-east-1:111111111111:stateMachine:stackfleet";
-
-    #[test]
-    fn arns_go_both_ways() {
-        let execution = execution_arn(MACHINE, "org-baseline-1a2b").unwrap();
-        assert_eq!(
-            execution,
-            "arn:aws:states:us-east-1:111111111111:execution:stackfleet:org-baseline-1a2b"
-        );
-        assert_eq!(state_machine_arn(&execution).as_deref(), Some(MACHINE));
-    }
-
-    #[test]
-    fn malformed_arns_are_refused() {
-        assert_eq!(execution_arn("arn:aws:states:us-east-1:1:activity:x", "n"), None);
-        assert_eq!(state_machine_arn(MACHINE), None);
-        assert_eq!(state_machine_arn("arn:aws:states:us-east-1:1:execution:m"), None);
     }
 }

@@ -8,7 +8,7 @@ use stackfleet_aws::{CfnStacks, StsAssumer};
 use stackfleet_core::lifecycle::{run_target, DriveOptions, Job, TokioClock};
 use stackfleet_core::preflight::preflight;
 use stackfleet_core::spec::MAX_INLINE_TEMPLATE_BYTES;
-use stackfleet_core::{RolloutSpec, RunId, Target};
+use stackfleet_core::{Rollout, RunId, Target};
 
 /// What a caller hands over: an execution input's spec and its targets, unparsed.
 struct RawRollout {
@@ -24,7 +24,10 @@ const GOOD_BODY: &str = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
 
 /// Parses everything first, as every entry point does, and only then calls AWS.
 async fn roll_out(raw: &RawRollout, validate: &Rule, assume: &Rule) -> Result<usize, String> {
-    let spec = RolloutSpec::from_json(&raw.spec_json).map_err(|e| e.to_string())?;
+    let spec = Rollout::parse(&raw.spec_json)
+        .and_then(|document| document.resolve())
+        .map_err(|e| e.to_string())?
+        .spec;
     let targets = raw
         .targets
         .iter()

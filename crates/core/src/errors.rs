@@ -1,12 +1,28 @@
 //! The error contract: stable names the worker sends as its Lambda error type and the state
 //! machine matches in Retry and Catch. Renaming one is a breaking change for deployed machines.
-
-use std::fmt;
-use std::str::FromStr;
+//!
+//! The names, their parsing and the list of them all are derived (strum), so the contract test
+//! that holds them against statemachine.asl.json iterates exactly what the compiler sees.
 
 use serde::{Deserialize, Serialize};
+use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    EnumIter,
+    IntoStaticStr,
+)]
 pub enum ErrorName {
     /// The deploy role is missing in the target, or does not trust the caller.
     AccessDenied,
@@ -31,32 +47,9 @@ pub enum ErrorName {
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 10] = [
-        Self::AccessDenied,
-        Self::AccountNotReady,
-        Self::Throttled,
-        Self::StackBusy,
-        Self::TemplateInvalid,
-        Self::StackFailed,
-        Self::NeedsAttention,
-        Self::TimedOut,
-        Self::InvalidInput,
-        Self::Internal,
-    ];
-
+    /// The name as the Lambda error type and the ASL's `ErrorEquals` spell it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "AccessDenied",
-            Self::AccountNotReady => "AccountNotReady",
-            Self::Throttled => "Throttled",
-            Self::StackBusy => "StackBusy",
-            Self::TemplateInvalid => "TemplateInvalid",
-            Self::StackFailed => "StackFailed",
-            Self::NeedsAttention => "NeedsAttention",
-            Self::TimedOut => "TimedOut",
-            Self::InvalidInput => "InvalidInput",
-            Self::Internal => "Internal",
-        }
+        self.into()
     }
 
     /// Worth trying the same step again later: the cause may pass by itself.
@@ -65,32 +58,21 @@ impl ErrorName {
     }
 }
 
-impl fmt::Display for ErrorName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ErrorName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|name| name.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a stackfleet error name"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::*;
 
     #[test]
     fn names_round_trip_as_text_and_json() {
-        for name in ErrorName::ALL {
+        assert_eq!(ErrorName::iter().count(), 10);
+        for name in ErrorName::iter() {
             assert_eq!(name.as_str().parse::<ErrorName>(), Ok(name));
             assert_eq!(serde_json::to_string(&name).unwrap(), format!("\"{name}\""));
         }
+        assert_eq!(ErrorName::AccountNotReady.to_string(), "AccountNotReady");
         assert!("States.ALL".parse::<ErrorName>().is_err());
+        assert!("throttled".parse::<ErrorName>().is_err(), "names are case-sensitive, as in the ASL");
     }
 }

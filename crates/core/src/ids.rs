@@ -53,11 +53,32 @@ macro_rules! string_newtype {
     };
 }
 
+/// The JSON Schema of a type that serialises as a string of a known shape: editors and the CDK
+/// app check the shape before any stackfleet code runs; the parser here stays the authority.
+macro_rules! string_schema {
+    ($name:ident, $pattern:expr, $description:expr) => {
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": $pattern,
+                    "description": $description,
+                })
+            }
+        }
+    };
+}
+pub(crate) use string_schema;
+
 /// An AWS account ID: exactly twelve ASCII digits.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);
 string_newtype!(AccountId);
+string_schema!(AccountId, "^[0-9]{12}$", "An AWS account ID: 12 digits.");
 
 impl FromStr for AccountId {
     type Err = InvalidId;
@@ -75,6 +96,11 @@ impl FromStr for AccountId {
 #[serde(try_from = "String", into = "String")]
 pub struct Region(String);
 string_newtype!(Region);
+string_schema!(
+    Region,
+    "^[a-z]+(-[a-z]+)+-[0-9]{1,2}$",
+    "An AWS region code, such as us-east-1."
+);
 
 impl FromStr for Region {
     type Err = InvalidId;
@@ -103,6 +129,11 @@ impl FromStr for Region {
 #[serde(try_from = "String", into = "String")]
 pub struct StackName(String);
 string_newtype!(StackName);
+string_schema!(
+    StackName,
+    "^[A-Za-z][A-Za-z0-9-]{0,127}$",
+    "A CloudFormation stack name: a letter, then letters, digits or '-', at most 128."
+);
 
 impl FromStr for StackName {
     type Err = InvalidId;
@@ -127,6 +158,11 @@ impl FromStr for StackName {
 #[serde(try_from = "String", into = "String")]
 pub struct RunId(String);
 string_newtype!(RunId);
+string_schema!(
+    RunId,
+    "^[A-Za-z0-9][A-Za-z0-9-]{0,63}$",
+    "Names one rollout: 1-64 letters, digits or '-'."
+);
 
 impl FromStr for RunId {
     type Err = InvalidId;
@@ -169,6 +205,12 @@ pub struct Target {
     pub account: AccountId,
     pub region: Region,
 }
+
+string_schema!(
+    Target,
+    "^[0-9]{12}:[a-z]+(-[a-z]+)+-[0-9]{1,2}$",
+    "One place a stack goes: ACCOUNT:REGION, e.g. 123456789012:us-east-1."
+);
 
 impl Target {
     pub fn new(account: AccountId, region: Region) -> Self {

@@ -1,9 +1,12 @@
 //! stackfleet's vocabulary and decisions. No AWS SDK type appears here: adapters in
 //! `stackfleet-aws` translate, and fakes there stand in for AWS in tests.
 
+pub mod document;
 pub mod errors;
+pub mod executions;
 pub mod ids;
 pub mod lifecycle;
+pub mod operator;
 pub mod outcome;
 pub mod plan;
 pub mod ports;
@@ -19,5 +22,6 @@ pub mod wire;
 
 pub use errors::ErrorName;
 pub use ids::{AccountId, InvalidId, Region, RunId, StackName, Target};
-pub use outcome::{Failure, Outcome, OutcomeKind, RootCause};
+pub use outcome::{Failure, Outcome, OutcomeKind, RootCause, Verdict};
+pub use document::{Rollout, Targets};
 pub use spec::{RolloutSpec, TemplateSource};

@@ -3,12 +3,29 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
 use crate::errors::ErrorName;
 use crate::ids::Target;
 use crate::stack::StackStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// How a target ended, without the detail: what summaries count and the state machine reads.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    EnumIter,
+    IntoStaticStr,
+)]
 pub enum OutcomeKind {
     Created,
     Updated,
@@ -20,12 +37,6 @@ pub enum OutcomeKind {
 impl OutcomeKind {
     pub fn is_success(self) -> bool {
         matches!(self, Self::Created | Self::Updated | Self::Unchanged)
-    }
-}
-
-impl fmt::Display for OutcomeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
     }
 }
 
@@ -70,12 +81,43 @@ pub struct Failure {
     pub root_cause: RootCause,
 }
 
+/// How a target ended, with what only that ending has: a failure's cause, a skip's reason. One
+/// enum, so that an outcome carries a failure exactly when it failed. In JSON its tag is the
+/// outcome's `kind`, next to the outcome's other fields (`failure`, `skippedReason`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Verdict {
+    Created,
+    Updated,
+    Unchanged,
+    Failed {
+        failure: Failure,
+    },
+    Skipped {
+        #[serde(rename = "skippedReason")]
+        skipped_reason: String,
+    },
+}
+
+impl Verdict {
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Self::Created => OutcomeKind::Created,
+            Self::Updated => OutcomeKind::Updated,
+            Self::Unchanged => OutcomeKind::Unchanged,
+            Self::Failed { .. } => OutcomeKind::Failed,
+            Self::Skipped { .. } => OutcomeKind::Skipped,
+        }
+    }
+}
+
 /// The final word on one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub target: Target,
-    pub kind: OutcomeKind,
+    #[serde(flatten)]
+    pub verdict: Verdict,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,10 +129,6 @@ pub struct Outcome {
     /// its rollback continued).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_from: Option<StackStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Failure>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skipped_reason: Option<String>,
 }
 
 impl Outcome {
@@ -98,14 +136,14 @@ impl Outcome {
     pub fn skipped(target: Target, reason: impl Into<String>) -> Self {
         Self {
             target,
-            kind: OutcomeKind::Skipped,
+            verdict: Verdict::Skipped {
+                skipped_reason: reason.into(),
+            },
             stack_id: None,
             final_status: None,
             duration_ms: 0,
             aws_calls: 0,
             recovered_from: None,
-            failure: None,
-            skipped_reason: Some(reason.into()),
         }
     }
 
@@ -119,18 +157,96 @@ impl Outcome {
     ) -> Self {
         Self {
             target,
-            kind: OutcomeKind::Failed,
+            verdict: Verdict::Failed {
+                failure: Failure { error, root_cause },
+            },
             stack_id: None,
             final_status: None,
             duration_ms,
             aws_calls,
             recovered_from: None,
-            failure: Some(Failure { error, root_cause }),
-            skipped_reason: None,
+        }
+    }
+
+    pub fn kind(&self) -> OutcomeKind {
+        self.verdict.kind()
+    }
+
+    /// Why it failed; `None` unless it did.
+    pub fn failure(&self) -> Option<&Failure> {
+        match &self.verdict {
+            Verdict::Failed { failure } => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// Why it was never attempted; `None` unless it was skipped.
+    pub fn skipped_reason(&self) -> Option<&str> {
+        match &self.verdict {
+            Verdict::Skipped { skipped_reason } => Some(skipped_reason),
+            _ => None,
         }
     }
 
     pub fn error(&self) -> Option<ErrorName> {
-        self.failure.as_ref().map(|f| f.error)
+        self.failure().map(|f| f.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    fn target() -> Target {
+        "111111111111:us-east-1".parse().unwrap()
+    }
+
+    #[test]
+    fn the_json_keeps_kind_failure_and_skipped_reason_side_by_side() {
+        let failed = Outcome::failed(
+            target(),
+            ErrorName::StackFailed,
+            RootCause::message("Role ReadOnly already exists"),
+            1500,
+            4,
+        );
+        let json = serde_json::to_value(&failed).unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "target": "111111111111:us-east-1",
+                "kind": "Failed",
+                "failure": { "error": "StackFailed", "rootCause": { "reason": "Role ReadOnly already exists" } },
+                "durationMs": 1500,
+                "awsCalls": 4
+            })
+        );
+        assert_eq!(serde_json::from_value::<Outcome>(json).unwrap(), failed);
+
+        let skipped = Outcome::skipped(target(), "account is SUSPENDED");
+        let json = serde_json::to_value(&skipped).unwrap();
+        assert_eq!(json["kind"], "Skipped");
+        assert_eq!(json["skippedReason"], "account is SUSPENDED");
+        assert_eq!(serde_json::from_value::<Outcome>(json).unwrap(), skipped);
+    }
+
+    #[test]
+    fn a_failed_kind_without_its_failure_does_not_read() {
+        let json = json!({ "target": "111111111111:us-east-1", "kind": "Failed", "durationMs": 0, "awsCalls": 0 });
+        assert!(serde_json::from_value::<Outcome>(json).is_err());
+        let created = json!({ "target": "111111111111:us-east-1", "kind": "Created", "durationMs": 0, "awsCalls": 3 });
+        let outcome: Outcome = serde_json::from_value(created).unwrap();
+        assert_eq!((outcome.kind(), outcome.failure()), (OutcomeKind::Created, None));
+    }
+
+    #[test]
+    fn kinds_are_named_as_in_json() {
+        for kind in OutcomeKind::iter() {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{kind}\""));
+            assert_eq!(kind.to_string().parse::<OutcomeKind>(), Ok(kind));
+        }
     }
 }

@@ -28,7 +28,7 @@ impl Summary {
             ..Self::default()
         };
         for outcome in outcomes {
-            *match outcome.kind {
+            *match outcome.kind() {
                 OutcomeKind::Created => &mut summary.created,
                 OutcomeKind::Updated => &mut summary.updated,
                 OutcomeKind::Unchanged => &mut summary.unchanged,
@@ -87,7 +87,7 @@ pub fn targets_count(n: usize) -> String {
 pub fn group_failures(outcomes: &[Outcome]) -> Vec<FailureGroup> {
     let mut groups: BTreeMap<(ErrorName, String), Vec<Target>> = BTreeMap::new();
     for outcome in outcomes {
-        if let Some(failure) = &outcome.failure {
+        if let Some(failure) = outcome.failure() {
             let cause = without_account_ids(&failure.root_cause.to_string());
             groups
                 .entry((failure.error, cause))
@@ -150,7 +150,7 @@ impl Report {
     pub fn failed_targets(&self) -> Vec<Target> {
         self.outcomes
             .iter()
-            .filter(|o| o.kind == OutcomeKind::Failed)
+            .filter(|o| o.kind() == OutcomeKind::Failed)
             .map(|o| o.target.clone())
             .collect()
     }
@@ -180,9 +180,9 @@ impl Report {
         }
         md.push_str("## Targets\n\n| target | outcome | status | seconds | AWS calls | detail |\n|---|---|---|---|---|---|\n");
         for outcome in &self.outcomes {
-            let detail = match (&outcome.failure, &outcome.skipped_reason, &outcome.recovered_from) {
+            let detail = match (outcome.failure(), outcome.skipped_reason(), &outcome.recovered_from) {
                 (Some(failure), _, _) => format!("{}: {}", failure.error, failure.root_cause),
-                (_, Some(reason), _) => reason.clone(),
+                (_, Some(reason), _) => reason.to_owned(),
                 (_, _, Some(from)) => format!("recovered from {from}"),
                 _ => String::new(),
             };
@@ -190,7 +190,7 @@ impl Report {
                 md,
                 "| {} | {} | {} | {:.1} | {} | {} |",
                 outcome.target,
-                outcome.kind,
+                outcome.kind(),
                 outcome.final_status.as_ref().map(|s| s.as_str()).unwrap_or("-"),
                 outcome.duration_ms as f64 / 1000.0,
                 outcome.aws_calls,
@@ -206,7 +206,7 @@ impl Report {
         use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
         let mut suite = TestSuite::new(format!("stackfleet {}", self.stack_name));
         for outcome in &self.outcomes {
-            let status = match (&outcome.failure, outcome.kind) {
+            let status = match (outcome.failure(), outcome.kind()) {
                 (Some(failure), _) => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     status.set_type(failure.error.as_str());
@@ -215,8 +215,8 @@ impl Report {
                 }
                 (None, OutcomeKind::Skipped) => {
                     let mut status = TestCaseStatus::skipped();
-                    if let Some(reason) = &outcome.skipped_reason {
-                        status.set_message(reason.clone());
+                    if let Some(reason) = outcome.skipped_reason() {
+                        status.set_message(reason.to_owned());
                     }
                     status
                 }
@@ -225,7 +225,7 @@ impl Report {
             let mut case = TestCase::new(outcome.target.to_string(), status);
             case.set_classname(self.stack_name.to_string());
             case.set_time(std::time::Duration::from_millis(outcome.duration_ms));
-            case.set_system_out(format!("{}", outcome.kind));
+            case.set_system_out(format!("{}", outcome.kind()));
             suite.add_test_case(case);
         }
         let mut junit = Junit::new(format!("stackfleet-{}", self.run));

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{RunId, Target};
 use crate::lifecycle::{run_target, Clock, DriveOptions, Job};
@@ -50,6 +52,48 @@ impl FromStr for FailureTolerance {
             },
             None => s.parse().map(Self::Count).map_err(|_| bad()),
         }
+    }
+}
+
+/// In a rollout document: a count (`3`), or a percentage as a string (`"5%"`).
+impl Serialize for FailureTolerance {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Count(n) => serializer.serialize_u64(*n as u64),
+            Self::Percent(_) => serializer.serialize_str(&self.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FailureTolerance {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Count(u64),
+            Text(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Count(n) => usize::try_from(n)
+                .map(Self::Count)
+                .map_err(serde::de::Error::custom),
+            Written::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl JsonSchema for FailureTolerance {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FailureTolerance".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Failures tolerated before no new target starts: a count (3) or a percentage of the targets (\"5%\").",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^([0-9]|[1-9][0-9]|100)%$|^[0-9]+$" }
+            ]
+        })
     }
 }
 
@@ -148,7 +192,7 @@ pub async fn roll_out<A: AssumeRole>(
         })
         .buffer_unordered(options.concurrency.max(1));
     while let Some((index, outcome)) = running.next().await {
-        if outcome.kind == OutcomeKind::Failed {
+        if outcome.kind() == OutcomeKind::Failed {
             failed += 1;
             if options.tolerance.exceeded(failed, total) {
                 stop.stop(StopReason::ToleranceExceeded);

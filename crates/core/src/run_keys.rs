@@ -19,13 +19,10 @@ impl RunKeys {
         format!("{}run.json", self.prefix)
     }
 
+    /// The run's rollout document (the execution input over the stored default): what every
+    /// worker deploys, and what a re-run narrows.
     pub fn spec(&self) -> String {
         format!("{}spec.json", self.prefix)
-    }
-
-    /// The merged execution input, which a re-run narrows.
-    pub fn input(&self) -> String {
-        format!("{}input.json", self.prefix)
     }
 
     pub fn outcomes(&self) -> String {
@@ -52,5 +49,42 @@ impl RunKeys {
 
     pub fn report_md(&self) -> String {
         format!("{}report.md", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// tests/fixtures/run-keys.json is what the CDK app's IAM grants are checked against (jest):
+    /// the layout is written here, in Rust, and read there.
+    #[test]
+    fn the_run_keys_fixture_is_the_layout() {
+        let run: RunId = "deploy-2026-11-21-1".parse().unwrap();
+        let target: Target = "111111111111:us-east-1".parse().unwrap();
+        let keys = RunKeys::new(&run);
+        let layout = serde_json::json!({
+            "run": run,
+            "target": target,
+            "keys": {
+                "record": keys.record(),
+                "spec": keys.spec(),
+                "outcome": keys.outcome(&target),
+                "failedMarker": keys.failed_marker(&target),
+                "reportJson": keys.report_json(),
+                "reportMd": keys.report_md(),
+            },
+        });
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/run-keys.json");
+        let written = format!("{}\n", serde_json::to_string_pretty(&layout).unwrap());
+        if std::env::var_os("STACKFLEET_WRITE_FIXTURES").is_some() {
+            std::fs::write(path, &written).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == written,
+            "tests/fixtures/run-keys.json is not the layout RunKeys makes: rerun this test with \
+             STACKFLEET_WRITE_FIXTURES=1, then update infra/lib/permissions.ts if a key moved"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{InvalidId, StackName, Target};
@@ -13,63 +14,73 @@ pub use crate::template::{
     TemplateBody, TemplateError, TemplateSource, TemplateUrl, MAX_INLINE_TEMPLATE_BYTES,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A capability CloudFormation must be told the template needs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum Capability {
     #[serde(rename = "CAPABILITY_IAM")]
+    #[strum(serialize = "CAPABILITY_IAM")]
     Iam,
     #[serde(rename = "CAPABILITY_NAMED_IAM")]
+    #[strum(serialize = "CAPABILITY_NAMED_IAM")]
     NamedIam,
     #[serde(rename = "CAPABILITY_AUTO_EXPAND")]
+    #[strum(serialize = "CAPABILITY_AUTO_EXPAND")]
     AutoExpand,
 }
 
 impl Capability {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Iam => "CAPABILITY_IAM",
-            Self::NamedIam => "CAPABILITY_NAMED_IAM",
-            Self::AutoExpand => "CAPABILITY_AUTO_EXPAND",
-        }
+        self.into()
     }
-}
 
-impl FromStr for Capability {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        match s {
-            "CAPABILITY_IAM" => Ok(Self::Iam),
-            "CAPABILITY_NAMED_IAM" => Ok(Self::NamedIam),
-            "CAPABILITY_AUTO_EXPAND" => Ok(Self::AutoExpand),
-            other => Err(SpecError::Invalid(format!(
-                "unknown capability {other:?}: use CAPABILITY_IAM, CAPABILITY_NAMED_IAM or CAPABILITY_AUTO_EXPAND"
-            ))),
-        }
+    /// Parses a capability, naming the ones there are when it is none of them.
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        text.parse().map_err(|_| {
+            SpecError::Invalid(format!(
+                "unknown capability {text:?}: use {}",
+                <Self as strum::VariantNames>::VARIANTS.join(", ")
+            ))
+        })
     }
 }
 
 /// What to do with a stack that a failed operation left where only a delete gets it out
 /// (ROLLBACK_COMPLETE, ROLLBACK_FAILED, DELETE_FAILED, REVIEW_IN_PROGRESS).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum RecoveryPolicy {
     /// Delete the stack, wait, create it again.
     #[default]
     Recreate,
     /// Touch nothing; report the target as needing attention.
     Stop,
-}
-
-impl FromStr for RecoveryPolicy {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        match s {
-            "recreate" => Ok(Self::Recreate),
-            "stop" => Ok(Self::Stop),
-            other => Err(SpecError::Invalid(format!(
-                "unknown recovery policy {other:?}: use recreate or stop"
-            ))),
-        }
-    }
 }
 
 /// An IAM role name (without path): 1 to 64 of letters, digits and `+=,.@_-`.
@@ -102,6 +113,12 @@ impl RoleName {
     }
 }
 
+crate::ids::string_schema!(
+    RoleName,
+    "^[A-Za-z0-9+=,.@_-]{1,64}$",
+    "An IAM role name, without path: 1-64 letters, digits or +=,.@_-."
+);
+
 impl TryFrom<String> for RoleName {
     type Error = InvalidId;
     fn try_from(value: String) -> Result<Self, InvalidId> {
@@ -122,10 +139,12 @@ impl fmt::Display for RoleName {
 }
 
 /// The role stackfleet assumes in every target account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeployRole {
+    /// The role's name in every target account.
     pub name: RoleName,
+    /// Passed to AssumeRole as sts:ExternalId.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
@@ -165,42 +184,31 @@ pub enum SpecError {
     Invalid(String),
 }
 
-/// Everything one rollout applies to each target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Everything one rollout applies to each target: the rollout document (`crate::document`)
+/// resolved, its defaults filled in and its rules checked. Never on the wire: the document is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolloutSpec {
     pub stack_name: StackName,
     pub template: TemplateSource,
-    #[serde(default)]
     pub parameters: BTreeMap<String, String>,
     /// Keyed by an account ID (`123456789012`) or a target (`123456789012:eu-west-1`); a
     /// target's own entry wins over its account's, which wins over `parameters`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameter_overrides: BTreeMap<String, BTreeMap<String, String>>,
-    #[serde(default)]
     pub capabilities: Vec<Capability>,
-    #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    #[serde(default)]
     pub deploy_role: DeployRole,
     /// DurationSeconds of the assumed session; role chaining caps it at one hour.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_duration_seconds: Option<u32>,
-    #[serde(default)]
     pub termination_protection: bool,
-    #[serde(default)]
     pub recovery: RecoveryPolicy,
     /// When continuing an update rollback, skip the resources whose rollback failed.
-    #[serde(default)]
     pub skip_failed_rollback_resources: bool,
     /// How long one stack operation (or a wait for somebody else's) may take.
-    #[serde(default = "defaults::operation_timeout_seconds")]
     pub operation_timeout_seconds: u64,
-    #[serde(default = "defaults::poll_interval_seconds")]
     pub poll_interval_seconds: u64,
 }
 
-mod defaults {
+pub(crate) mod defaults {
     pub fn operation_timeout_seconds() -> u64 {
         3600
     }
@@ -227,13 +235,6 @@ impl RolloutSpec {
             operation_timeout_seconds: defaults::operation_timeout_seconds(),
             poll_interval_seconds: defaults::poll_interval_seconds(),
         }
-    }
-
-    /// Parses a spec from JSON and checks what serde alone cannot.
-    pub fn from_json(json: &str) -> Result<Self, SpecError> {
-        let spec: Self = serde_json::from_str(json).map_err(|e| SpecError::Invalid(e.to_string()))?;
-        spec.validate()?;
-        Ok(spec)
     }
 
     /// Checks the rules that span fields. Types already hold the per-field ones.
@@ -311,31 +312,6 @@ mod tests {
     use super::*;
 
     const TEMPLATE: &str = r#"{"Resources":{"Role":{"Type":"AWS::IAM::Role"}}}"#;
-
-    #[test]
-    fn a_spec_parses_with_defaults_and_refuses_bad_fields() {
-        let spec = RolloutSpec::from_json(&format!(
-            r#"{{"stackName":"org-federation","template":{{"body":{}}}}}"#,
-            serde_json::to_string(TEMPLATE).unwrap()
-        ))
-        .unwrap();
-        assert_eq!(spec.recovery, RecoveryPolicy::Recreate);
-        assert_eq!(spec.deploy_role.name.as_str(), "OrganizationAccountAccessRole");
-        assert_eq!(spec.poll_interval(), Duration::from_secs(10));
-
-        let bad_name = RolloutSpec::from_json(
-            r#"{"stackName":"9lives","template":{"url":"https://b.s3.amazonaws.com/t.yaml"}}"#,
-        )
-        .unwrap_err();
-        assert!(bad_name.to_string().contains("stack name"), "{bad_name}");
-        let bad_url =
-            RolloutSpec::from_json(r#"{"stackName":"s","template":{"url":"http://x/t"}}"#).unwrap_err();
-        assert!(bad_url.to_string().contains("https://"), "{bad_url}");
-        let typo =
-            RolloutSpec::from_json(r#"{"stackName":"s","template":{"url":"https://b/t"},"recover":"stop"}"#)
-                .unwrap_err();
-        assert!(typo.to_string().contains("recover"), "{typo}");
-    }
 
     #[test]
     fn overrides_apply_account_then_target() {

@@ -1,16 +1,19 @@
 //! What core knows of a CloudFormation stack: its status, its events, the requests that change it.
 //! Adapters translate SDK types into these; nothing here names an SDK type.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumIter, EnumString};
 
 use crate::spec::{Capability, TemplateSource};
 
 /// A stack's status, as CloudFormation names it. Statuses this build does not know are kept
-/// verbatim in `Other`, so a new AWS status is reported rather than lost.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// verbatim in `Other`, so a new AWS status is reported rather than lost. The names are derived
+/// (SCREAMING_SNAKE_CASE of the variant), so the table cannot drift from the variants.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, AsRefStr, Display, EnumString, EnumIter,
+)]
 #[serde(from = "String", into = "String")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum StackStatus {
     CreateInProgress,
     CreateFailed,
@@ -35,56 +38,14 @@ pub enum StackStatus {
     ImportRollbackInProgress,
     ImportRollbackFailed,
     ImportRollbackComplete,
+    /// Parsing never fails: an unknown name lands here, and is written back as it came.
+    #[strum(default, transparent)]
     Other(String),
 }
 
-const NAMES: [(StackStatus, &str); 23] = [
-    (StackStatus::CreateInProgress, "CREATE_IN_PROGRESS"),
-    (StackStatus::CreateFailed, "CREATE_FAILED"),
-    (StackStatus::CreateComplete, "CREATE_COMPLETE"),
-    (StackStatus::RollbackInProgress, "ROLLBACK_IN_PROGRESS"),
-    (StackStatus::RollbackFailed, "ROLLBACK_FAILED"),
-    (StackStatus::RollbackComplete, "ROLLBACK_COMPLETE"),
-    (StackStatus::DeleteInProgress, "DELETE_IN_PROGRESS"),
-    (StackStatus::DeleteFailed, "DELETE_FAILED"),
-    (StackStatus::DeleteComplete, "DELETE_COMPLETE"),
-    (StackStatus::UpdateInProgress, "UPDATE_IN_PROGRESS"),
-    (
-        StackStatus::UpdateCompleteCleanupInProgress,
-        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
-    ),
-    (StackStatus::UpdateComplete, "UPDATE_COMPLETE"),
-    (StackStatus::UpdateFailed, "UPDATE_FAILED"),
-    (
-        StackStatus::UpdateRollbackInProgress,
-        "UPDATE_ROLLBACK_IN_PROGRESS",
-    ),
-    (StackStatus::UpdateRollbackFailed, "UPDATE_ROLLBACK_FAILED"),
-    (
-        StackStatus::UpdateRollbackCompleteCleanupInProgress,
-        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
-    ),
-    (StackStatus::UpdateRollbackComplete, "UPDATE_ROLLBACK_COMPLETE"),
-    (StackStatus::ReviewInProgress, "REVIEW_IN_PROGRESS"),
-    (StackStatus::ImportInProgress, "IMPORT_IN_PROGRESS"),
-    (StackStatus::ImportComplete, "IMPORT_COMPLETE"),
-    (
-        StackStatus::ImportRollbackInProgress,
-        "IMPORT_ROLLBACK_IN_PROGRESS",
-    ),
-    (StackStatus::ImportRollbackFailed, "IMPORT_ROLLBACK_FAILED"),
-    (StackStatus::ImportRollbackComplete, "IMPORT_ROLLBACK_COMPLETE"),
-];
-
 impl StackStatus {
     pub fn as_str(&self) -> &str {
-        match self {
-            Self::Other(name) => name,
-            known => NAMES
-                .iter()
-                .find(|(status, _)| status == known)
-                .map_or("UNKNOWN", |(_, name)| name),
-        }
+        self.as_ref()
     }
 
     /// An operation is still running. REVIEW_IN_PROGRESS is not one: it is a stack created by a
@@ -94,30 +55,19 @@ impl StackStatus {
     }
 }
 
+// `From<&str>` comes with the derived, infallible `FromStr`; serde reads owned strings.
 impl From<String> for StackStatus {
     fn from(name: String) -> Self {
-        NAMES
-            .iter()
-            .find(|(_, known)| *known == name)
-            .map_or(Self::Other(name), |(status, _)| status.clone())
-    }
-}
-
-impl From<&str> for StackStatus {
-    fn from(name: &str) -> Self {
-        Self::from(name.to_owned())
+        Self::from(name.as_str())
     }
 }
 
 impl From<StackStatus> for String {
     fn from(status: StackStatus) -> String {
-        status.as_str().to_owned()
-    }
-}
-
-impl fmt::Display for StackStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match status {
+            StackStatus::Other(name) => name,
+            known => known.as_str().to_owned(),
+        }
     }
 }
 
@@ -219,13 +169,29 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_and_unknown_ones_survive() {
-        for (status, name) in NAMES {
-            assert_eq!(status.as_str(), name);
-            assert_eq!(StackStatus::from(name), status);
+        use strum::IntoEnumIterator;
+        let known: Vec<StackStatus> = StackStatus::iter()
+            .filter(|s| !matches!(s, StackStatus::Other(_)))
+            .collect();
+        assert_eq!(known.len(), 23, "every status CloudFormation documents");
+        for status in known {
+            let name = status.to_string();
+            assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}");
+            assert_eq!(StackStatus::from(name.as_str()), status);
+            assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{name}\""));
         }
+        assert_eq!(
+            StackStatus::UpdateRollbackCompleteCleanupInProgress.as_str(),
+            "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+        );
         let future = StackStatus::from("UPDATE_PAUSED");
         assert_eq!(future, StackStatus::Other("UPDATE_PAUSED".into()));
+        assert_eq!(future.as_str(), "UPDATE_PAUSED");
         assert_eq!(serde_json::to_string(&future).unwrap(), "\"UPDATE_PAUSED\"");
+        assert_eq!(
+            serde_json::from_str::<StackStatus>("\"UPDATE_PAUSED\"").unwrap(),
+            future
+        );
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! Templates as CloudFormation would take them: an inline body small enough and JSON or YAML with
 //! resources, or an https URL of an object in S3. Checked before any AWS call.
 
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::ids::string_schema;
 
 /// CloudFormation refuses an inline TemplateBody larger than this; bigger templates come from S3.
 pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
@@ -20,6 +25,13 @@ pub enum TemplateError {
     NoResources,
     #[error("the template URL {0:?} must be an https:// URL of an S3 object")]
     BadUrl(String),
+    #[error(
+        "template.file {0:?} names a local file, which only the CLI can read: give template.url \
+         (or template.body) to the state machine"
+    )]
+    FileNotRead(PathBuf),
+    #[error("cannot read the template {0}")]
+    Unreadable(String),
 }
 
 /// An inline template body that CloudFormation could take: small enough, and JSON or YAML with a
@@ -53,6 +65,20 @@ impl TemplateBody {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl JsonSchema for TemplateBody {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TemplateBody".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_INLINE_TEMPLATE_BYTES,
+            "description": "A template body, JSON or YAML with a Resources section, at most 51,200 bytes.",
+        })
     }
 }
 
@@ -92,6 +118,12 @@ impl TemplateUrl {
     }
 }
 
+string_schema!(
+    TemplateUrl,
+    "^https://[^/].*/.+",
+    "An https:// URL of a template object in S3."
+);
+
 impl TryFrom<String> for TemplateUrl {
     type Error = TemplateError;
     fn try_from(url: String) -> Result<Self, TemplateError> {
@@ -105,11 +137,56 @@ impl From<TemplateUrl> for String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The template as CloudFormation takes it: inline, or from S3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum TemplateSource {
     Body(TemplateBody),
     Url(TemplateUrl),
+}
+
+/// The template as a rollout document names it: CloudFormation's two ways, or a file next to the
+/// document, which the CLI reads (a path means nothing to the state machine).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum TemplateRef {
+    /// The template itself, JSON or YAML, at most 51,200 bytes.
+    Body(TemplateBody),
+    /// An https:// URL of the template in S3 (required for larger templates).
+    Url(TemplateUrl),
+    /// A file, relative to the rollout document; read by the CLI, refused by the state machine.
+    File(PathBuf),
+}
+
+impl From<TemplateSource> for TemplateRef {
+    fn from(source: TemplateSource) -> Self {
+        match source {
+            TemplateSource::Body(body) => Self::Body(body),
+            TemplateSource::Url(url) => Self::Url(url),
+        }
+    }
+}
+
+impl TemplateRef {
+    /// The source CloudFormation takes, once any file has been read; a file is an error here.
+    pub fn source(&self) -> Result<TemplateSource, TemplateError> {
+        match self {
+            Self::Body(body) => Ok(TemplateSource::Body(body.clone())),
+            Self::Url(url) => Ok(TemplateSource::Url(url.clone())),
+            Self::File(path) => Err(TemplateError::FileNotRead(path.clone())),
+        }
+    }
+
+    /// Reads a `file` template (relative to `base`) into a body; the other forms stay as they are.
+    pub fn read_file(self, base: &Path) -> Result<Self, TemplateError> {
+        let Self::File(path) = self else {
+            return Ok(self);
+        };
+        let full = base.join(&path);
+        let body = std::fs::read_to_string(&full)
+            .map_err(|e| TemplateError::Unreadable(format!("{}: {e}", full.display())))?;
+        TemplateBody::parse(body).map(Self::Body)
+    }
 }
 
 #[cfg(test)]

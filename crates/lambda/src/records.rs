@@ -1,23 +1,12 @@
 //! What a run keeps in the store, and where: everything under `runs/<run>/`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use stackfleet_core::ports::RunStore;
-use stackfleet_core::{Outcome, OutcomeKind, RolloutSpec, RunId, StackName, Target};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RolloutSpec, RunId};
 
 use crate::error::LambdaError;
 pub use stackfleet_core::run_keys::RunKeys;
-
-/// Written by the lister, read by the reducer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunRecord {
-    pub run: RunId,
-    pub stack_name: StackName,
-    pub started_at_ms: u64,
-    pub targets: Vec<Target>,
-    pub tolerated_failure_percentage: u8,
-}
+pub use stackfleet_core::wire::lister::RunRecord;
 
 const JSON: &str = "application/json";
 
@@ -55,7 +44,7 @@ pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(
 pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, outcome: &Outcome) -> Result<(), LambdaError> {
     let keys = RunKeys::new(run);
     put_json(store, &keys.outcome(&outcome.target), outcome).await?;
-    if outcome.kind == OutcomeKind::Failed {
+    if outcome.kind() == OutcomeKind::Failed {
         store
             .put(&keys.failed_marker(&outcome.target), String::new(), "text/plain")
             .await?;
@@ -63,10 +52,18 @@ pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, outcome: &Outcome)
     Ok(())
 }
 
-pub async fn spec<S: RunStore>(store: &S, run: &RunId) -> Result<RolloutSpec, LambdaError> {
+/// The run's rollout document, as the lister recorded it.
+pub async fn document<S: RunStore>(store: &S, run: &RunId) -> Result<Rollout, LambdaError> {
     required(store, &RunKeys::new(run).spec()).await
 }
 
-pub async fn input<S: RunStore>(store: &S, run: &RunId) -> Result<Value, LambdaError> {
-    required(store, &RunKeys::new(run).input()).await
+/// What every target of the run applies: the run's document, resolved.
+pub async fn spec<S: RunStore>(store: &S, run: &RunId) -> Result<RolloutSpec, LambdaError> {
+    let document = document(store, run).await?;
+    document.resolve().map(|resolved| resolved.spec).map_err(|e| {
+        LambdaError::new(
+            ErrorName::Internal,
+            format!("the run's recorded document no longer resolves: {e}"),
+        )
+    })
 }

@@ -2,42 +2,23 @@
 //! report.md next to them; and a `rerunInput` narrowed to the failures.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use stackfleet_core::ports::{all_pages, RunStore};
-use stackfleet_core::report::{FailureGroup, Report, Summary};
+use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RootCause, RunId};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RootCause};
 
 use crate::error::LambdaError;
 use crate::input::rerun_input;
 use crate::records::{self, get_json, required, RunKeys, RunRecord};
+
+/// The Reduce step's wire shapes are core's: the operator commands read the same type back.
+pub use stackfleet_core::wire::reduce::{ReduceRequest, Reduced};
 
 /// Outcomes read from the store at once.
 const READS_IN_FLIGHT: usize = 32;
 /// Failure groups and targets spelled out in the cause a failed execution shows.
 const CAUSE_GROUPS: usize = 5;
 const CAUSE_TARGETS: usize = 10;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReduceRequest {
-    pub run: RunId,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reduced {
-    pub run: RunId,
-    pub summary: Summary,
-    pub failures: Vec<FailureGroup>,
-    pub within_tolerance: bool,
-    /// One paragraph: what failed where. The state machine's Fail state shows it.
-    pub cause: String,
-    /// The execution input narrowed to the failed targets; null when nothing failed.
-    pub rerun_input: Option<Value>,
-    pub report_key: String,
-}
 
 fn cause(report: &Report, tolerance: FailureTolerance, attempted: usize) -> String {
     let s = &report.summary;
@@ -79,7 +60,7 @@ pub async fn reduce<S: RunStore>(
 ) -> Result<Reduced, LambdaError> {
     let keys = RunKeys::new(&request.run);
     let record: RunRecord = required(store, &keys.record()).await?;
-    let merged = records::input(store, &request.run).await?;
+    let document = records::document(store, &request.run).await?;
     let prefix = keys.outcomes();
     let prefix = prefix.as_str();
     let outcome_keys = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
@@ -103,13 +84,13 @@ pub async fn reduce<S: RunStore>(
     }
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
 
-    let attempted = outcomes.iter().filter(|o| o.kind != OutcomeKind::Skipped).count();
+    let attempted = outcomes.iter().filter(|o| o.kind() != OutcomeKind::Skipped).count();
     let failed: Vec<_> = outcomes
         .iter()
-        .filter(|o| o.kind == OutcomeKind::Failed)
+        .filter(|o| o.kind() == OutcomeKind::Failed)
         .map(|o| o.target.clone())
         .collect();
-    let tolerance = FailureTolerance::Percent(record.tolerated_failure_percentage);
+    let tolerance = record.failure_tolerance;
     let within_tolerance = !tolerance.exceeded(failed.len(), attempted);
     let report = Report::new(
         request.run.clone(),
@@ -131,7 +112,10 @@ pub async fn reduce<S: RunStore>(
         summary: report.summary,
         failures: report.failure_groups,
         within_tolerance,
-        rerun_input: (!failed.is_empty()).then(|| rerun_input(&merged, &failed)),
+        rerun_input: (!failed.is_empty())
+            .then(|| serde_json::to_value(rerun_input(&document, &failed)))
+            .transpose()
+            .map_err(|e| LambdaError::new(ErrorName::Internal, e.to_string()))?,
         report_key: keys.report_json(),
     })
 }

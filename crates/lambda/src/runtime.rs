@@ -1,7 +1,5 @@
 //! What every function's `main` shares: JSON logs, and its settings from the environment.
 
-use std::time::Duration;
-
 use lambda_runtime::Error;
 use serde_json::Value;
 
@@ -25,8 +23,6 @@ pub struct Settings {
     pub bucket: String,
     /// The stored default rollout spec: what a new-account event deploys.
     pub default_spec: Value,
-    /// How long the worker may poll within one invocation.
-    pub poll_budget: Duration,
 }
 
 impl Settings {
@@ -37,17 +33,7 @@ impl Settings {
                 .map_err(|e| format!("STACKFLEET_DEFAULT_SPEC is not JSON: {e}"))?,
             Err(_) => Value::Object(serde_json::Map::new()),
         };
-        let budget = match std::env::var("STACKFLEET_POLL_BUDGET_SECONDS") {
-            Ok(seconds) => seconds
-                .parse()
-                .map_err(|e| format!("STACKFLEET_POLL_BUDGET_SECONDS: {e}"))?,
-            Err(_) => 90,
-        };
-        Ok(Self {
-            bucket,
-            default_spec,
-            poll_budget: Duration::from_secs(budget),
-        })
+        Ok(Self { bucket, default_spec })
     }
 }
 

@@ -1,68 +1,23 @@
-//! The worker: `start` and `poll` steps of one target's lifecycle, and `fail` to record a target
-//! that the state machine caught failing. Each final outcome goes to the run store.
+//! The worker: follows one target's lifecycle for as long as its invocation may run (core's
+//! `follow`, as a local run does), and `fail` records a target that the state machine caught
+//! failing. Each final outcome goes to the run store.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use stackfleet_core::lifecycle::{assume_failure, poll, start, Clock, InFlight, Job, Progress, Step};
-use stackfleet_core::ports::{AssumeRequest, AssumeRole, RunStore};
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, RunId, Target};
+use stackfleet_core::lifecycle::{follow, Clock, Followed, InFlight, Job, PassingErrors};
+use stackfleet_core::ports::{AssumeRole, RunStore};
+pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
+use stackfleet_core::{ErrorName, Outcome, RolloutSpec, RootCause, RunId, Target};
 use tracing::Instrument;
 
 use crate::error::LambdaError;
 use crate::records::{self, get_json, put_outcome, RunKeys};
 
-/// The error a Catch hands over, as Step Functions writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaughtError {
-    #[serde(rename = "Error")]
-    pub error: String,
-    #[serde(rename = "Cause", default)]
-    pub cause: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "action")]
-pub enum WorkerRequest {
-    #[serde(rename_all = "camelCase")]
-    Start {
-        run: RunId,
-        target: Target,
-        #[serde(default)]
-        new_account: bool,
-    },
-    #[serde(rename_all = "camelCase")]
-    Poll {
-        run: RunId,
-        target: Target,
-        #[serde(default)]
-        new_account: bool,
-        state: InFlight,
-    },
-    #[serde(rename_all = "camelCase")]
-    Fail {
-        run: RunId,
-        target: Target,
-        error: CaughtError,
-    },
-}
-
-/// What the state machine loops on: `done`, else wait `waitSeconds` and poll with `state`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkerResponse {
-    pub run: RunId,
-    pub target: Target,
-    pub new_account: bool,
-    pub done: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<InFlight>,
-    pub wait_seconds: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<OutcomeKind>,
-}
+/// Kept free at the end of an invocation: the last poll (which the SDK may retry) and the S3
+/// write of the outcome must fit in it before Lambda ends the invocation.
+pub const HAND_BACK_MARGIN: Duration = Duration::from_secs(15);
 
 /// Every log line of a target carries its account, region, stack and run.
 fn target_span(run: &RunId, target: &Target) -> tracing::Span {
@@ -81,18 +36,15 @@ pub struct Worker<A, S, C> {
     assumer: A,
     store: S,
     clock: C,
-    /// How long one invocation may keep polling before handing back to the state machine.
-    poll_budget: Duration,
     specs: Mutex<HashMap<RunId, Arc<RolloutSpec>>>,
 }
 
 impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
-    pub fn new(assumer: A, store: S, clock: C, poll_budget: Duration) -> Self {
+    pub fn new(assumer: A, store: S, clock: C) -> Self {
         Self {
             assumer,
             store,
             clock,
-            poll_budget,
             specs: Mutex::new(HashMap::new()),
         }
     }
@@ -115,7 +67,12 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         Ok(spec)
     }
 
-    pub async fn handle(&self, request: WorkerRequest) -> Result<WorkerResponse, LambdaError> {
+    /// One invocation. `deadline_ms` is when Lambda ends it (`LambdaEvent.context.deadline`,
+    /// milliseconds since the epoch): the target is followed until the next look would come
+    /// within `HAND_BACK_MARGIN` of it, then handed back. A deadline already that close (or
+    /// past, as local emulators may send) still allows one step.
+    pub async fn handle(&self, request: WorkerRequest, deadline_ms: u64) -> Result<WorkerResponse, LambdaError> {
+        let hand_back_at_ms = deadline_ms.saturating_sub(millis(HAND_BACK_MARGIN));
         match request {
             WorkerRequest::Start {
                 run,
@@ -123,7 +80,9 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
                 new_account,
             } => {
                 let span = target_span(&run, &target);
-                self.step(run, target, new_account, None).instrument(span).await
+                self.follow(run, target, new_account, None, hand_back_at_ms)
+                    .instrument(span)
+                    .await
             }
             WorkerRequest::Poll {
                 run,
@@ -132,7 +91,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
                 state,
             } => {
                 let span = target_span(&run, &target);
-                self.step(run, target, new_account, Some(state))
+                self.follow(run, target, new_account, Some(state), hand_back_at_ms)
                     .instrument(span)
                     .await
             }
@@ -143,12 +102,15 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         }
     }
 
-    async fn step(
+    /// Passing errors are thrown: the state machine's Retry knows them by name and calls again
+    /// with the state this invocation started from.
+    async fn follow(
         &self,
         run: RunId,
         target: Target,
         new_account: bool,
         state: Option<InFlight>,
+        hand_back_at_ms: u64,
     ) -> Result<WorkerResponse, LambdaError> {
         let spec = self.spec(&run).await?;
         let job = Job {
@@ -158,66 +120,26 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             new_account,
         };
         tracing::Span::current().record("stack", spec.stack_name.as_str());
-        let invoked_at = self.clock.now_ms();
-        let started_at_ms = state.as_ref().map_or(invoked_at, |s| s.progress.started_at_ms);
-        let calls_before = state.as_ref().map_or(0, |s| s.progress.aws_calls);
-        let request = AssumeRequest {
-            target: &target,
-            role: &spec.deploy_role,
-            run: &run,
-            session_duration_seconds: spec.session_duration_seconds,
-            new_account,
-        };
-        let session = match self.assumer.assume(request).await {
-            Ok(session) => session,
-            Err(error) if error.name().is_transient() => return Err(error.into()),
-            Err(error) => {
-                let outcome =
-                    assume_failure(&job, &error, started_at_ms, self.clock.now_ms(), calls_before + 1);
-                return self.finish(&run, &target, new_account, outcome).await;
-            }
-        };
-        let mut step = match state {
-            None => {
-                start(
-                    &session,
-                    &job,
-                    Progress {
-                        started_at_ms,
-                        aws_calls: 1,
-                    },
-                    invoked_at,
-                )
-                .await?
-            }
-            Some(mut state) => {
-                state.progress.aws_calls += 1;
-                poll(&session, &job, state, invoked_at).await?
-            }
-        };
-        // Short operations end within one invocation: no Wait/Poll round trip is paid for them.
-        let budget_ends = invoked_at + u64::try_from(self.poll_budget.as_millis()).unwrap_or(u64::MAX);
-        loop {
-            match step {
-                Step::Done(outcome) => return self.finish(&run, &target, new_account, outcome).await,
-                Step::Pending(state)
-                    if self.clock.now_ms() + spec.poll_interval_seconds * 1000 <= budget_ends =>
-                {
-                    tokio::time::sleep(spec.poll_interval()).await;
-                    step = poll(&session, &job, state, self.clock.now_ms()).await?;
-                }
-                Step::Pending(state) => {
-                    return Ok(WorkerResponse {
-                        run,
-                        target,
-                        new_account,
-                        done: false,
-                        state: Some(state),
-                        wait_seconds: spec.poll_interval_seconds,
-                        outcome: None,
-                    })
-                }
-            }
+        let followed = follow(
+            &self.assumer,
+            &job,
+            state,
+            &self.clock,
+            Some(hand_back_at_ms),
+            PassingErrors::Throw,
+        )
+        .await?;
+        match followed {
+            Followed::Done(outcome) => self.finish(&run, &target, new_account, outcome).await,
+            Followed::HandBack { state, wait } => Ok(WorkerResponse {
+                run,
+                target,
+                new_account,
+                done: false,
+                state: Some(state),
+                wait_seconds: wait.as_secs(),
+                outcome: None,
+            }),
         }
     }
 
@@ -228,7 +150,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         new_account: bool,
         outcome: Outcome,
     ) -> Result<WorkerResponse, LambdaError> {
-        tracing::info!(kind = %outcome.kind, error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
+        tracing::info!(kind = %outcome.kind(), error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
         put_outcome(&self.store, run, &outcome).await?;
         Ok(WorkerResponse {
             run: run.clone(),
@@ -237,7 +159,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             done: true,
             state: None,
             wait_seconds: 0,
-            outcome: Some(outcome.kind),
+            outcome: Some(outcome.kind()),
         })
     }
 
@@ -272,7 +194,11 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             done: true,
             state: None,
             wait_seconds: 0,
-            outcome: Some(outcome.kind),
+            outcome: Some(outcome.kind()),
         })
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

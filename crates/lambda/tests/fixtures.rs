@@ -4,6 +4,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::{ErrorName, Rollout};
 use stackfleet_lambda::input;
 use stackfleet_lambda::lister::{Discovered, ListerRequest};
 use stackfleet_lambda::reducer::{ReduceRequest, Reduced};
@@ -53,38 +55,83 @@ fn lambda_inputs_and_outputs_round_trip() {
 }
 
 #[test]
+fn rollout_documents_round_trip() {
+    for name in [
+        "default-spec.json",
+        "execution-input-pipeline.json",
+        "execution-input-rerun.json",
+    ] {
+        round_trips::<Rollout>(name);
+    }
+    let root = format!("{}/../..", env!("CARGO_MANIFEST_DIR"));
+    for example in [
+        "infra/default-spec.example.json",
+        "examples/bootstrap/new-account-spec.json",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{example}")).unwrap();
+        Rollout::parse(&text).unwrap_or_else(|e| panic!("{example}: {e}"));
+    }
+}
+
+#[test]
 fn the_three_kinds_of_execution_input_parse_over_the_default_spec() {
     let default = fixture("default-spec.json");
 
-    let (pipeline, _) = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
+    let pipeline = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
     assert_eq!(
-        (pipeline.concurrency, pipeline.tolerated_failure_percentage),
-        (20, 10)
+        (pipeline.resolved.concurrency, pipeline.resolved.tolerance),
+        (20, FailureTolerance::Percent(10))
     );
-    assert_eq!(pipeline.targets.exclude.len(), 1);
+    assert_eq!(pipeline.resolved.targets.exclude.len(), 1);
     assert!(!pipeline.new_account);
 
-    let (rerun, _) = input::parse(&default, &fixture("execution-input-rerun.json")).unwrap();
-    assert_eq!(rerun.targets.list.len(), 2);
+    let rerun = input::parse(&default, &fixture("execution-input-rerun.json")).unwrap();
+    assert_eq!(rerun.resolved.targets.list.len(), 2);
 
-    let (created, merged) = input::parse(&default, &fixture("event-create-account-result.json")).unwrap();
-    assert_eq!(created.targets.accounts, vec!["444444444444".parse().unwrap()]);
+    let created = input::parse(&default, &fixture("event-create-account-result.json")).unwrap();
+    let targets = &created.resolved.targets;
+    assert_eq!(targets.accounts, vec!["444444444444".parse().unwrap()]);
     assert!(
-        created.targets.ous.is_empty(),
+        targets.ous.is_empty(),
         "the default's OUs are cleared: that account alone"
     );
     assert_eq!(
-        created.targets.regions,
+        targets.regions,
         vec!["us-east-1".parse().unwrap()],
         "the default's regions stay"
     );
     assert!(created.new_account);
-    assert_eq!(created.spec.stack_name.as_str(), "org-baseline");
-    assert_eq!(merged["parameters"]["Env"], "prod");
+    assert_eq!(created.resolved.spec.stack_name.as_str(), "org-baseline");
+    assert_eq!(created.document.parameters["Env"], "prod");
 
-    let (managed, _) = input::parse(&default, &fixture("event-create-managed-account.json")).unwrap();
-    assert_eq!(managed.targets.accounts, vec!["555555555555".parse().unwrap()]);
+    let managed = input::parse(&default, &fixture("event-create-managed-account.json")).unwrap();
+    assert_eq!(
+        managed.resolved.targets.accounts,
+        vec!["555555555555".parse().unwrap()]
+    );
     assert!(managed.new_account);
+}
+
+#[test]
+fn a_misspelt_field_in_the_input_or_the_default_is_refused_by_name() {
+    let default = fixture("default-spec.json");
+    let mut typo = fixture("execution-input-pipeline.json");
+    typo["targets"]["regoins"] = serde_json::json!(["us-east-1"]);
+    let error = input::parse(&default, &typo).unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert!(error.message.contains("regoins"), "{}", error.message);
+
+    let mut bad_default = default;
+    bad_default["toleratedFailurePercentage"] = serde_json::json!(10);
+    let error = input::parse(&bad_default, &fixture("execution-input-rerun.json")).unwrap_err();
+    assert!(
+        error.message.contains("default spec") && error.message.contains("toleratedFailurePercentage"),
+        "{}",
+        error.message
+    );
+    let file = serde_json::json!({ "template": { "file": "template.yaml" } });
+    let error = input::parse(&fixture("default-spec.json"), &file).unwrap_err();
+    assert!(error.message.contains("template.url"), "{}", error.message);
 }
 
 #[test]
@@ -92,28 +139,16 @@ fn a_template_in_the_input_replaces_the_defaults_whole() {
     // The CDK app's example default names its template by URL; a pipeline sends a body.
     let mut default = fixture("default-spec.json");
     default["template"] = serde_json::json!({ "url": "https://templates.s3.amazonaws.com/baseline.yaml" });
-    let (pipeline, merged) = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
+    let pipeline = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
     assert!(matches!(
-        pipeline.spec.template,
+        pipeline.resolved.spec.template,
         stackfleet_core::TemplateSource::Body(_)
     ));
-    assert!(merged["template"].get("url").is_none(), "{}", merged["template"]);
 
     let url_only = serde_json::json!({ "template": { "url": "https://templates.s3.amazonaws.com/v2.yaml" } });
-    let (by_url, _) = input::parse(&fixture("default-spec.json"), &url_only).unwrap();
+    let by_url = input::parse(&fixture("default-spec.json"), &url_only).unwrap();
     assert!(matches!(
-        by_url.spec.template,
+        by_url.resolved.spec.template,
         stackfleet_core::TemplateSource::Url(_)
     ));
-    // Other objects still merge key by key: the default's deploy role keeps its name.
-    let external = serde_json::json!({ "deployRole": { "externalId": "pipeline-1" } });
-    let (with_external, _) = input::parse(&fixture("default-spec.json"), &external).unwrap();
-    assert_eq!(
-        with_external.spec.deploy_role.name.to_string(),
-        "OrganizationAccountAccessRole"
-    );
-    assert_eq!(
-        with_external.spec.deploy_role.external_id.as_deref(),
-        Some("pipeline-1")
-    );
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
-use stackfleet_core::lifecycle::TokioClock;
+use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::{PortError, RunStore};
 use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{AccountId, ErrorName, Outcome, OutcomeKind, RunId, Target};
+use stackfleet_lambda::error::LambdaError;
 use stackfleet_lambda::lister::{list, ListerRequest};
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
 use stackfleet_lambda::worker::{CaughtError, Worker, WorkerRequest, WorkerResponse};
@@ -168,18 +169,28 @@ async fn bad_execution_input_is_refused_by_name() {
     );
 }
 
-/// A worker over the fakes whose invocations may poll for `budget_seconds`.
-fn worker(
-    cloud: &FakeCloud,
-    store: &FakeStore,
-    budget_seconds: u64,
-) -> Worker<FakeCloud, FakeStore, TokioClock> {
-    Worker::new(
-        cloud.clone(),
-        store.clone(),
-        TokioClock::new(),
-        Duration::from_secs(budget_seconds),
-    )
+/// A worker over the fakes, invoked as a Lambda function with this timeout: each invocation's
+/// deadline is read on the worker's own (paused) clock. Deadlines: see tests/worker_deadline.rs.
+struct Invocations {
+    worker: Worker<FakeCloud, FakeStore, TokioClock>,
+    clock: TokioClock,
+    timeout_ms: u64,
+}
+
+impl Invocations {
+    async fn handle(&self, request: WorkerRequest) -> Result<WorkerResponse, LambdaError> {
+        let deadline_ms = self.clock.now_ms() + self.timeout_ms;
+        self.worker.handle(request, deadline_ms).await
+    }
+}
+
+fn worker(cloud: &FakeCloud, store: &FakeStore, timeout_seconds: u64) -> Invocations {
+    let clock = TokioClock::new();
+    Invocations {
+        worker: Worker::new(cloud.clone(), store.clone(), clock),
+        clock,
+        timeout_ms: timeout_seconds * 1000,
+    }
 }
 
 async fn seeded_run(store: &FakeStore) -> RunId {
@@ -212,54 +223,6 @@ fn next(response: &WorkerResponse) -> WorkerRequest {
 async fn stored_outcome(store: &FakeStore, run: &RunId, target: &Target) -> Outcome {
     let key = format!("runs/{run}/outcomes/{}-{}.json", target.account, target.region);
     serde_json::from_str(&store.get(&key).await.unwrap().expect("the outcome is stored")).unwrap()
-}
-
-#[tokio::test(start_paused = true)]
-async fn an_operation_within_the_poll_budget_ends_in_one_invocation() {
-    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
-    let run = seeded_run(&store).await;
-    let target = target(111_111_111_111);
-    cloud.script(&target, [Script::succeed_after(Duration::from_secs(20))]);
-    let worker = worker(&cloud, &store, 90);
-
-    let response = worker.handle(start(&run, &target)).await.unwrap();
-
-    assert!(response.done);
-    assert_eq!(response.outcome, Some(OutcomeKind::Created));
-    assert_eq!(
-        stored_outcome(&store, &run, &target).await.kind,
-        OutcomeKind::Created
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_long_operation_goes_back_to_the_state_machine_between_polls() {
-    let (cloud, store) = (FakeCloud::new(), FakeStore::new());
-    let run = seeded_run(&store).await;
-    let target = target(111_111_111_111);
-    // 50 minutes: within the spec's default one-hour operation timeout.
-    cloud.script(&target, [Script::succeed_after(Duration::from_secs(50 * 60))]);
-    let worker = worker(&cloud, &store, 90);
-
-    let mut response = worker.handle(start(&run, &target)).await.unwrap();
-    let mut invocations = 1;
-    while !response.done {
-        // The state machine's Wait state, then a Poll invocation with the state it was handed.
-        let state_json = serde_json::to_string(&response).unwrap();
-        response = serde_json::from_str(&state_json).unwrap();
-        tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
-        response = worker.handle(next(&response)).await.unwrap();
-        invocations += 1;
-    }
-
-    let outcome = stored_outcome(&store, &run, &target).await;
-    assert_eq!(outcome.kind, OutcomeKind::Created);
-    assert!(outcome.duration_ms >= 50 * 60 * 1000);
-    assert!(
-        (30..=36).contains(&invocations),
-        "about one invocation per 90 s budget: {invocations}"
-    );
-    assert_eq!(cloud.operations(&target), vec![Call::CreateStack]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,6 +4,7 @@
 //! (tokio's clock: run tests under `tokio::time::pause()`), end in any status, and can fail with
 //! AWS errors on demand. Every call is recorded so tests can assert what AWS would have seen.
 
+mod executions;
 mod organization;
 mod stacks;
 mod store;
@@ -18,6 +19,7 @@ use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{StackEvent, StackStatus};
 use tokio::time::Instant;
 
+pub use executions::{FakeExecutions, StartCall};
 pub use organization::{FakeOrganization, ROOT};
 pub use stacks::FakeSession;
 pub use store::FakeStore;

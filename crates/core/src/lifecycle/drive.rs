@@ -1,12 +1,13 @@
 //! Driving one target from start to outcome in one process: what `stackfleet deploy` does for
-//! each target. The serverless path drives the same steps from the state machine instead.
+//! each target. The serverless path follows the same loop in each worker invocation instead.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{poll, start, EngineError, Job, Progress, Step};
+use super::follow::{follow, Followed, PassingErrors};
+use super::Job;
 use crate::errors::ErrorName;
 use crate::outcome::{Outcome, RootCause};
-use crate::ports::{AssumeRequest, AssumeRole, PortError};
+use crate::ports::{AssumeRole, PortError};
 
 /// Wall-clock milliseconds, as the lifecycle's timestamps and deadlines count them.
 pub trait Clock: Send + Sync {
@@ -74,87 +75,34 @@ impl Default for DriveOptions {
     }
 }
 
-/// Takes one target to its final outcome: assume the deploy role, start, poll until done.
-/// Never fails: whatever goes wrong becomes a Failed outcome with the contract's name.
+/// Takes one target to its final outcome in this process, as `stackfleet deploy` does: assume
+/// the deploy role, start, poll until done, retrying passing errors here. Never fails: whatever
+/// goes wrong becomes a Failed outcome with the contract's name.
 pub async fn run_target<A: AssumeRole>(
     assumer: &A,
     job: &Job<'_>,
     clock: &dyn Clock,
     options: DriveOptions,
 ) -> Outcome {
-    let started_at_ms = clock.now_ms();
-    let mut aws_calls = 0;
-    let request = AssumeRequest {
-        target: job.target,
-        role: &job.spec.deploy_role,
-        run: job.run,
-        session_duration_seconds: job.spec.session_duration_seconds,
-        new_account: job.new_account,
-    };
-    let mut attempt = 0;
-    let session = loop {
-        aws_calls += 1;
-        match assumer.assume(request).await {
-            Ok(session) => break session,
-            Err(error) if error.name().is_transient() && attempt < options.transient_retries => {
-                tracing::info!(target = %job.target, %error, attempt, "assume role failed; retrying");
-                tokio::time::sleep(backoff(options, attempt)).await;
-                attempt += 1;
-            }
-            Err(error) => return assume_failure(job, &error, started_at_ms, clock.now_ms(), aws_calls),
-        }
-    };
-
-    let mut progress = Progress {
-        started_at_ms,
-        aws_calls,
-    };
-    let mut state: Option<super::InFlight> = None;
-    let mut attempt = 0;
+    let mut from = None;
     loop {
-        let step = match &state {
-            None => start(&session, job, progress, clock.now_ms()).await,
-            Some(in_flight) => poll(&session, job, in_flight.clone(), clock.now_ms()).await,
-        };
-        match step {
-            Ok(Step::Done(outcome)) => return outcome,
-            Ok(Step::Pending(in_flight)) => {
-                attempt = 0;
-                progress = in_flight.progress;
-                tracing::debug!(target = %job.target, phase = ?in_flight.phase, "waiting");
-                state = Some(in_flight);
-                tokio::time::sleep(job.spec.poll_interval()).await;
-            }
-            Err(EngineError {
-                name,
-                message,
-                progress: spent,
-            }) => {
-                if attempt >= options.transient_retries {
-                    return Outcome::failed(
-                        job.target.clone(),
-                        name,
-                        RootCause::message(message),
-                        clock.now_ms().saturating_sub(started_at_ms),
-                        spent.aws_calls,
-                    );
-                }
-                tracing::info!(target = %job.target, %name, %message, attempt, "step failed; retrying");
-                progress = spent;
-                tokio::time::sleep(backoff(options, attempt)).await;
-                attempt += 1;
-                // `state` still holds the step to retry: a poll is safe to repeat, and a repeated
-                // start finds and adopts whatever the failed one launched.
-                if let Some(in_flight) = &mut state {
-                    in_flight.progress = progress;
-                }
+        match follow(assumer, job, from, clock, None, PassingErrors::RetryHere(options)).await {
+            Ok(Followed::Done(outcome)) => return outcome,
+            // Without a hand-back time `follow` keeps the target; if it ever handed it back, the
+            // right thing would still be to follow on.
+            Ok(Followed::HandBack { state, .. }) => from = Some(state),
+            // Retried here, an error comes back as an outcome; this arm keeps the promise anyway.
+            Err(error) => {
+                return Outcome::failed(
+                    job.target.clone(),
+                    error.name,
+                    RootCause::message(error.message),
+                    clock.now_ms().saturating_sub(error.progress.started_at_ms),
+                    error.progress.aws_calls,
+                )
             }
         }
     }
-}
-
-fn backoff(options: DriveOptions, attempt: u32) -> Duration {
-    options.retry_backoff.saturating_mul(2u32.saturating_pow(attempt))
 }
 
 /// The outcome of a target whose deploy role could not be assumed, naming the role.

@@ -1,9 +1,13 @@
 //! The lifecycle's steps: what `start` and `poll` do with what CloudFormation answers.
+//!
+//! A step is a loop, not a recursion: when our call collides with an operation that got there
+//! first, the step looks at the stack once more and acts on what it finds, in the same loop.
 
+use super::counted::Counted;
 use super::events;
 use super::{client_request_token, decide, Decision, EngineError, InFlight, Job, Phase, Progress, Step};
 use crate::errors::ErrorName;
-use crate::outcome::{Failure, OutcomeKind, RootCause};
+use crate::outcome::{Failure, RootCause, Verdict};
 use crate::ports::{PortError, StackOperations};
 use crate::stack::{StackDescription, StackRequest, StackStatus, UpdateStarted};
 use crate::Outcome;
@@ -16,9 +20,8 @@ pub async fn start<S: StackOperations>(
     now_ms: u64,
 ) -> Result<Step, EngineError> {
     let mut engine = Engine::new(stacks, job, progress, now_ms, None);
-    let found = engine.describe(job.spec.stack_name.as_str()).await;
-    match found {
-        Ok(found) => engine.act_on(found, true).await,
+    match engine.stacks.describe_stack(job.spec.stack_name.as_str()).await {
+        Ok(found) => engine.act_on(found).await,
         Err(error) => engine.settle(&error, None),
     }
 }
@@ -31,16 +34,29 @@ pub async fn poll<S: StackOperations>(
     now_ms: u64,
 ) -> Result<Step, EngineError> {
     let mut engine = Engine::new(stacks, job, state.progress, now_ms, state.recovered_from.clone());
-    match engine.describe(&state.stack_id).await {
-        Ok(found) => engine.follow(state, found).await,
+    match engine.stacks.describe_stack(&state.stack_id).await {
+        Ok(found) => engine.advance(state, found).await,
         Err(error) => engine.settle(&error, Some(&state.stack_id)),
     }
 }
 
+/// What a call that launches an operation came to.
+enum Launch {
+    Step(Result<Step, EngineError>),
+    /// A duplicated start, or somebody else, got there first: the stack has to be looked at again.
+    Collided {
+        error: PortError,
+        stack_id: Option<String>,
+    },
+}
+
 struct Engine<'a, S> {
-    stacks: &'a S,
+    /// Every call of the step goes through this wrapper, which counts it.
+    stacks: Counted<&'a S>,
     job: &'a Job<'a>,
-    progress: Progress,
+    started_at_ms: u64,
+    /// What the target had cost before this step.
+    calls_before: u32,
     now_ms: u64,
     recovered_from: Option<StackStatus>,
 }
@@ -54,11 +70,19 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         recovered_from: Option<StackStatus>,
     ) -> Self {
         Self {
-            stacks,
+            stacks: Counted::new(stacks),
             job,
-            progress,
+            started_at_ms: progress.started_at_ms,
+            calls_before: progress.aws_calls,
             now_ms,
             recovered_from,
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            started_at_ms: self.started_at_ms,
+            aws_calls: self.calls_before + self.stacks.calls(),
         }
     }
 
@@ -68,11 +92,6 @@ impl<'a, S: StackOperations> Engine<'a, S> {
 
     fn deadline(&self) -> u64 {
         self.now_ms + self.job.spec.operation_timeout_seconds * 1000
-    }
-
-    async fn describe(&mut self, stack: &str) -> Result<Option<StackDescription>, PortError> {
-        self.progress.aws_calls += 1;
-        self.stacks.describe_stack(stack).await
     }
 
     fn request(&self, phase: &Phase) -> StackRequest {
@@ -95,27 +114,26 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             stack_id: stack_id.to_owned(),
             phase,
             deadline_ms: self.deadline(),
-            progress: self.progress,
+            progress: self.progress(),
             recovered_from: self.recovered_from.clone(),
         })
     }
 
-    fn done(&self, kind: OutcomeKind, stack: Option<&StackDescription>, failure: Option<Failure>) -> Step {
+    fn done(&self, verdict: Verdict, stack: Option<&StackDescription>) -> Step {
         Step::Done(Outcome {
             target: self.job.target.clone(),
-            kind,
+            verdict,
             stack_id: stack.map(|s| s.stack_id.clone()),
             final_status: stack.map(|s| s.status.clone()),
-            duration_ms: self.now_ms.saturating_sub(self.progress.started_at_ms),
-            aws_calls: self.progress.aws_calls,
+            duration_ms: self.now_ms.saturating_sub(self.started_at_ms),
+            aws_calls: self.progress().aws_calls,
             recovered_from: self.recovered_from.clone(),
-            failure,
-            skipped_reason: None,
         })
     }
 
     fn failed(&self, stack: Option<&StackDescription>, error: ErrorName, root_cause: RootCause) -> Step {
-        self.done(OutcomeKind::Failed, stack, Some(Failure { error, root_cause }))
+        let failure = Failure { error, root_cause };
+        self.done(Verdict::Failed { failure }, stack)
     }
 
     /// An error no branch handles: transient ones go back to the caller to retry, the rest end
@@ -126,7 +144,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             return Err(EngineError {
                 name,
                 message: error.to_string(),
-                progress: self.progress,
+                progress: self.progress(),
             });
         }
         let mut step = self.failed(None, name, RootCause::message(error.to_string()));
@@ -136,19 +154,33 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         Ok(step)
     }
 
-    /// Acts on what DescribeStacks found. `may_redescribe` allows one fresh look when a race
-    /// (another start, another operator) makes our call collide.
-    async fn act_on(
-        &mut self,
-        found: Option<StackDescription>,
-        may_redescribe: bool,
-    ) -> Result<Step, EngineError> {
+    /// Acts on what DescribeStacks found. When our call collides (another start, another
+    /// operator), one fresh look decides again; a second collision is the caller's to retry.
+    async fn act_on(&mut self, mut found: Option<StackDescription>) -> Result<Step, EngineError> {
+        let mut looked_again = false;
+        loop {
+            let (error, stack_id) = match self.launch(found).await {
+                Launch::Step(step) => return step,
+                Launch::Collided { error, stack_id } => (error, stack_id),
+            };
+            if looked_again {
+                return self.settle(&error, stack_id.as_deref());
+            }
+            looked_again = true;
+            found = match self.stacks.describe_stack(self.job.spec.stack_name.as_str()).await {
+                Ok(found) => found,
+                Err(error) => return self.settle(&error, None),
+            };
+        }
+    }
+
+    async fn launch(&mut self, found: Option<StackDescription>) -> Launch {
         let Some(stack) = found else {
-            return self.create(may_redescribe).await;
+            return self.create().await;
         };
-        match decide(Some(&stack.status), self.job.spec.recovery) {
-            Decision::Create => self.create(may_redescribe).await,
-            Decision::Update => self.update(&stack, may_redescribe).await,
+        let step = match decide(Some(&stack.status), self.job.spec.recovery) {
+            Decision::Create => return self.create().await,
+            Decision::Update => return self.update(&stack).await,
             Decision::InspectRunningOperation => self.inspect_running(&stack).await,
             Decision::DeleteThenCreate => {
                 self.recovered_from = Some(stack.status.clone());
@@ -168,43 +200,40 @@ impl<'a, S: StackOperations> Engine<'a, S> {
                     RootCause::message(reason),
                 ))
             }
-        }
+        };
+        Launch::Step(step)
     }
 
-    async fn redescribe(&mut self) -> Result<Step, EngineError> {
-        match self.describe(self.job.spec.stack_name.as_str()).await {
-            Ok(found) => Box::pin(self.act_on(found, false)).await,
-            Err(error) => self.settle(&error, None),
-        }
-    }
-
-    async fn create(&mut self, may_redescribe: bool) -> Result<Step, EngineError> {
+    async fn create(&self) -> Launch {
         let request = self.request(&Phase::Creating);
-        self.progress.aws_calls += 1;
         match self.stacks.create_stack(&request).await {
-            Ok(stack_id) => Ok(self.pending(&stack_id, Phase::Creating)),
-            // A duplicated start got there first, or somebody else did: look again.
-            Err(PortError::AlreadyExists(_) | PortError::StackBusy(_)) if may_redescribe => {
-                self.redescribe().await
-            }
-            Err(error) => self.settle(&error, None),
+            Ok(stack_id) => Launch::Step(Ok(self.pending(&stack_id, Phase::Creating))),
+            Err(error @ (PortError::AlreadyExists(_) | PortError::StackBusy(_))) => Launch::Collided {
+                error,
+                stack_id: None,
+            },
+            Err(error) => Launch::Step(self.settle(&error, None)),
         }
     }
 
-    async fn update(&mut self, stack: &StackDescription, may_redescribe: bool) -> Result<Step, EngineError> {
+    async fn update(&self, stack: &StackDescription) -> Launch {
         let request = self.request(&Phase::Updating);
-        self.progress.aws_calls += 1;
-        match self.stacks.update_stack(&request).await {
+        let step = match self.stacks.update_stack(&request).await {
             Ok(UpdateStarted::Started { stack_id }) => Ok(self.pending(&stack_id, Phase::Updating)),
-            Ok(UpdateStarted::NoChanges) => Ok(self.done(OutcomeKind::Unchanged, Some(stack), None)),
-            Err(PortError::StackBusy(_)) if may_redescribe => self.redescribe().await,
+            Ok(UpdateStarted::NoChanges) => Ok(self.done(Verdict::Unchanged, Some(stack))),
+            Err(error @ PortError::StackBusy(_)) => {
+                return Launch::Collided {
+                    error,
+                    stack_id: Some(stack.stack_id.clone()),
+                }
+            }
             Err(error) => self.settle(&error, Some(&stack.stack_id)),
-        }
+        };
+        Launch::Step(step)
     }
 
-    async fn delete(&mut self, stack: &StackDescription) -> Result<Step, EngineError> {
+    async fn delete(&self, stack: &StackDescription) -> Result<Step, EngineError> {
         let token = self.token(&Phase::Deleting);
-        self.progress.aws_calls += 1;
         match self.stacks.delete_stack(&stack.stack_id, &token).await {
             Ok(()) => Ok(self.pending(&stack.stack_id, Phase::Deleting)),
             Err(error) => self.settle(&error, Some(&stack.stack_id)),
@@ -214,7 +243,6 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     async fn continue_rollback(&mut self, stack: &StackDescription) -> Result<Step, EngineError> {
         self.recovered_from = Some(stack.status.clone());
         let skip = if self.job.spec.skip_failed_rollback_resources {
-            self.progress.aws_calls += 1;
             match self.stacks.stack_events(&stack.stack_id, None).await {
                 Ok(page) => events::rollback_failed_resources(&page.events),
                 Err(error) => return self.settle(&error, Some(&stack.stack_id)),
@@ -223,7 +251,6 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             Vec::new()
         };
         let token = self.token(&Phase::ContinuingRollback);
-        self.progress.aws_calls += 1;
         match self
             .stacks
             .continue_update_rollback(&stack.stack_id, &skip, &token)
@@ -236,8 +263,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
 
     /// An operation is running. If its newest event carries one of this run's tokens it is ours
     /// (a retried or duplicated start): follow it. Otherwise wait for it to end.
-    async fn inspect_running(&mut self, stack: &StackDescription) -> Result<Step, EngineError> {
-        self.progress.aws_calls += 1;
+    async fn inspect_running(&self, stack: &StackDescription) -> Result<Step, EngineError> {
         let page = match self.stacks.stack_events(&stack.stack_id, None).await {
             Ok(page) => page,
             Err(error) => return self.settle(&error, Some(&stack.stack_id)),
@@ -255,7 +281,9 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         Ok(self.pending(&stack.stack_id, phase))
     }
 
-    async fn follow(
+    /// Where a followed operation stands: still running, ended (then an outcome, or the next
+    /// operation of a recovery), or gone.
+    async fn advance(
         &mut self,
         state: InFlight,
         found: Option<StackDescription>,
@@ -264,7 +292,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         let Some(stack) = found.filter(|s| s.status != S::DeleteComplete) else {
             return match state.phase {
                 // The recovery delete finished: now the create it was for.
-                Phase::Deleting | Phase::WaitingForOther { .. } => self.create(true).await,
+                Phase::Deleting | Phase::WaitingForOther { .. } => self.act_on(None).await,
                 _ => Ok(self.failed(
                     None,
                     ErrorName::StackFailed,
@@ -279,10 +307,12 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             return Ok(self.still_running(state, &stack));
         }
         match (&state.phase, &stack.status) {
-            (Phase::Creating, S::CreateComplete) => Ok(self.done(OutcomeKind::Created, Some(&stack), None)),
-            (Phase::Updating, S::UpdateComplete) => Ok(self.done(OutcomeKind::Updated, Some(&stack), None)),
-            (Phase::ContinuingRollback, S::UpdateRollbackComplete) => self.update(&stack, true).await,
-            (Phase::WaitingForOther { .. }, _) => self.act_on(Some(stack), true).await,
+            (Phase::Creating, S::CreateComplete) => Ok(self.done(Verdict::Created, Some(&stack))),
+            (Phase::Updating, S::UpdateComplete) => Ok(self.done(Verdict::Updated, Some(&stack))),
+            // UPDATE_ROLLBACK_COMPLETE decides to an update; somebody else's ending, to anything.
+            (Phase::ContinuingRollback, S::UpdateRollbackComplete) | (Phase::WaitingForOther { .. }, _) => {
+                self.act_on(Some(stack)).await
+            }
             (Phase::Deleting | Phase::ContinuingRollback, _) => {
                 // The recovery itself failed: a human has to look.
                 let cause = self.cause_of(&state, &stack).await;
@@ -298,7 +328,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     fn still_running(&self, state: InFlight, stack: &StackDescription) -> Step {
         if self.now_ms < state.deadline_ms {
             return Step::Pending(InFlight {
-                progress: self.progress,
+                progress: self.progress(),
                 ..state
             });
         }
@@ -324,7 +354,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
 
     /// The root cause of a failed operation. Reading it must never cost the outcome: when the
     /// events cannot be read, the stack's status reason stands in.
-    async fn cause_of(&mut self, state: &InFlight, stack: &StackDescription) -> RootCause {
+    async fn cause_of(&self, state: &InFlight, stack: &StackDescription) -> RootCause {
         let fallback = || {
             RootCause::message(format!(
                 "stack ended in {}: {}",
@@ -334,15 +364,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         };
         let token = self.token(&state.phase);
         let opening = state.phase.opening_status();
-        match events::operation_events(
-            self.stacks,
-            &stack.stack_id,
-            &token,
-            opening,
-            &mut self.progress.aws_calls,
-        )
-        .await
-        {
+        match events::operation_events(&self.stacks, &stack.stack_id, &token, opening).await {
             Ok(events) => events::root_cause(&events).unwrap_or_else(fallback),
             Err(error) => {
                 tracing::warn!(stack = %stack.stack_id, %error, "could not read stack events for the root cause");

@@ -26,12 +26,10 @@ pub(crate) async fn operation_events<S: StackOperations>(
     stack_id: &str,
     token: &str,
     opening_status: &str,
-    calls: &mut u32,
 ) -> Result<Vec<StackEvent>, crate::ports::PortError> {
     let mut ours = Vec::new();
     let mut page = None;
     'pages: for _ in 0..MAX_EVENT_PAGES {
-        *calls += 1;
         let listing = stacks.stack_events(stack_id, page.as_deref()).await?;
         for event in listing.events {
             match event.token.as_deref() {

@@ -1,19 +1,24 @@
-//! The per-target lifecycle: `start` decides and launches, `poll` follows until a final outcome.
-//! Between steps the whole state is an `InFlight` value that serialises, so one process (a local
-//! run) or many Lambda invocations (the state machine) can drive the same target.
+//! The per-target lifecycle: `start` decides and launches, `poll` follows until a final outcome,
+//! and `follow` loops over them. Between steps the whole state is an `InFlight` value that
+//! serialises, so one process (a local run) or many Lambda invocations (the state machine) can
+//! drive the same target.
 
+mod counted;
 mod decide;
 mod drive;
 mod engine;
 mod events;
+mod follow;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use counted::Counted;
 pub use decide::{decide, Decision};
 pub use drive::{assume_failure, run_target, Clock, DriveOptions, SystemClock, TokioClock};
 pub use engine::{poll, start};
+pub use follow::{follow, Followed, PassingErrors};
 
 use crate::errors::ErrorName;
 use crate::ids::{RunId, Target};

@@ -1,6 +1,3 @@
-// The lifecycle's nested futures are deeper than rustc's default layout query depth.
-#![recursion_limit = "256"]
-
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use stackfleet_aws::{AwsSettings, S3Store, StsAssumer};
 use stackfleet_core::lifecycle::SystemClock;
@@ -13,10 +10,11 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let config = AwsSettings::default().sdk_config().await;
     let store = S3Store::from_config(&config, &settings.bucket);
-    let worker = Worker::new(StsAssumer::new(&config), store, SystemClock, settings.poll_budget);
+    let worker = Worker::new(StsAssumer::new(&config), store, SystemClock);
     let worker = &worker;
     run(service_fn(move |event: LambdaEvent<WorkerRequest>| async move {
-        worker.handle(event.payload).await
+        // The invocation's own deadline decides when the target goes back to the state machine.
+        worker.handle(event.payload, event.context.deadline).await
     }))
     .await
 }

@@ -1,15 +1,16 @@
-//! What the operator commands decide, over Step Functions and the run store: an execution started
-//! once per input, its status while it runs, a re-run of only its failures, and its report.
+//! What the operator commands decide, over the `Executions` port and the run store: an execution
+//! started once per input, its status while it runs, a re-run of only its failures, and its
+//! report. No AWS here: the CLI passes the Step Functions adapter, tests pass the in-memory fake.
 
-use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use stackfleet_core::ports::{all_pages, PortError, RunStore};
-use stackfleet_core::report::{FailureGroup, Report, Summary};
-use stackfleet_core::run_keys::RunKeys;
-use stackfleet_core::{RunId, StackName};
 
-use crate::sfn::{Execution, Executions, ItemCounts, Started, Status};
+use crate::executions::{self, Execution, Executions, ItemCounts, Started, Status};
+use crate::ids::{RunId, StackName};
+use crate::ports::{all_pages, PortError, RunStore};
+use crate::report::Report;
+use crate::run_keys::RunKeys;
+use crate::wire::reduce::Reduced;
 
 /// The state machine tag naming the bucket of its runs' records (set by the CDK app).
 pub const BUCKET_TAG: &str = "stackfleet:bucket";
@@ -56,19 +57,6 @@ fn canonical(value: &Value) -> String {
     }
 }
 
-/// The Reduce step's output (crates/lambda `Reduced`), as far as the operator reads it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reduced {
-    pub summary: Summary,
-    #[serde(default)]
-    pub failures: Vec<FailureGroup>,
-    pub within_tolerance: bool,
-    pub cause: String,
-    pub rerun_input: Option<Value>,
-    pub report_key: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
     pub arn: String,
@@ -84,8 +72,8 @@ fn parse_json(text: &str) -> Option<Value> {
 /// Starts `input` as `name`, once. An execution of that name with the same input that is
 /// running or succeeded is the one this submit asked for; one that ended otherwise, or one
 /// with another input, is refused: starting again needs a name the user chooses.
-pub async fn submit(
-    executions: &Executions,
+pub async fn submit<E: Executions>(
+    executions: &E,
     state_machine_arn: &str,
     name: &str,
     input: &Value,
@@ -106,8 +94,8 @@ pub async fn submit(
                     existing.status
                 )));
             }
-            match existing.status {
-                Status::Running | Status::Succeeded | Status::Other => Ok(Submitted {
+            match &existing.status {
+                Status::Running | Status::Succeeded | Status::Other(_) => Ok(Submitted {
                     arn: existing.arn.clone(),
                     name: name.to_owned(),
                     existing: Some(existing),
@@ -123,7 +111,7 @@ pub async fn submit(
     }
 }
 
-async fn described(executions: &Executions, arn: &str) -> Result<Execution, OperatorError> {
+async fn described<E: Executions>(executions: &E, arn: &str) -> Result<Execution, OperatorError> {
     executions.describe(arn).await?.ok_or_else(|| {
         OperatorError::Refused(format!(
             "no execution {arn}: check the ARN, and that --region is the state machine's region"
@@ -132,15 +120,18 @@ async fn described(executions: &Executions, arn: &str) -> Result<Execution, Oper
 }
 
 /// What the Reduce step returned, once it has run.
-pub async fn reduced(
-    executions: &Executions,
+pub async fn reduced<E: Executions>(
+    executions: &E,
     execution: &Execution,
 ) -> Result<Option<Reduced>, OperatorError> {
     let output = match execution.status {
         // A succeeded execution ends in a Succeed state that passes Reduce's output through.
         Status::Succeeded => execution.output.clone(),
-        Status::Running | Status::Other => None,
-        _ => executions.state_output(&execution.arn, REDUCE_STATE).await?,
+        Status::Running | Status::Other(_) => None,
+        // A failed one may have failed after Reduce (beyond tolerance): its history has it.
+        Status::Failed | Status::TimedOut | Status::Aborted => {
+            executions.state_output(&execution.arn, REDUCE_STATE).await?
+        }
     };
     output
         .map(|text| {
@@ -167,8 +158,10 @@ pub struct RunStatus {
     pub reduced: Option<Reduced>,
 }
 
-pub async fn status<S: RunStore>(
-    executions: &Executions,
+/// How `arn` stands. The store is optional: without it (no bucket, no access) the status still
+/// says what Step Functions knows, only not how many targets failed so far.
+pub async fn status<E: Executions, S: RunStore>(
+    executions: &E,
     store: Option<&S>,
     arn: &str,
 ) -> Result<RunStatus, OperatorError> {
@@ -193,7 +186,7 @@ pub async fn status<S: RunStore>(
 }
 
 /// The input of a new execution that deploys exactly the targets that failed in `arn`.
-pub async fn rerun_input(executions: &Executions, arn: &str) -> Result<Value, OperatorError> {
+pub async fn rerun_input<E: Executions>(executions: &E, arn: &str) -> Result<Value, OperatorError> {
     let execution = described(executions, arn).await?;
     let name = &execution.name;
     if !execution.status.is_finished() {
@@ -234,12 +227,12 @@ pub async fn rerun_input(executions: &Executions, arn: &str) -> Result<Value, Op
 /// Starts a new execution of exactly the targets that failed in `arn`, named `name` or after
 /// `arn` and its input (so a repeated `rerun` of `arn` finds the first one, while a re-run of
 /// that re-run, whose input may be the same, is a new execution). Refused when nothing failed.
-pub async fn rerun(
-    executions: &Executions,
+pub async fn rerun<E: Executions>(
+    executions: &E,
     arn: &str,
     name: Option<&str>,
 ) -> Result<Submitted, OperatorError> {
-    let machine = crate::sfn::state_machine_arn(arn)
+    let machine = executions::state_machine_arn(arn)
         .ok_or_else(|| OperatorError::Refused(format!("{arn:?} is not an execution ARN")))?;
     let input = rerun_input(executions, arn).await?;
     let name = match name {
@@ -258,8 +251,8 @@ pub async fn rerun(
 }
 
 /// The bucket of a state machine's run records: `given`, else its `stackfleet:bucket` tag.
-pub async fn bucket(
-    executions: &Executions,
+pub async fn bucket<E: Executions>(
+    executions: &E,
     state_machine_arn: &str,
     given: Option<&str>,
 ) -> Result<String, OperatorError> {
@@ -278,8 +271,8 @@ pub async fn bucket(
 
 /// The run's full report (report.json), where Reduce says it wrote it. The store is read only
 /// then: a key that does not exist reads as AccessDenied to a role without s3:ListBucket.
-pub async fn report<S: RunStore>(
-    executions: &Executions,
+pub async fn report<E: Executions, S: RunStore>(
+    executions: &E,
     store: &S,
     arn: &str,
 ) -> Result<Report, OperatorError> {

@@ -1,0 +1,164 @@
+//! The one follow loop: assume the deploy role, start or poll, then wait and poll again until the
+//! target is done. The local runner follows a target to its end in one call; the worker follows
+//! it until its invocation has to end and hands the state back to the state machine, which calls
+//! again after a Wait. Both run this loop, so they cannot drift apart.
+
+use std::time::Duration;
+
+use super::counted::Counted;
+use super::drive::{assume_failure, Clock, DriveOptions};
+use super::{poll, start, EngineError, InFlight, Job, Progress, Step};
+use crate::outcome::{Outcome, RootCause};
+use crate::ports::{AssumeRequest, AssumeRole};
+
+/// Where a `follow` left the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    Done(Outcome),
+    /// Still running, and the next look would pass the hand-back time: look again after `wait`,
+    /// with this state.
+    HandBack { state: InFlight, wait: Duration },
+}
+
+/// What becomes of an error that may pass (throttling, a new account, the network).
+#[derive(Debug, Clone, Copy)]
+pub enum PassingErrors {
+    /// Retried in this process with backoff; once the retries are spent, the target fails with
+    /// the error's name. A local run does this.
+    RetryHere(DriveOptions),
+    /// Returned at once: the worker throws it, and the state machine's Retry (which knows the
+    /// error by name) calls again with the state it last had.
+    Throw,
+}
+
+impl PassingErrors {
+    /// The wait before try `attempt + 1`, or `None` when this error is not retried here.
+    fn retry_after(self, attempt: u32) -> Option<Duration> {
+        match self {
+            Self::RetryHere(options) if attempt < options.transient_retries => {
+                Some(options.retry_backoff.saturating_mul(2u32.saturating_pow(attempt)))
+            }
+            Self::RetryHere(_) | Self::Throw => None,
+        }
+    }
+}
+
+/// How long to wait before looking at a running operation again. The one place that says so:
+/// every driver (this loop, and the state machine's Wait through `Followed::HandBack`) asks here.
+fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
+    job.spec.poll_interval()
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Follows one target from `from` (`None`: not started yet) until it is done, or until the next
+/// look would pass `hand_back_at_ms` (milliseconds since the epoch; `None`: never). At least one
+/// step is taken whatever the time, so every call makes progress.
+///
+/// `Err` only under `PassingErrors::Throw`: a passing error, with what the target had cost before
+/// it. Everything else, assume failures included, ends as an outcome.
+pub async fn follow<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    from: Option<InFlight>,
+    clock: &dyn Clock,
+    hand_back_at_ms: Option<u64>,
+    passing: PassingErrors,
+) -> Result<Followed, EngineError> {
+    let started_at_ms = from
+        .as_ref()
+        .map_or_else(|| clock.now_ms(), |state| state.progress.started_at_ms);
+    let calls_before = from.as_ref().map_or(0, |state| state.progress.aws_calls);
+    let assumer = Counted::new(assumer);
+    let request = AssumeRequest {
+        target: job.target,
+        role: &job.spec.deploy_role,
+        run: job.run,
+        session_duration_seconds: job.spec.session_duration_seconds,
+        new_account: job.new_account,
+    };
+    let mut attempt = 0;
+    let session = loop {
+        match assumer.assume(request).await {
+            Ok(session) => break session,
+            Err(error) => {
+                let calls = calls_before + assumer.calls();
+                if error.name().is_transient() {
+                    if let Some(wait) = passing.retry_after(attempt) {
+                        tracing::info!(target = %job.target, %error, attempt, "assume role failed; retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if let PassingErrors::Throw = passing {
+                        return Err(EngineError {
+                            name: error.name(),
+                            message: error.to_string(),
+                            progress: Progress {
+                                started_at_ms,
+                                aws_calls: calls,
+                            },
+                        });
+                    }
+                }
+                let outcome = assume_failure(job, &error, started_at_ms, clock.now_ms(), calls);
+                return Ok(Followed::Done(outcome));
+            }
+        }
+    };
+
+    let mut progress = Progress {
+        started_at_ms,
+        aws_calls: calls_before + assumer.calls(),
+    };
+    let mut state = from.map(|state| InFlight { progress, ..state });
+    let mut attempt = 0;
+    loop {
+        let step = match &state {
+            None => start(&session, job, progress, clock.now_ms()).await,
+            Some(in_flight) => poll(&session, job, in_flight.clone(), clock.now_ms()).await,
+        };
+        match step {
+            Ok(Step::Done(outcome)) => return Ok(Followed::Done(outcome)),
+            Ok(Step::Pending(in_flight)) => {
+                attempt = 0;
+                let wait = next_look(job, &in_flight);
+                if hand_back_at_ms.is_some_and(|at| clock.now_ms().saturating_add(millis(wait)) > at) {
+                    return Ok(Followed::HandBack {
+                        state: in_flight,
+                        wait,
+                    });
+                }
+                tracing::debug!(target = %job.target, phase = ?in_flight.phase, "waiting");
+                progress = in_flight.progress;
+                state = Some(in_flight);
+                tokio::time::sleep(wait).await;
+            }
+            Err(error) => {
+                let Some(wait) = passing.retry_after(attempt) else {
+                    if let PassingErrors::Throw = passing {
+                        return Err(error);
+                    }
+                    return Ok(Followed::Done(Outcome::failed(
+                        job.target.clone(),
+                        error.name,
+                        RootCause::message(error.message),
+                        clock.now_ms().saturating_sub(started_at_ms),
+                        error.progress.aws_calls,
+                    )));
+                };
+                tracing::info!(target = %job.target, name = %error.name, message = %error.message, attempt, "step failed; retrying");
+                progress = error.progress;
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                // `state` still holds the step to retry: a poll is safe to repeat, and a repeated
+                // start finds and adopts whatever the failed one launched.
+                if let Some(in_flight) = &mut state {
+                    in_flight.progress = progress;
+                }
+            }
+        }
+    }
+}
