@@ -7,12 +7,16 @@ import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 
-/** Keys under `runs/<run>/` that each role reads or writes. */
+/**
+ * Keys under `runs/<run>/` that each role reads or writes; test/run-keys.test.ts holds them
+ * against the layout the Rust side writes (tests/fixtures/run-keys.json).
+ */
 export const RUN_KEYS = {
-  listerPut: ['run.json', 'spec.json', 'input.json', 'outcomes/*'],
+  // The run's document goes to spec.json only: the worker and the reducer both read it there.
+  listerPut: ['run.json', 'spec.json', 'outcomes/*'],
   workerGet: ['spec.json', 'outcomes/*'],
   workerPut: ['outcomes/*', 'failed/*'],
-  reducerGet: ['run.json', 'input.json', 'outcomes/*'],
+  reducerGet: ['run.json', 'spec.json', 'outcomes/*'],
   reducerPut: ['report.json', 'report.md'],
   // report.md is not read by the CLI: it is the one people open from the console.
   operatorGet: ['report.json', 'report.md'],

@@ -23,6 +23,8 @@ interface Finding extends SchemaProblem {
   readonly wrongKind: boolean;
   /** An object lacks a property the schema requires. */
   readonly missing: boolean;
+  /** The message already says, from the schema's description, what belongs here. */
+  readonly described?: boolean;
 }
 
 type Schema = Record<string, unknown>;
@@ -117,54 +119,60 @@ export class RolloutSchema {
     const branches = error.schema as unknown[];
     const branchesPointer = this.pointers.get(branches);
     const data: unknown = error.data;
-    const judged = branches.map((branch, index) => ({
-      branch,
-      findings: branchesPointer === undefined ? [] : this.check(data, pointer, `${branchesPointer}/${index}`),
-    }));
-    // A branch of another kind (a string where the value is an object, `null`) was not meant.
+    const judged = branches
+      .map((branch, index) => ({
+        schema: this.resolve(branch),
+        findings: branchesPointer === undefined ? [] : this.check(data, pointer, `${branchesPointer}/${index}`),
+      }))
+      // `null` is how schemars says a field may be left out: never the branch anybody meant.
+      .filter(({ schema }) => schema.type !== 'null');
+    const parent = (error.parentSchema ?? {}) as Schema;
+    // A branch without a description of its own (FailureTolerance's string) has its parent's.
+    const described = (findings: Finding[]): Finding[] =>
+      findings.map((f) =>
+        f.described || f.pointer !== pointer || typeof parent.description !== 'string'
+          ? f
+          : { ...f, message: `${f.message} (${sentence(parent.description)})`, described: true },
+      );
+    if (judged.length === 1) return described(judged[0].findings);
+
+    // A branch of another kind (a string where the value is an object, another const) was not meant;
+    // of the others, the closest lacks the fewest required properties, then has the fewest problems.
     const meant = judged.filter(
       ({ findings }) => findings.length > 0 && !findings.some((f) => f.wrongKind && f.pointer === pointer),
     );
-    const score = (findings: Finding[]) => findings.filter((f) => f.missing && parentOf(f.pointer) === pointer).length * 1000 + findings.length;
+    const score = (findings: Finding[]) =>
+      findings.filter((f) => f.missing && parentOf(f.pointer) === pointer).length * 1000 + findings.length;
     const best = Math.min(...meant.map(({ findings }) => score(findings)));
     const closest = meant.filter(({ findings }) => score(findings) === best);
-    if (closest.length === 1) return closest[0].findings;
+    if (closest.length === 1) return described(closest[0].findings);
 
-    const options = branches.map((branch) => this.resolve(branch)).filter((branch) => branch.type !== 'null');
-    const keys = options.map((branch) => singleRequiredKey(branch));
-    if (keys.length > 0 && keys.every((key): key is string => key !== undefined) && isObject(data)) {
-      const unknown = Object.keys(data).filter((key) => !keys.includes(key));
-      return [
-        {
-          pointer,
-          path: pathOf(pointer),
-          message:
-            `must have exactly one of ${keys.join(', ')}` + (unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''),
-          wrongKind: false,
-          missing: false,
-        },
-      ];
-    }
-    return [
-      {
-        pointer,
-        path: pathOf(pointer),
-        message: `${show(data)} is not ${options.map(describe).join(', or ')}`,
-        wrongKind: closest.length === 0 || meant.length === 0,
-        missing: false,
-      },
+    const options = judged.map(({ schema }) => schema);
+    const summary = (message: string, wrongKind = meant.length === 0): Finding[] => [
+      { pointer, path: pathOf(pointer), message, wrongKind, missing: false, described: true },
     ];
+    const keys = options.map(singleRequiredKey);
+    if (isObject(data) && keys.every((key): key is string => key !== undefined)) {
+      const unknown = Object.keys(data).filter((key) => !keys.includes(key));
+      return summary(`must have exactly one of ${keys.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`, false);
+    }
+    if (options.every((option) => 'const' in option)) {
+      return summary(`${show(data)} must be ${options.map((option) => show(option.const)).join(' or ')}`);
+    }
+    if (typeof parent.description === 'string') return summary(`${show(data)} is not valid: ${sentence(parent.description)}`);
+    return summary(`${show(data)} must be ${options.map(describe).join(', or ')}`);
   }
 
   private finding(error: ErrorObject, pointer: string): Finding {
     const parent = (error.parentSchema ?? {}) as Schema;
-    const about = typeof parent.description === 'string' ? ` (${parent.description})` : '';
+    const about = typeof parent.description === 'string' ? ` (${sentence(parent.description)})` : '';
     const at = (where: string, message: string, kind: Partial<Finding> = {}): Finding => ({
       pointer: where,
       path: pathOf(where),
       message,
       wrongKind: false,
       missing: false,
+      described: about !== '',
       ...kind,
     });
     switch (error.keyword) {
@@ -179,7 +187,7 @@ export class RolloutSchema {
       case 'required':
         return at(`${pointer}/${escape(String(error.params.missingProperty))}`, 'is missing', { missing: true });
       case 'type':
-        return at(pointer, `${show(error.data)} must be ${String(error.params.type).replace(',', ' or ')}${about}`, {
+        return at(pointer, `${show(error.data)} must be ${String(error.params.type).split(',').join(' or ')}${about}`, {
           wrongKind: true,
         });
       case 'const':
@@ -208,9 +216,9 @@ export class RolloutSchema {
 }
 
 function describe(schema: Schema): string {
-  if (schema.description) return String(schema.description).replace(/\.$/, '');
   if ('const' in schema) return show(schema.const);
   if (Array.isArray(schema.enum)) return `one of ${schema.enum.map(show).join(', ')}`;
+  if (schema.description) return sentence(String(schema.description));
   return `a${/^[aeiou]/.test(String(schema.type)) ? 'n' : ''} ${asList(schema.type).join(' or ')}`;
 }
 
@@ -233,6 +241,8 @@ export function pathOf(pointer: string): string {
     }, '');
 }
 
+/** A schema description inside a message: one line, no closing full stop. */
+const sentence = (description: string) => description.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 const unescape = (key: string) => key.replace(/~1/g, '/').replace(/~0/g, '~');
 const isAtOrUnder = (pointer: string, parent: string) => pointer === parent || pointer.startsWith(`${parent}/`);

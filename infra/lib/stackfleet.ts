@@ -18,7 +18,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { DefaultSpec, defaultSpecJson, validateDefaultSpec } from './default-spec';
+import { defaultSpecJson, deployRoleName, validateDefaultSpec } from './default-spec';
 import { suppressAcceptedFindings } from './nag-suppressions';
 import * as permissions from './permissions';
 
@@ -37,8 +37,11 @@ const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
 export interface StackfleetProps {
   /** The Organization whose accounts the worker may deploy to, e.g. `o-abc123defg`. */
   readonly organizationId: string;
-  /** What a new-account event deploys, and what every execution input is merged over. */
-  readonly defaultSpec: DefaultSpec;
+  /**
+   * What a new-account event deploys, and what every execution input is merged over: a rollout
+   * document, checked at synth against schema/rollout.schema.json, the schema of the Rust types.
+   */
+  readonly defaultSpec: Record<string, unknown>;
   /** @default 'stackfleet' (fixed, so that its own policy can name it without a circular reference) */
   readonly stateMachineName?: string;
   /** Fixed, because every member account's deploy role trusts it by ARN. @default 'stackfleet-worker' */
@@ -114,7 +117,7 @@ export class Stackfleet extends Construct {
     permissions
       .workerStatements({
         bucket: this.bucket,
-        deployRoleName: props.defaultSpec.deployRole.name,
+        deployRoleName: deployRoleName(props.defaultSpec),
         organizationId: props.organizationId,
       })
       .forEach((statement) => this.workerRole.addToPrincipalPolicy(statement));
@@ -171,7 +174,7 @@ export class Stackfleet extends Construct {
     }
 
     suppressAcceptedFindings(this, {
-      deployRoleName: props.defaultSpec.deployRole.name,
+      deployRoleName: deployRoleName(props.defaultSpec),
       templateBucketNames: props.templateBucketNames ?? [],
     });
   }

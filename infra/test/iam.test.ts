@@ -70,7 +70,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     expect(actions.filter((action) => action.startsWith('sts:'))).toEqual([]);
     expect(actions).not.toContain('s3:ListBucket');
     expect(resourcesOf(lister, 's3:GetObject')).toEqual(['arn:<AWS::Partition>:s3:::org-templates/*']);
-    expect(s3Objects(lister, 's3:PutObject')).toEqual(objects('run.json', 'spec.json', 'input.json', 'outcomes/*'));
+    expect(s3Objects(lister, 's3:PutObject')).toEqual(objects('run.json', 'spec.json', 'outcomes/*'));
     expect(resourcesOf(lister, 'organizations:ListAccounts')).toEqual(['*']);
     expect(resourcesOf(lister, 'cloudformation:ValidateTemplate')).toEqual(['*']);
   });
@@ -85,7 +85,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
 
   test('THEN the reducer lists outcomes only, reads its inputs and writes the report', () => {
     const reducer = of(fleet.stack.fleet.reducer.role!);
-    expect(s3Objects(reducer, 's3:GetObject')).toEqual(objects('run.json', 'input.json', 'outcomes/*'));
+    expect(s3Objects(reducer, 's3:GetObject')).toEqual(objects('run.json', 'spec.json', 'outcomes/*'));
     expect(s3Objects(reducer, 's3:PutObject')).toEqual(objects('report.json', 'report.md'));
     const list = reducer.filter((s) => asList(s.Action).includes('s3:ListBucket'));
     expect(list.map((s) => [asList(s.Resource).map(render), s.Condition])).toEqual([

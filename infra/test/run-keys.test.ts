@@ -1,0 +1,63 @@
+import * as path from 'node:path';
+import { RUN_KEYS } from '../lib/permissions';
+import { readJson, REPO } from './support';
+
+/** The run store's layout as the Rust side writes it (crates/core/src/run_keys.rs, by a Rust test). */
+interface RunKeysFixture {
+  readonly run: string;
+  readonly keys: Record<string, string>;
+}
+
+type Grant = keyof typeof RUN_KEYS;
+
+/**
+ * Who must write and who must read each record, as the data flow goes: Discover writes the
+ * record, the spec and the skipped targets' outcomes; the worker reads the spec and its target's
+ * outcome, and writes the outcome and a failure marker; Reduce reads the record, the spec and the
+ * outcomes, and writes the reports, which the operator reads (report.md is opened from the
+ * console). Failure markers are only listed (`status` counts them), never read.
+ */
+const DATA_FLOW: Record<string, readonly Grant[]> = {
+  record: ['listerPut', 'reducerGet'],
+  spec: ['listerPut', 'reducerGet', 'workerGet'],
+  outcome: ['listerPut', 'reducerGet', 'workerGet', 'workerPut'],
+  failedMarker: ['workerPut'],
+  reportJson: ['operatorGet', 'reducerPut'],
+  reportMd: ['operatorGet', 'reducerPut'],
+};
+
+/** An IAM resource pattern: `*` matches any run of characters, `/` included. */
+const matches = (pattern: string, key: string): boolean =>
+  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(key);
+
+describe('GIVEN the run keys the Rust side lays out (tests/fixtures/run-keys.json)', () => {
+  const fixture = readJson<RunKeysFixture>(path.join(REPO, 'tests/fixtures/run-keys.json'));
+  const prefix = `runs/${fixture.run}/`;
+  const keys = Object.entries(fixture.keys).map(([name, key]) => ({ name, key, relative: key.slice(prefix.length) }));
+  const grantsOf = (relative: string): Grant[] =>
+    (Object.keys(RUN_KEYS) as Grant[]).filter((grant) => RUN_KEYS[grant].some((pattern) => matches(pattern, relative))).sort();
+
+  test('THEN every key lies under runs/<run>/, where the grants point', () => {
+    for (const { key } of keys) expect(key.startsWith(prefix)).toBe(true);
+  });
+
+  test('THEN every key pattern granted to a role names a key the Rust side writes', () => {
+    const unmatched = Object.entries(RUN_KEYS).flatMap(([grant, patterns]) =>
+      patterns.filter((pattern) => !keys.some(({ relative }) => matches(pattern, relative))).map((pattern) => `${grant}: ${pattern}`),
+    );
+    expect(unmatched).toEqual([]);
+  });
+
+  test('THEN each key is written and read by exactly the roles the data flow needs', () => {
+    const granted = Object.fromEntries(keys.map(({ name, relative }) => [name, grantsOf(relative)]));
+    expect(granted).toEqual(DATA_FLOW);
+  });
+
+  test('THEN every key has a writer, and every key but the listed-only failure markers a reader', () => {
+    for (const { name, relative } of keys) {
+      const grants = grantsOf(relative);
+      expect({ name, written: grants.some((grant) => grant.endsWith('Put')) }).toEqual({ name, written: true });
+      if (name !== 'failedMarker') expect({ name, read: grants.some((grant) => grant.endsWith('Get')) }).toEqual({ name, read: true });
+    }
+  });
+});
