@@ -103,7 +103,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     .await;
     progress.finish();
 
-    let failed = rolled.iter().filter(|o| o.kind == OutcomeKind::Failed).count();
+    let failed = rolled.iter().filter(|o| o.kind() == OutcomeKind::Failed).count();
     let within_tolerance = !tolerance.exceeded(failed, rolled.len());
     let mut outcomes = resolution.skipped;
     outcomes.extend(rolled);

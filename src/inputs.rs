@@ -281,3 +281,72 @@ pub async fn prepare(
         tolerance,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn deploy_args(args: &[&str]) -> crate::cli::DeployArgs {
+        let argv = ["stackfleet", "deploy"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Deploy(args) => args,
+            _ => unreachable!("parsed a deploy"),
+        }
+    }
+
+    #[test]
+    fn flags_override_the_document_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.yaml"),
+            "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n",
+        )
+        .unwrap();
+        let spec = dir.path().join("rollout.yaml");
+        std::fs::write(
+            &spec,
+            "stackName: from-file\ntemplate: {file: t.yaml}\nparameters: {A: '1', B: '2'}\n\
+             recovery: stop\nconcurrency: 16\ntags: {team: platform}\n\
+             targets: {ous: [ou-ab12-prod0001], tags: {env: prod}, regions: [us-east-1]}\n",
+        )
+        .unwrap();
+        let spec = spec.to_str().unwrap();
+
+        let args = deploy_args(&["--spec", spec]);
+        let file = document(&args.spec, &args.targets, RoleDefault::Organizations).unwrap();
+        assert_eq!(file.stack_name.unwrap().as_str(), "from-file");
+        assert!(matches!(file.template, Some(TemplateRef::Body(_))), "the file is read");
+
+        let args = deploy_args(&[
+            "--spec",
+            spec,
+            "--parameter",
+            "B=3",
+            "--recovery",
+            "recreate",
+            "--accounts",
+            "111111111111",
+            "--regions",
+            "eu-west-1",
+            "--tag",
+            "cost=shared",
+        ]);
+        let merged = document(&args.spec, &args.targets, RoleDefault::Organizations).unwrap();
+        assert_eq!(merged.stack_name.as_ref().unwrap().as_str(), "from-file");
+        assert_eq!((&merged.parameters["A"][..], &merged.parameters["B"][..]), ("1", "3"));
+        assert_eq!(merged.recovery, Some(RecoveryPolicy::Recreate));
+        assert_eq!(merged.concurrency, Some(16), "not given: the document's");
+        assert_eq!(merged.tags.len(), 2, "tags add up");
+        assert_eq!(merged.targets.accounts.len(), 1);
+        assert!(
+            merged.targets.ous.is_empty() && merged.targets.tags.is_empty(),
+            "a selection on the command line replaces the document's whole selection"
+        );
+        assert_eq!(merged.targets.regions, vec!["eu-west-1".parse().unwrap()]);
+        let resolved = resolve(&merged).unwrap();
+        assert_eq!(resolved.spec.deploy_role.name.as_str(), "OrganizationAccountAccessRole");
+    }
+}

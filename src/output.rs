@@ -51,7 +51,7 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, report_json: 
     }
     let mut skipped: BTreeMap<&str, Vec<Target>> = BTreeMap::new();
     for outcome in &report.outcomes {
-        if let Some(reason) = &outcome.skipped_reason {
+        if let Some(reason) = outcome.skipped_reason() {
             skipped.entry(reason).or_default().push(outcome.target.clone());
         }
     }

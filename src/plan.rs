@@ -45,7 +45,7 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         println!(
             "  skipped {}: {}",
             skipped.target,
-            skipped.skipped_reason.as_deref().unwrap_or("not deployed to")
+            skipped.skipped_reason().unwrap_or("not deployed to")
         );
     }
     if let Some(path) = &args.report_json {

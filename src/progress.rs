@@ -35,10 +35,10 @@ impl Progress {
 
     pub fn landed(&mut self, outcome: &Outcome) {
         self.done += 1;
-        if outcome.kind == OutcomeKind::Failed {
+        if outcome.kind() == OutcomeKind::Failed {
             self.failed += 1;
         }
-        let detail = match (&outcome.failure, &outcome.skipped_reason) {
+        let detail = match (outcome.failure(), outcome.skipped_reason()) {
             (Some(failure), _) => format!(": {}: {}", failure.error, failure.root_cause),
             (None, Some(reason)) => format!(": {reason}"),
             (None, None) => String::new(),
@@ -48,12 +48,12 @@ impl Progress {
             self.done,
             self.total,
             outcome.target,
-            outcome.kind,
+            outcome.kind(),
             outcome.duration_ms as f64 / 1000.0
         );
         match &self.bar {
             Some(bar) => {
-                if outcome.kind == OutcomeKind::Failed {
+                if outcome.kind() == OutcomeKind::Failed {
                     bar.println(line);
                 }
                 bar.set_message(format!("{} failed", self.failed));

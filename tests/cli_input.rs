@@ -116,3 +116,36 @@ fn an_unreachable_endpoint_is_not_called_bad_input() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("could not validate the template"), "{stderr}");
 }
+
+/// A rollout document in a temporary directory, next to a copy of the example template.
+fn document(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(TEMPLATE, dir.path().join("template.yaml")).unwrap();
+    let path = dir.path().join("rollout.yaml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_misspelt_field_in_the_rollout_document_is_refused_by_name() {
+    let (_dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\nrecover: stop\n");
+    refused(&words(&["deploy", "--spec", &spec]), "unknown field `recover`");
+    let (_dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\ntargets: {regoins: [us-east-1]}\n");
+    refused(&words(&["plan", "--spec", &spec]), "unknown field `regoins`");
+    let (_dir, spec) = document("stackName: s\ntemplate: {file: gone.yaml}\n");
+    refused(&words(&["deploy", "--spec", &spec]), "cannot read the template");
+    refused(&words(&["deploy", "--spec", "no-such-rollout.yaml"]), "cannot read the rollout document");
+    let (_dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\nfailureTolerance: 120%\n");
+    refused(
+        &words(&["start", "--state-machine-arn", "arn:aws:states:us-east-1:111111111111:stateMachine:m", "--spec", &spec]),
+        "120%",
+    );
+}
+
+#[test]
+fn the_schema_command_prints_the_committed_schema() {
+    let output = run(&["schema"]);
+    assert_eq!(output.status.code(), Some(0));
+    let committed = std::fs::read_to_string("schema/rollout.schema.json").unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
+}

@@ -430,10 +430,10 @@ fn bad_operator_input_is_refused_before_any_call() {
                 "s",
                 "--template",
                 "examples/federation/template.yaml",
-                "--failure-tolerance",
-                "3",
+                "--external-id",
+                "pipeline-1",
             ],
-            "tolerates a percentage of the targets",
+            "--external-id needs --role-name",
         ),
     ];
     for (args, message) in cases {

@@ -87,8 +87,8 @@ async fn stacks_are_created_updated_and_left_alone_in_their_own_accounts() {
                 new_account: false,
             };
             let outcome = run_target(&assumer, &job, &clock, DriveOptions::default()).await;
-            assert!(outcome.failure.is_none(), "{outcome:?}");
-            kinds.push(outcome.kind);
+            assert!(outcome.failure().is_none(), "{outcome:?}");
+            kinds.push(outcome.kind());
         }
         // moto 5.2.1 refuses the no-op update as CloudFormation does ("No updates are to be
         // performed"), whatever ARCHITECTURE.md recorded of earlier moto 5 releases.

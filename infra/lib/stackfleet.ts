@@ -24,11 +24,11 @@ import * as permissions from './permissions';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
-/** The worker polls a running stack operation inside one invocation for this long... */
-export const POLL_BUDGET_SECONDS = 90;
-/** ...so its timeout leaves a minute past the budget for the last poll and the S3 write. The
- * ASL's Task TimeoutSeconds (330) is larger still, so Lambda's timeout is the one that fires. */
-const WORKER_TIMEOUT = Duration.seconds(POLL_BUDGET_SECONDS + 60);
+/** The worker polls a running stack operation inside one invocation until its own deadline
+ * (the Lambda context's, less a margin for the last poll and the S3 write), then hands it back
+ * to the state machine: this timeout is the only setting. The ASL's Task TimeoutSeconds (330) is
+ * larger still, so Lambda's timeout is the one that fires. */
+const WORKER_TIMEOUT = Duration.seconds(150);
 /** Discover lists a whole Organization and Reduce reads every outcome: Lambda's maximum. */
 const LISTER_REDUCER_TIMEOUT = Duration.seconds(900);
 
@@ -121,9 +121,7 @@ export class Stackfleet extends Construct {
         organizationId: props.organizationId,
       })
       .forEach((statement) => this.workerRole.addToPrincipalPolicy(statement));
-    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, {
-      STACKFLEET_POLL_BUDGET_SECONDS: String(POLL_BUDGET_SECONDS),
-    });
+    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, {});
 
     const reducerRole = lambdaRole(this, 'ReducerRole');
     permissions.reducerStatements(this.bucket).forEach((statement) => reducerRole.addToPrincipalPolicy(statement));

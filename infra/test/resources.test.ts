@@ -31,17 +31,16 @@ describe('GIVEN the stack with the example default spec', () => {
     }
   });
 
-  test('THEN every function knows the bucket; the lister the default spec; the worker its poll budget', () => {
+  test('THEN every function knows the bucket, the lister the default spec; the worker no poll budget (its deadline is the runtime's)', () => {
     const bucket = `<${logicalId(fleet.stack.fleet.bucket)}>`;
     const environment = (name: 'lister' | 'worker' | 'reducer') => fn(name).Environment.Variables;
     expect(Object.keys(environment('lister')).sort()).toEqual(['STACKFLEET_BUCKET', 'STACKFLEET_DEFAULT_SPEC']);
-    expect(Object.keys(environment('worker')).sort()).toEqual(['STACKFLEET_BUCKET', 'STACKFLEET_POLL_BUDGET_SECONDS']);
+    expect(Object.keys(environment('worker'))).toEqual(['STACKFLEET_BUCKET']);
     expect(Object.keys(environment('reducer'))).toEqual(['STACKFLEET_BUCKET']);
     for (const name of ['lister', 'worker', 'reducer'] as const) {
       expect(render(environment(name).STACKFLEET_BUCKET)).toBe(bucket);
     }
     expect(JSON.parse(environment('lister').STACKFLEET_DEFAULT_SPEC)).toEqual(exampleSpec());
-    expect(environment('worker').STACKFLEET_POLL_BUDGET_SECONDS).toBe('90');
   });
 
   test('THEN the records bucket is private, encrypted, TLS-only, versioned, kept, and expires runs/', () => {

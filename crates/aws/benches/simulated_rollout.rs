@@ -82,7 +82,7 @@ fn simulate(concurrency: usize, seconds: &[u64]) -> Figures {
         let outcomes = roll_out(&cloud, rollout, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
         let makespan = started.elapsed();
         assert!(
-            outcomes.iter().all(|o| o.kind == OutcomeKind::Created),
+            outcomes.iter().all(|o| o.kind() == OutcomeKind::Created),
             "every simulated target succeeds"
         );
         let poll = spec.poll_interval_seconds;

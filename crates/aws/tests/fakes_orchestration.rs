@@ -54,7 +54,7 @@ async fn a_forty_minute_operation_completes_without_waiting_forty_minutes() {
     let wall = std::time::Instant::now();
     let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
-    assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert!(
         outcome.duration_ms >= 40 * 60 * 1000,
         "virtual duration {} ms",
@@ -98,7 +98,7 @@ async fn two_concurrent_starts_of_one_run_leave_exactly_one_operation() {
         "both starts did call CreateStack"
     );
     assert_eq!(
-        (first.kind, second.kind),
+        (first.kind(), second.kind()),
         (OutcomeKind::Created, OutcomeKind::Created)
     );
     assert_eq!(first.stack_id, second.stack_id);
@@ -164,7 +164,7 @@ async fn the_steps_survive_serialisation_between_invocations() {
         }
     };
 
-    assert_eq!(outcome.kind, OutcomeKind::Updated);
+    assert_eq!(outcome.kind(), OutcomeKind::Updated);
     assert_eq!(outcome.recovered_from, Some(StackStatus::UpdateRollbackFailed));
     assert_eq!(
         cloud.operations(&target),
@@ -185,7 +185,7 @@ async fn a_new_account_not_ready_yet_is_retried_until_its_role_exists() {
 
     let outcome = deploy(&cloud, &target, &spec, &run, true).await;
 
-    assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert_eq!(cloud.count(Call::AssumeRole), 4);
 }
 
@@ -199,7 +199,7 @@ async fn a_missing_role_fails_at_once_and_says_which_role() {
     let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
     assert_eq!(outcome.error(), Some(ErrorName::AccessDenied));
-    let reason = &outcome.failure.as_ref().unwrap().root_cause.reason;
+    let reason = &outcome.failure().unwrap().root_cause.reason;
     assert!(
         reason.contains("arn:aws:iam::555555555555:role/OrganizationAccountAccessRole"),
         "{reason}"
@@ -218,7 +218,7 @@ async fn somebody_elses_hour_long_update_is_waited_for_then_ours_runs() {
 
     let outcome = deploy(&cloud, &target, &spec, &run, false).await;
 
-    assert_eq!(outcome.kind, OutcomeKind::Updated, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(cloud.operations(&target), vec![Call::UpdateStack]);
     assert!(outcome.duration_ms >= 50 * 60 * 1000);
 }
@@ -261,7 +261,7 @@ async fn throttling_mid_poll_is_retried_and_a_failed_create_is_recreated_next_ru
     let failed = deploy(&cloud, &target, &spec, &first_run, false).await;
 
     assert_eq!(failed.error(), Some(ErrorName::StackFailed), "{failed:?}");
-    let cause = &failed.failure.as_ref().unwrap().root_cause;
+    let cause = &failed.failure().unwrap().root_cause;
     assert_eq!(cause.logical_id.as_deref(), Some("ReadOnly"));
     assert_eq!(cause.reason, "Role with name ReadOnly already exists.");
     assert_eq!(failed.final_status, Some(StackStatus::RollbackComplete));
@@ -269,7 +269,7 @@ async fn throttling_mid_poll_is_retried_and_a_failed_create_is_recreated_next_ru
     let second_run: RunId = "second".parse().unwrap();
     let recreated = deploy(&cloud, &target, &spec, &second_run, false).await;
 
-    assert_eq!(recreated.kind, OutcomeKind::Created, "{recreated:?}");
+    assert_eq!(recreated.kind(), OutcomeKind::Created, "{recreated:?}");
     assert_eq!(recreated.recovered_from, Some(StackStatus::RollbackComplete));
     assert_eq!(
         cloud.operations(&target),

@@ -28,7 +28,7 @@ fn options(concurrency: usize, tolerance: FailureTolerance) -> RolloutOptions {
 }
 
 fn kinds(outcomes: &[stackfleet_core::Outcome]) -> Vec<OutcomeKind> {
-    outcomes.iter().map(|o| o.kind).collect()
+    outcomes.iter().map(|o| o.kind()).collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -51,7 +51,7 @@ async fn a_thousand_ten_minute_targets_at_concurrency_100_take_a_hundred_minutes
     let outcomes = roll_out(&cloud, rollout, &clock, &StopSignal::new(), |_| {}).await;
 
     assert_eq!(outcomes.len(), 1000);
-    assert!(outcomes.iter().all(|o| o.kind == OutcomeKind::Created));
+    assert!(outcomes.iter().all(|o| o.kind() == OutcomeKind::Created));
     assert_eq!(
         outcomes.iter().map(|o| &o.target).collect::<Vec<_>>(),
         targets.iter().collect::<Vec<_>>(),
@@ -98,8 +98,7 @@ async fn past_the_tolerance_nothing_new_starts() {
     );
     assert_eq!(stop.reason(), Some(StopReason::ToleranceExceeded));
     assert!(outcomes[4]
-        .skipped_reason
-        .as_deref()
+        .skipped_reason()
         .unwrap()
         .contains("failures passed the tolerance (1)"));
     assert_eq!(
@@ -132,7 +131,7 @@ async fn an_interrupt_lets_the_targets_in_flight_finish_and_starts_nothing_new()
 
     let mut landed = Vec::new();
     let outcomes = roll_out(&cloud, rollout, &TokioClock::new(), &stop, |o| {
-        landed.push(o.kind);
+        landed.push(o.kind());
     })
     .await;
 
@@ -143,7 +142,7 @@ async fn an_interrupt_lets_the_targets_in_flight_finish_and_starts_nothing_new()
     );
     assert_eq!(landed.len(), 6, "progress saw every outcome");
     assert_eq!(
-        outcomes[2].skipped_reason.as_deref(),
+        outcomes[2].skipped_reason(),
         Some("not started: the rollout was interrupted")
     );
 }

@@ -98,11 +98,11 @@ async fn a_resubmitted_start_that_ended_badly_is_refused_with_the_rerun_hint() {
 #[tokio::test]
 async fn two_submits_racing_end_with_one_execution() {
     let sfn = FakeExecutions::new();
-    let name = name_of_input();
+    let (name, input) = (name_of_input(), input());
     // Both look before either starts: one begins the execution, the other finds it taken.
     let (a, b) = tokio::join!(
-        operator::submit(&sfn, MACHINE, &name, &input()),
-        operator::submit(&sfn, MACHINE, &name, &input()),
+        operator::submit(&sfn, MACHINE, &name, &input),
+        operator::submit(&sfn, MACHINE, &name, &input),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.arn, b.arn);

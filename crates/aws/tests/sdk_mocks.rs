@@ -194,7 +194,7 @@ async fn create() {
         create_ok(),
     );
     let outcome = deploy(&[&describe, &create], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert_eq!(outcome.stack_id.as_deref(), Some(STACK_ID));
     assert_eq!(outcome.final_status, Some(StackStatus::CreateComplete));
     assert_eq!(create.num_calls(), 1);
@@ -212,7 +212,7 @@ async fn update() {
         update_ok(),
     );
     let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Updated, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(update.num_calls(), 1);
 }
 
@@ -222,9 +222,9 @@ async fn no_op_update_is_unchanged() {
     let update = mock!(Cfn::update_stack)
         .then_error(|| UpdateStackError::generic(validation("No updates are to be performed.")));
     let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Unchanged, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Unchanged, "{outcome:?}");
     assert_eq!(outcome.final_status, Some(StackStatus::CreateComplete));
-    assert!(outcome.failure.is_none());
+    assert!(outcome.failure().is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -250,7 +250,7 @@ async fn a_stack_busy_with_someone_elses_update_is_waited_for_then_updated() {
     });
     let update = update_ok();
     let outcome = deploy(&[&describe, &foreign, &update], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Updated, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(
         update.num_calls(),
         1,
@@ -276,7 +276,7 @@ async fn our_own_operation_is_adopted_by_token_after_a_duplicated_start() {
     });
     let create = create_ok();
     let outcome = deploy(&[&describe, &ours, &create], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert_eq!(
         create.num_calls(),
         0,
@@ -293,7 +293,7 @@ async fn rollback_complete_is_deleted_and_created_again_under_recreate() {
     ]);
     let (delete, create) = (delete_ok(), create_ok());
     let outcome = deploy(&[&describe, &delete, &create], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert_eq!(outcome.recovered_from, Some(StackStatus::RollbackComplete));
     assert_eq!((delete.num_calls(), create.num_calls()), (1, 1));
 }
@@ -305,7 +305,7 @@ async fn rollback_complete_is_left_alone_under_stop() {
     let outcome = deploy(&[&describe, &delete], &spec(RecoveryPolicy::Stop)).await;
     assert_eq!(outcome.error(), Some(ErrorName::NeedsAttention), "{outcome:?}");
     assert!(outcome
-        .failure
+        .failure()
         .unwrap()
         .root_cause
         .reason
@@ -359,7 +359,7 @@ async fn update_rollback_failed_is_continued_then_updated() {
     let mut spec = spec(RecoveryPolicy::Recreate);
     spec.skip_failed_rollback_resources = true;
     let outcome = deploy(&[&describe, &rollback_events, &continue_rollback, &update], &spec).await;
-    assert_eq!(outcome.kind, OutcomeKind::Updated, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(outcome.recovered_from, Some(StackStatus::UpdateRollbackFailed));
     assert_eq!((continue_rollback.num_calls(), update.num_calls()), (1, 1));
 }
@@ -411,7 +411,7 @@ async fn delete_failed_again_needs_attention_with_the_reason() {
     )
     .await;
     assert_eq!(outcome.error(), Some(ErrorName::NeedsAttention), "{outcome:?}");
-    let cause = outcome.failure.unwrap().root_cause;
+    let cause = outcome.failure().unwrap().root_cause.clone();
     assert_eq!(cause.logical_id.as_deref(), Some("Logs"));
     assert_eq!(cause.reason, "The bucket you tried to delete is not empty");
     assert_eq!((delete.num_calls(), create.num_calls()), (1, 0));
@@ -422,7 +422,7 @@ async fn review_in_progress_is_deleted_then_created() {
     let describe = describe(&[Some("REVIEW_IN_PROGRESS"), None, Some("CREATE_COMPLETE")]);
     let (delete, create) = (delete_ok(), create_ok());
     let outcome = deploy(&[&describe, &delete, &create], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Created, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert_eq!(outcome.recovered_from, Some(StackStatus::ReviewInProgress));
 }
 
@@ -506,7 +506,7 @@ async fn an_update_rolled_back_is_reported_with_its_root_cause_across_event_page
     .await;
     assert_eq!(outcome.error(), Some(ErrorName::StackFailed), "{outcome:?}");
     assert_eq!(outcome.final_status, Some(StackStatus::UpdateRollbackComplete));
-    let cause = outcome.failure.unwrap().root_cause;
+    let cause = outcome.failure().unwrap().root_cause.clone();
     assert_eq!(cause.logical_id.as_deref(), Some("ReadOnly"));
     assert_eq!(cause.resource_type.as_deref(), Some("AWS::IAM::Role"));
     assert_eq!(cause.reason, "Policy arn:aws:iam::aws:policy/Nope does not exist");
@@ -524,7 +524,7 @@ async fn throttling_is_retried_by_the_sdk_then_succeeds() {
     let update = mock!(Cfn::update_stack)
         .then_error(|| UpdateStackError::generic(validation("No updates are to be performed.")));
     let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
-    assert_eq!(outcome.kind, OutcomeKind::Unchanged, "{outcome:?}");
+    assert_eq!(outcome.kind(), OutcomeKind::Unchanged, "{outcome:?}");
     assert_eq!(describe.num_calls(), 3, "two throttled attempts, then the answer");
 }
 
@@ -578,7 +578,7 @@ async fn access_denied_names_the_role_and_a_new_account_is_not_ready_instead() {
 
     let outcome = deploy_with(&denied, &[&describe], &spec, false).await;
     assert_eq!(outcome.error(), Some(ErrorName::AccessDenied), "{outcome:?}");
-    let reason = outcome.failure.unwrap().root_cause.reason;
+    let reason = outcome.failure().unwrap().root_cause.reason.clone();
     assert!(
         reason.contains("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"),
         "{reason}"
@@ -619,7 +619,7 @@ async fn an_invalid_template_is_caught_once_before_any_target_and_at_create() {
     let outcome = deploy(&[&describe, &create], &spec).await;
     assert_eq!(outcome.error(), Some(ErrorName::TemplateInvalid), "{outcome:?}");
     assert!(outcome
-        .failure
+        .failure()
         .unwrap()
         .root_cause
         .reason

@@ -59,10 +59,10 @@ async fn every_active_member_through_empty_pages_and_throttling() {
         .iter()
         .filter(|o| o.target.region.as_str() == "us-east-1")
         .map(|o| {
-            assert_eq!(o.kind, OutcomeKind::Skipped);
+            assert_eq!(o.kind(), OutcomeKind::Skipped);
             (
                 o.target.account.as_str().parse().unwrap(),
-                o.skipped_reason.clone().unwrap(),
+                o.skipped_reason().unwrap().to_owned(),
             )
         })
         .collect();

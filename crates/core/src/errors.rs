@@ -73,6 +73,9 @@ mod tests {
         }
         assert_eq!(ErrorName::AccountNotReady.to_string(), "AccountNotReady");
         assert!("States.ALL".parse::<ErrorName>().is_err());
-        assert!("throttled".parse::<ErrorName>().is_err(), "names are case-sensitive, as in the ASL");
+        assert!(
+            "throttled".parse::<ErrorName>().is_err(),
+            "names are case-sensitive, as in the ASL"
+        );
     }
 }

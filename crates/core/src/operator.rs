@@ -5,6 +5,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::document::Rollout;
 use crate::executions::{self, Execution, Executions, ItemCounts, Started, Status};
 use crate::ids::{RunId, StackName};
 use crate::ports::{all_pages, PortError, RunStore};
@@ -186,7 +187,7 @@ pub async fn status<E: Executions, S: RunStore>(
 }
 
 /// The input of a new execution that deploys exactly the targets that failed in `arn`.
-pub async fn rerun_input<E: Executions>(executions: &E, arn: &str) -> Result<Value, OperatorError> {
+pub async fn rerun_input<E: Executions>(executions: &E, arn: &str) -> Result<Rollout, OperatorError> {
     let execution = described(executions, arn).await?;
     let name = &execution.name;
     if !execution.status.is_finished() {
@@ -234,16 +235,15 @@ pub async fn rerun<E: Executions>(
 ) -> Result<Submitted, OperatorError> {
     let machine = executions::state_machine_arn(arn)
         .ok_or_else(|| OperatorError::Refused(format!("{arn:?} is not an execution ARN")))?;
-    let input = rerun_input(executions, arn).await?;
+    let document = rerun_input(executions, arn).await?;
+    let input = serde_json::to_value(&document)
+        .map_err(|e| OperatorError::Refused(format!("the rerunInput of {arn} does not serialise: {e}")))?;
     let name = match name {
         Some(name) => name.to_owned(),
         None => {
-            let stack: StackName = input["stackName"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    OperatorError::Refused(format!("the rerunInput of {arn} names no stackName"))
-                })?;
+            let stack: StackName = document.stack_name.clone().ok_or_else(|| {
+                OperatorError::Refused(format!("the rerunInput of {arn} names no stackName"))
+            })?;
             execution_name(&stack, &serde_json::json!({ "rerunOf": arn, "input": input }))
         }
     };

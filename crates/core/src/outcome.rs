@@ -235,9 +235,11 @@ mod tests {
 
     #[test]
     fn a_failed_kind_without_its_failure_does_not_read() {
-        let json = json!({ "target": "111111111111:us-east-1", "kind": "Failed", "durationMs": 0, "awsCalls": 0 });
+        let json =
+            json!({ "target": "111111111111:us-east-1", "kind": "Failed", "durationMs": 0, "awsCalls": 0 });
         assert!(serde_json::from_value::<Outcome>(json).is_err());
-        let created = json!({ "target": "111111111111:us-east-1", "kind": "Created", "durationMs": 0, "awsCalls": 3 });
+        let created =
+            json!({ "target": "111111111111:us-east-1", "kind": "Created", "durationMs": 0, "awsCalls": 3 });
         let outcome: Outcome = serde_json::from_value(created).unwrap();
         assert_eq!((outcome.kind(), outcome.failure()), (OutcomeKind::Created, None));
     }

@@ -176,7 +176,10 @@ mod tests {
         assert_eq!(known.len(), 23, "every status CloudFormation documents");
         for status in known {
             let name = status.to_string();
-            assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}");
+            assert!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{name}"
+            );
             assert_eq!(StackStatus::from(name.as_str()), status);
             assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{name}\""));
         }

@@ -112,10 +112,7 @@ pub async fn reduce<S: RunStore>(
         summary: report.summary,
         failures: report.failure_groups,
         within_tolerance,
-        rerun_input: (!failed.is_empty())
-            .then(|| serde_json::to_value(rerun_input(&document, &failed)))
-            .transpose()
-            .map_err(|e| LambdaError::new(ErrorName::Internal, e.to_string()))?,
+        rerun_input: (!failed.is_empty()).then(|| rerun_input(&document, &failed)),
         report_key: keys.report_json(),
     })
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use stackfleet_core::lifecycle::{follow, Clock, Followed, InFlight, Job, PassingErrors};
 use stackfleet_core::ports::{AssumeRole, RunStore};
 pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
-use stackfleet_core::{ErrorName, Outcome, RolloutSpec, RootCause, RunId, Target};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, RunId, Target};
 use tracing::Instrument;
 
 use crate::error::LambdaError;
@@ -71,131 +71,124 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
     /// milliseconds since the epoch): the target is followed until the next look would come
     /// within `HAND_BACK_MARGIN` of it, then handed back. A deadline already that close (or
     /// past, as local emulators may send) still allows one step.
-    pub async fn handle(&self, request: WorkerRequest, deadline_ms: u64) -> Result<WorkerResponse, LambdaError> {
-        let hand_back_at_ms = deadline_ms.saturating_sub(millis(HAND_BACK_MARGIN));
-        match request {
+    pub async fn handle(
+        &self,
+        request: WorkerRequest,
+        deadline_ms: u64,
+    ) -> Result<WorkerResponse, LambdaError> {
+        let (run, target, new_account, asked) = match request {
             WorkerRequest::Start {
                 run,
                 target,
                 new_account,
-            } => {
-                let span = target_span(&run, &target);
-                self.follow(run, target, new_account, None, hand_back_at_ms)
-                    .instrument(span)
-                    .await
-            }
+            } => (run, target, new_account, Asked::Follow(None)),
             WorkerRequest::Poll {
                 run,
                 target,
                 new_account,
                 state,
-            } => {
-                let span = target_span(&run, &target);
-                self.follow(run, target, new_account, Some(state), hand_back_at_ms)
-                    .instrument(span)
-                    .await
+            } => (run, target, new_account, Asked::Follow(Some(state))),
+            WorkerRequest::Fail { run, target, error } => (run, target, false, Asked::RecordFailure(error)),
+        };
+        let span = target_span(&run, &target);
+        let outcome = match asked {
+            Asked::Follow(from) => {
+                let hand_back_at_ms = deadline_ms.saturating_sub(millis(HAND_BACK_MARGIN));
+                let followed = self
+                    .follow(&run, &target, new_account, from, hand_back_at_ms)
+                    .instrument(span.clone())
+                    .await?;
+                match followed {
+                    Followed::Done(outcome) => outcome,
+                    Followed::HandBack { state, wait } => {
+                        return Ok(WorkerResponse {
+                            run,
+                            target,
+                            new_account,
+                            done: false,
+                            state: Some(state),
+                            wait_seconds: wait.as_secs(),
+                            outcome: None,
+                        })
+                    }
+                }
             }
-            WorkerRequest::Fail { run, target, error } => {
-                let span = target_span(&run, &target);
-                self.record_failure(run, target, &error).instrument(span).await
+            // Retries spent, or a Lambda fault: recorded as Failed so that no target is lost,
+            // unless the target already has its outcome (the fault came after it was written).
+            Asked::RecordFailure(caught) => {
+                let key = RunKeys::new(&run).outcome(&target);
+                let recorded: Option<Outcome> = get_json(&self.store, &key).instrument(span.clone()).await?;
+                if let Some(outcome) = recorded {
+                    return Ok(done(run, target, new_account, outcome.kind()));
+                }
+                caught_failure(&target, &caught)
             }
-        }
+        };
+        span.in_scope(|| {
+            tracing::info!(kind = %outcome.kind(), error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
+        });
+        put_outcome(&self.store, &run, &outcome).instrument(span).await?;
+        Ok(done(run, target, new_account, outcome.kind()))
     }
 
     /// Passing errors are thrown: the state machine's Retry knows them by name and calls again
     /// with the state this invocation started from.
     async fn follow(
         &self,
-        run: RunId,
-        target: Target,
+        run: &RunId,
+        target: &Target,
         new_account: bool,
-        state: Option<InFlight>,
+        from: Option<InFlight>,
         hand_back_at_ms: u64,
-    ) -> Result<WorkerResponse, LambdaError> {
-        let spec = self.spec(&run).await?;
+    ) -> Result<Followed, LambdaError> {
+        let spec = self.spec(run).await?;
         let job = Job {
-            target: &target,
+            target,
             spec: &spec,
-            run: &run,
+            run,
             new_account,
         };
         tracing::Span::current().record("stack", spec.stack_name.as_str());
         let followed = follow(
             &self.assumer,
             &job,
-            state,
+            from,
             &self.clock,
             Some(hand_back_at_ms),
             PassingErrors::Throw,
         )
         .await?;
-        match followed {
-            Followed::Done(outcome) => self.finish(&run, &target, new_account, outcome).await,
-            Followed::HandBack { state, wait } => Ok(WorkerResponse {
-                run,
-                target,
-                new_account,
-                done: false,
-                state: Some(state),
-                wait_seconds: wait.as_secs(),
-                outcome: None,
-            }),
-        }
+        Ok(followed)
     }
+}
 
-    async fn finish(
-        &self,
-        run: &RunId,
-        target: &Target,
-        new_account: bool,
-        outcome: Outcome,
-    ) -> Result<WorkerResponse, LambdaError> {
-        tracing::info!(kind = %outcome.kind(), error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
-        put_outcome(&self.store, run, &outcome).await?;
-        Ok(WorkerResponse {
-            run: run.clone(),
-            target: target.clone(),
-            new_account,
-            done: true,
-            state: None,
-            wait_seconds: 0,
-            outcome: Some(outcome.kind()),
-        })
-    }
+/// What an invocation was asked to do.
+enum Asked {
+    Follow(Option<InFlight>),
+    RecordFailure(CaughtError),
+}
 
-    /// A target the state machine caught failing (retries spent, or a Lambda fault): recorded
-    /// as Failed so that no target is lost, unless it already has its outcome.
-    async fn record_failure(
-        &self,
-        run: RunId,
-        target: Target,
-        error: &CaughtError,
-    ) -> Result<WorkerResponse, LambdaError> {
-        let key = RunKeys::new(&run).outcome(&target);
-        let existing: Option<Outcome> = get_json(&self.store, &key).await?;
-        let outcome = match existing {
-            Some(outcome) => outcome,
-            None => {
-                let name = error.error.parse().unwrap_or(ErrorName::Internal);
-                let cause = if error.cause.is_empty() {
-                    error.error.clone()
-                } else {
-                    format!("{}: {}", error.error, error.cause)
-                };
-                let outcome = Outcome::failed(target.clone(), name, RootCause::message(cause), 0, 0);
-                put_outcome(&self.store, &run, &outcome).await?;
-                outcome
-            }
-        };
-        Ok(WorkerResponse {
-            run,
-            target,
-            new_account: false,
-            done: true,
-            state: None,
-            wait_seconds: 0,
-            outcome: Some(outcome.kind()),
-        })
+/// The outcome of a target the state machine caught failing, under the name it was caught by.
+fn caught_failure(target: &Target, caught: &CaughtError) -> Outcome {
+    let name = caught.error.parse().unwrap_or(ErrorName::Internal);
+    let cause = if caught.cause.is_empty() {
+        caught.error.clone()
+    } else {
+        format!("{}: {}", caught.error, caught.cause)
+    };
+    Outcome::failed(target.clone(), name, RootCause::message(cause), 0, 0)
+}
+
+/// What the state machine's Choice ends the target's loop on.
+fn done(run: RunId, target: Target, new_account: bool, kind: OutcomeKind) -> WorkerResponse {
+    WorkerResponse {
+        run,
+        target,
+        new_account,
+        done: true,
+        state: None,
+        wait_seconds: 0,
+        outcome: Some(kind),
     }
 }
 

@@ -49,8 +49,8 @@ fn lambda_inputs_and_outputs_round_trip() {
     round_trips::<ReduceRequest>("reducer-input.json");
     let reduced: Reduced = round_trips("reducer-output.json");
     assert_eq!(
-        reduced.rerun_input.unwrap()["targets"]["list"],
-        serde_json::json!(["333333333333:us-east-1"])
+        reduced.rerun_input.unwrap().targets.list,
+        vec!["333333333333:us-east-1".parse().unwrap()]
     );
 }
 

@@ -84,15 +84,14 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
     assert_eq!(
         (
             discovered.concurrency,
-            discovered.tolerated_failure_percentage,
+            discovered.failure_tolerance,
             discovered.skipped
         ),
-        (20, 10, 1)
+        (20, stackfleet_core::rollout::FailureTolerance::Percent(10), 1)
     );
     let keys = store.keys();
     for key in [
         "spec.json",
-        "input.json",
         "run.json",
         "outcomes/123456789012-us-east-1.json",
     ] {
@@ -208,18 +207,6 @@ fn start(run: &RunId, target: &Target) -> WorkerRequest {
     }
 }
 
-fn next(response: &WorkerResponse) -> WorkerRequest {
-    WorkerRequest::Poll {
-        run: response.run.clone(),
-        target: response.target.clone(),
-        new_account: response.new_account,
-        state: response
-            .state
-            .clone()
-            .expect("a pending response carries its state"),
-    }
-}
-
 async fn stored_outcome(store: &FakeStore, run: &RunId, target: &Target) -> Outcome {
     let key = format!("runs/{run}/outcomes/{}-{}.json", target.account, target.region);
     serde_json::from_str(&store.get(&key).await.unwrap().expect("the outcome is stored")).unwrap()
@@ -231,7 +218,7 @@ async fn a_duplicated_start_is_harmless() {
     let run = seeded_run(&store).await;
     let target = target(111_111_111_111);
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(600))]);
-    let worker = worker(&cloud, &store, 30);
+    let worker = worker(&cloud, &store, 45);
 
     let first = worker.handle(start(&run, &target)).await.unwrap();
     let second = worker.handle(start(&run, &target)).await.unwrap();
@@ -248,7 +235,7 @@ async fn a_duplicated_start_is_harmless() {
 async fn assume_failures_are_outcomes_or_named_errors() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = worker(&cloud, &store, 30);
+    let worker = worker(&cloud, &store, 45);
 
     let denied = target(111_111_111_111);
     cloud.deny_role(&denied.account);
@@ -290,7 +277,7 @@ async fn assume_failures_are_outcomes_or_named_errors() {
 async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = worker(&cloud, &store, 90);
+    let worker = worker(&cloud, &store, 105);
     let (ok, broken) = (target(111_111_111_111), target(333_333_333_333));
     worker.handle(start(&run, &ok)).await.unwrap();
 
@@ -335,14 +322,16 @@ async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
         "{}",
         reduced.cause
     );
+    let rerun = reduced.rerun_input.unwrap();
     assert_eq!(
-        reduced.rerun_input.as_ref().unwrap()["targets"],
-        json!({ "list": ["333333333333:us-east-1"] })
+        rerun.targets.list,
+        vec!["333333333333:us-east-1".parse().unwrap()]
     );
+    assert!(rerun.targets.ous.is_empty(), "exactly the list");
     assert_eq!(
-        reduced.rerun_input.unwrap()["stackName"],
+        rerun.stack_name.unwrap().as_str(),
         "org-baseline",
-        "the rest of the input is kept"
+        "the rest of the document is kept"
     );
     assert!(store.keys().contains(&format!("runs/{run}/report.md")));
 }

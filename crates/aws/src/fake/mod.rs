@@ -6,6 +6,7 @@
 
 mod executions;
 mod organization;
+mod stack_state;
 mod stacks;
 mod store;
 

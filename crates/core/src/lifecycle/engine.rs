@@ -167,13 +167,18 @@ impl<'a, S: StackOperations> Engine<'a, S> {
                 return self.settle(&error, stack_id.as_deref());
             }
             looked_again = true;
-            found = match self.stacks.describe_stack(self.job.spec.stack_name.as_str()).await {
+            found = match self
+                .stacks
+                .describe_stack(self.job.spec.stack_name.as_str())
+                .await
+            {
                 Ok(found) => found,
                 Err(error) => return self.settle(&error, None),
             };
         }
     }
 
+    /// What the lifecycle table says to do with the stack, done.
     async fn launch(&mut self, found: Option<StackDescription>) -> Launch {
         let Some(stack) = found else {
             return self.create().await;

@@ -17,7 +17,10 @@ pub enum Followed {
     Done(Outcome),
     /// Still running, and the next look would pass the hand-back time: look again after `wait`,
     /// with this state.
-    HandBack { state: InFlight, wait: Duration },
+    HandBack {
+        state: InFlight,
+        wait: Duration,
+    },
 }
 
 /// What becomes of an error that may pass (throttling, a new account, the network).

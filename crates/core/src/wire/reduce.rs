@@ -4,8 +4,8 @@
 //! reducer adds is a field the CLI reads, or a test that fails.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use crate::document::Rollout;
 use crate::ids::RunId;
 use crate::report::{FailureGroup, Summary};
 
@@ -28,14 +28,17 @@ pub struct Reduced {
     pub within_tolerance: bool,
     /// One paragraph: what failed where. The state machine's Fail state shows it.
     pub cause: String,
-    /// The execution input narrowed to the failed targets; null when nothing failed.
-    pub rerun_input: Option<Value>,
+    /// The run's rollout document narrowed to the failed targets (`targets.list`): a ready
+    /// execution input; null when nothing failed.
+    pub rerun_input: Option<Rollout>,
     /// Where report.json was written, for `stackfleet report`.
     pub report_key: String,
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     const FIXTURE: &str = include_str!("../../../../tests/fixtures/reducer-output.json");

@@ -73,17 +73,21 @@ mod tests {
 
     #[test]
     fn the_worker_fixtures_round_trip() {
-        let poll: WorkerRequest = round_trips(include_str!("../../../../tests/fixtures/worker-input-poll.json"));
+        let poll: WorkerRequest =
+            round_trips(include_str!("../../../../tests/fixtures/worker-input-poll.json"));
         let WorkerRequest::Poll { state, .. } = poll else {
             panic!("a poll request: {poll:?}");
         };
         assert_eq!(state.progress.aws_calls, 7);
-        let fail: WorkerRequest = round_trips(include_str!("../../../../tests/fixtures/worker-input-fail.json"));
+        let fail: WorkerRequest =
+            round_trips(include_str!("../../../../tests/fixtures/worker-input-fail.json"));
         assert!(matches!(fail, WorkerRequest::Fail { error, .. } if error.error == "Throttled"));
-        let pending: WorkerResponse =
-            round_trips(include_str!("../../../../tests/fixtures/worker-output-pending.json"));
+        let pending: WorkerResponse = round_trips(include_str!(
+            "../../../../tests/fixtures/worker-output-pending.json"
+        ));
         assert_eq!((pending.done, pending.wait_seconds), (false, 10));
-        let done: WorkerResponse = round_trips(include_str!("../../../../tests/fixtures/worker-output-done.json"));
+        let done: WorkerResponse =
+            round_trips(include_str!("../../../../tests/fixtures/worker-output-done.json"));
         assert_eq!(done.outcome, Some(OutcomeKind::Created));
     }
 }

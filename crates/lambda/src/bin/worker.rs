@@ -1,3 +1,4 @@
+use futures::FutureExt;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use stackfleet_aws::{AwsSettings, S3Store, StsAssumer};
 use stackfleet_core::lifecycle::SystemClock;
@@ -12,9 +13,12 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::from_config(&config, &settings.bucket);
     let worker = Worker::new(StsAssumer::new(&config), store, SystemClock);
     let worker = &worker;
-    run(service_fn(move |event: LambdaEvent<WorkerRequest>| async move {
+    run(service_fn(move |event: LambdaEvent<WorkerRequest>| {
         // The invocation's own deadline decides when the target goes back to the state machine.
-        worker.handle(event.payload, event.context.deadline).await
+        // Boxed: the handler's future holds the STS, CloudFormation and S3 clients' futures, and
+        // rustc would otherwise lay it out inside `main`'s own, past its default query depth
+        // (with tokio's test-util, as `cargo test` builds this binary, by some way).
+        worker.handle(event.payload, event.context.deadline).boxed()
     }))
     .await
 }

@@ -1,0 +1,178 @@
+//! The worker's invocations end by their own deadline (`LambdaEvent.context.deadline`): it follows
+//! the target while there is time, and hands it back to the state machine before Lambda would end
+//! the invocation. On the fakes and paused time, so a fifty-minute operation takes milliseconds.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_core::lifecycle::{Clock, TokioClock};
+use stackfleet_core::ports::RunStore;
+use stackfleet_core::{Outcome, OutcomeKind, RunId, Target};
+use stackfleet_lambda::lister::{list, ListerRequest};
+use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse, HAND_BACK_MARGIN};
+
+/// What `cargo lambda watch` (1.9.2) sends as every invocation's deadline: 600,000 ms since the
+/// epoch, long past.
+const EMULATOR_DEADLINE_MS: u64 = 600_000;
+
+fn target() -> Target {
+    "111111111111:us-east-1".parse().unwrap()
+}
+
+/// A run of one target, discovered by the lister as the state machine's first state would,
+/// polling every 10 s.
+async fn seeded_run(store: &FakeStore) -> RunId {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/default-spec.json"
+    );
+    let default: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let org = FakeOrganization::new(&"123456789012".parse().unwrap());
+    org.add_account(&target().account, "member-1", "ACTIVE", ROOT);
+    let input = json!({ "targets": { "list": [target().to_string()] }, "pollIntervalSeconds": 10 });
+    let request = ListerRequest {
+        execution: "deadlines".into(),
+        input,
+    };
+    list(&org, &FakeCloud::new(), store, &default, request, 0)
+        .await
+        .unwrap()
+        .run
+}
+
+fn start(run: &RunId) -> WorkerRequest {
+    WorkerRequest::Start {
+        run: run.clone(),
+        target: target(),
+        new_account: false,
+    }
+}
+
+/// The state machine's Wait, then Poll with the state it was handed (through JSON, as there).
+async fn wait_then_poll(response: &WorkerResponse) -> WorkerRequest {
+    let response: WorkerResponse = serde_json::from_value(serde_json::to_value(response).unwrap()).unwrap();
+    tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
+    WorkerRequest::Poll {
+        run: response.run,
+        target: response.target,
+        new_account: response.new_account,
+        state: response.state.expect("a pending response carries its state"),
+    }
+}
+
+async fn stored_outcome(store: &FakeStore, run: &RunId) -> Option<Outcome> {
+    let key = format!("runs/{run}/outcomes/111111111111-us-east-1.json");
+    let text = store.get(&key).await.unwrap()?;
+    Some(serde_json::from_str(&text).unwrap())
+}
+
+fn seconds(n: u64) -> u64 {
+    n * 1000
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operation_that_ends_well_before_the_deadline_finishes_in_one_invocation() {
+    let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
+    let run = seeded_run(&store).await;
+    cloud.script(&target(), [Script::succeed_after(Duration::from_secs(40))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), clock);
+
+    let invoked_at = clock.now_ms();
+    let response = worker
+        .handle(start(&run), invoked_at + seconds(150))
+        .await
+        .unwrap();
+
+    assert!(response.done, "{response:?}");
+    assert_eq!(response.outcome, Some(OutcomeKind::Created));
+    let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
+    assert_eq!(outcome.kind(), OutcomeKind::Created);
+    // Looks at 10, 20, 30 and 40 s: the last one finds CREATE_COMPLETE.
+    assert_eq!(clock.now_ms() - invoked_at, seconds(40));
+    assert_eq!(outcome.aws_calls, 3 + 4, "assume, describe, create, four polls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_near_deadline_hands_the_target_back_with_the_margin_left() {
+    let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
+    let run = seeded_run(&store).await;
+    cloud.script(&target(), [Script::succeed_after(Duration::from_secs(10 * 60))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), clock);
+
+    let invoked_at = clock.now_ms();
+    let deadline = invoked_at + seconds(45);
+    let response = worker.handle(start(&run), deadline).await.unwrap();
+
+    assert!(!response.done, "{response:?}");
+    assert_eq!(response.wait_seconds, 10, "the spec's poll interval");
+    let returned_at = clock.now_ms();
+    let margin = u64::try_from(HAND_BACK_MARGIN.as_millis()).unwrap();
+    assert!(
+        returned_at + margin <= deadline,
+        "handed back {} ms before the deadline",
+        deadline - returned_at
+    );
+    // 45 s less the margin leaves 30 s: looks at 10, 20 and 30 s, none at 40.
+    assert_eq!(returned_at - invoked_at, seconds(30), "it used the time it had");
+    assert!(stored_outcome(&store, &run).await.is_none());
+    assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_past_still_takes_one_step_per_invocation() {
+    let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
+    let run = seeded_run(&store).await;
+    cloud.script(&target(), [Script::succeed_after(Duration::from_secs(15))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), clock);
+
+    let invoked_at = clock.now_ms();
+    let started = worker.handle(start(&run), EMULATOR_DEADLINE_MS).await.unwrap();
+    assert!(!started.done, "the create is launched and handed back at once");
+    assert_eq!(clock.now_ms(), invoked_at, "no look was waited for");
+    assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
+
+    let mut response = started;
+    let mut polls = 0;
+    while !response.done {
+        let poll = wait_then_poll(&response).await;
+        response = worker.handle(poll, EMULATOR_DEADLINE_MS).await.unwrap();
+        polls += 1;
+    }
+    assert_eq!(polls, 2, "CREATE_IN_PROGRESS at 10 s, CREATE_COMPLETE at 20 s");
+    assert_eq!(response.outcome, Some(OutcomeKind::Created));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_operation_spans_invocations_and_every_call_is_counted() {
+    let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
+    let run = seeded_run(&store).await;
+    // 50 minutes: within the spec's default one-hour operation timeout.
+    cloud.script(&target(), [Script::succeed_after(Duration::from_secs(50 * 60))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), clock);
+    // Each invocation runs on a function with a 150 s timeout.
+    let deadline = || clock.now_ms() + seconds(150);
+
+    let mut response = worker.handle(start(&run), deadline()).await.unwrap();
+    let mut invocations = 1;
+    while !response.done {
+        let poll = wait_then_poll(&response).await;
+        response = worker.handle(poll, deadline()).await.unwrap();
+        invocations += 1;
+    }
+
+    let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
+    assert_eq!(outcome.kind(), OutcomeKind::Created);
+    assert!(outcome.duration_ms >= 50 * 60 * 1000);
+    // 135 s of looks per invocation, and the Wait between invocations: about 22 s of the 3,000.
+    assert!(
+        (20..=24).contains(&invocations),
+        "about one invocation per 145 s: {invocations}"
+    );
+    assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
+    assert_eq!(
+        outcome.aws_calls as usize,
+        cloud.total_calls(),
+        "one AssumeRole per invocation and every describe are in the outcome"
+    );
+}
