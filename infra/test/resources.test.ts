@@ -31,7 +31,7 @@ describe('GIVEN the stack with the example default spec', () => {
     }
   });
 
-  test('THEN every function knows the bucket, the lister the default spec; the worker no poll budget (its deadline is the runtime's)', () => {
+  test('THEN every function knows the bucket, the lister its default spec, and the worker no poll budget', () => {
     const bucket = `<${logicalId(fleet.stack.fleet.bucket)}>`;
     const environment = (name: 'lister' | 'worker' | 'reducer') => fn(name).Environment.Variables;
     expect(Object.keys(environment('lister')).sort()).toEqual(['STACKFLEET_BUCKET', 'STACKFLEET_DEFAULT_SPEC']);

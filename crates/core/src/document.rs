@@ -322,9 +322,7 @@ impl Rollout {
 /// `schema/rollout.schema.json` keeps it.
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(Rollout);
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    text.push('\n');
-    text
+    crate::wire::pretty(schema.as_value())
 }
 
 #[cfg(test)]

@@ -41,21 +41,9 @@ pub fn execution_name(stack: &StackName, input: &Value) -> String {
 }
 
 /// JSON with every object's keys sorted: equal values, equal text, whatever order the keys
-/// were written in (serde_json keeps insertion order when a dependency enables `preserve_order`).
+/// were written in.
 fn canonical(value: &Value) -> String {
-    match value {
-        Value::Object(fields) => {
-            let mut keys: Vec<&String> = fields.keys().collect();
-            keys.sort();
-            let inner: Vec<String> = keys
-                .into_iter()
-                .map(|key| format!("{}:{}", Value::String(key.clone()), canonical(&fields[key])))
-                .collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
+    serde_json::to_string(&crate::wire::Sorted::of(value)).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -76,7 +76,7 @@ mod tests {
             },
         });
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/run-keys.json");
-        let written = format!("{}\n", serde_json::to_string_pretty(&layout).unwrap());
+        let written = crate::wire::pretty(&layout);
         if std::env::var_os("STACKFLEET_WRITE_FIXTURES").is_some() {
             std::fs::write(path, &written).unwrap();
         }
