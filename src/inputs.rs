@@ -90,9 +90,9 @@ fn flags_document(
     let template = match (&args.template, &args.template_url) {
         (Some(path), _) => {
             let body = read(path, "template")?;
-            Some(TemplateRef::Body(
-                TemplateBody::parse(body).map_err(|e| InputError::new(format!("{}: {e}", path.display())))?,
-            ))
+            Some(TemplateRef::Body(TemplateBody::parse(body).map_err(|e| {
+                InputError::new(format!("{}: {e}", path.display()))
+            })?))
         }
         (None, Some(url)) => Some(TemplateRef::Url(
             TemplateUrl::parse(url.clone()).map_err(|e| InputError::new(e.to_string()))?,
@@ -216,8 +216,9 @@ pub fn run_id(given: Option<&RunId>) -> RunId {
 pub fn selection(targets: &Targets, default_region: Option<&str>) -> Result<Selection, InputError> {
     let mut selection = targets.selection();
     if selection.regions.is_empty() {
-        let region = default_region
-            .ok_or_else(|| InputError::new("no region: pass --regions or --region, or give targets.regions"))?;
+        let region = default_region.ok_or_else(|| {
+            InputError::new("no region: pass --regions or --region, or give targets.regions")
+        })?;
         selection.regions = vec![region
             .parse::<Region>()
             .map_err(|e| InputError::new(e.to_string()))?];
@@ -318,7 +319,10 @@ mod tests {
         let args = deploy_args(&["--spec", spec]);
         let file = document(&args.spec, &args.targets, RoleDefault::Organizations).unwrap();
         assert_eq!(file.stack_name.unwrap().as_str(), "from-file");
-        assert!(matches!(file.template, Some(TemplateRef::Body(_))), "the file is read");
+        assert!(
+            matches!(file.template, Some(TemplateRef::Body(_))),
+            "the file is read"
+        );
 
         let args = deploy_args(&[
             "--spec",
@@ -336,7 +340,10 @@ mod tests {
         ]);
         let merged = document(&args.spec, &args.targets, RoleDefault::Organizations).unwrap();
         assert_eq!(merged.stack_name.as_ref().unwrap().as_str(), "from-file");
-        assert_eq!((&merged.parameters["A"][..], &merged.parameters["B"][..]), ("1", "3"));
+        assert_eq!(
+            (&merged.parameters["A"][..], &merged.parameters["B"][..]),
+            ("1", "3")
+        );
         assert_eq!(merged.recovery, Some(RecoveryPolicy::Recreate));
         assert_eq!(merged.concurrency, Some(16), "not given: the document's");
         assert_eq!(merged.tags.len(), 2, "tags add up");
@@ -347,6 +354,9 @@ mod tests {
         );
         assert_eq!(merged.targets.regions, vec!["eu-west-1".parse().unwrap()]);
         let resolved = resolve(&merged).unwrap();
-        assert_eq!(resolved.spec.deploy_role.name.as_str(), "OrganizationAccountAccessRole");
+        assert_eq!(
+            resolved.spec.deploy_role.name.as_str(),
+            "OrganizationAccountAccessRole"
+        );
     }
 }

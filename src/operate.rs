@@ -97,7 +97,9 @@ pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
             // Named after the stack when the document names one, else after the tool.
             let stack: StackName = match &document.stack_name {
                 Some(stack) => stack.clone(),
-                None => "stackfleet".parse().map_err(|e: InvalidId| InputError::new(e.to_string()))?,
+                None => "stackfleet"
+                    .parse()
+                    .map_err(|e: InvalidId| InputError::new(e.to_string()))?,
             };
             operator::execution_name(&stack, &input)
         }

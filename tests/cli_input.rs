@@ -130,14 +130,24 @@ fn document(text: &str) -> (tempfile::TempDir, String) {
 fn a_misspelt_field_in_the_rollout_document_is_refused_by_name() {
     let (_dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\nrecover: stop\n");
     refused(&words(&["deploy", "--spec", &spec]), "unknown field `recover`");
-    let (_dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\ntargets: {regoins: [us-east-1]}\n");
+    let (_dir, spec) =
+        document("stackName: s\ntemplate: {file: template.yaml}\ntargets: {regoins: [us-east-1]}\n");
     refused(&words(&["plan", "--spec", &spec]), "unknown field `regoins`");
     let (_dir, spec) = document("stackName: s\ntemplate: {file: gone.yaml}\n");
     refused(&words(&["deploy", "--spec", &spec]), "cannot read the template");
-    refused(&words(&["deploy", "--spec", "no-such-rollout.yaml"]), "cannot read the rollout document");
+    refused(
+        &words(&["deploy", "--spec", "no-such-rollout.yaml"]),
+        "cannot read the rollout document",
+    );
     let (_dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\nfailureTolerance: 120%\n");
     refused(
-        &words(&["start", "--state-machine-arn", "arn:aws:states:us-east-1:111111111111:stateMachine:m", "--spec", &spec]),
+        &words(&[
+            "start",
+            "--state-machine-arn",
+            "arn:aws:states:us-east-1:111111111111:stateMachine:m",
+            "--spec",
+            &spec,
+        ]),
         "120%",
     );
 }

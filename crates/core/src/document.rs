@@ -188,8 +188,8 @@ impl Rollout {
         }
         // Through a JSON value: YAML's own reading of an enum is a `!tag`, and the document's
         // `template: {body: ...}` is the JSON form, the same in both languages.
-        let value: serde_json::Value = serde_norway::from_str(text)
-            .map_err(|e| SpecError::Invalid(format!("not YAML or JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_norway::from_str(text).map_err(|e| SpecError::Invalid(format!("not YAML or JSON: {e}")))?;
         if value.is_null() {
             return Ok(Self::default());
         }
@@ -381,7 +381,10 @@ failureTolerance: 5%
         for (text, field) in [
             ("stackName: s\nrecover: stop\n", "recover"),
             ("targets:\n  regoins: [us-east-1]\n", "regoins"),
-            (r#"{"deployRole": {"name": "r", "externalID": "x"}}"#, "externalID"),
+            (
+                r#"{"deployRole": {"name": "r", "externalID": "x"}}"#,
+                "externalID",
+            ),
             ("template:\n  path: t.yaml\n", "path"),
         ] {
             let error = Rollout::parse(text).unwrap_err().to_string();
@@ -393,7 +396,9 @@ failureTolerance: 5%
     fn bad_values_are_refused_with_the_rule() {
         let error = Rollout::parse("stackName: 9lives\n").unwrap_err().to_string();
         assert!(error.contains("stack name"), "{error}");
-        let error = Rollout::parse("failureTolerance: 101%\n").unwrap_err().to_string();
+        let error = Rollout::parse("failureTolerance: 101%\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("101%"), "{error}");
         let missing = Rollout::parse("stackName: s\n").unwrap().resolve().unwrap_err();
         assert!(missing.to_string().contains("template is missing"), "{missing}");
@@ -421,17 +426,26 @@ failureTolerance: 5%
     #[test]
     fn a_document_over_another_wins_field_by_field() {
         let base = Rollout::parse(YAML).unwrap();
-        let over = Rollout::parse(
-            "parameters: {Size: l}\nconcurrency: 5\ntargets: {accounts: ['111111111111']}\n",
-        )
-        .unwrap();
+        let over =
+            Rollout::parse("parameters: {Size: l}\nconcurrency: 5\ntargets: {accounts: ['111111111111']}\n")
+                .unwrap();
         let merged = over.over(base.clone());
         assert_eq!(merged.parameters["Size"], "l");
         assert_eq!(merged.parameters["Env"], "prod", "maps merge key by key");
         assert_eq!(merged.concurrency, Some(5));
-        assert_eq!(merged.recovery, Some(RecoveryPolicy::Stop), "unset fields keep the base's");
-        assert!(merged.targets.ous.is_empty(), "a selection replaces the base's whole");
-        assert_eq!(merged.targets.regions, base.targets.regions, "regions stay the base's");
+        assert_eq!(
+            merged.recovery,
+            Some(RecoveryPolicy::Stop),
+            "unset fields keep the base's"
+        );
+        assert!(
+            merged.targets.ous.is_empty(),
+            "a selection replaces the base's whole"
+        );
+        assert_eq!(
+            merged.targets.regions, base.targets.regions,
+            "regions stay the base's"
+        );
         assert_eq!(Rollout::default().over(base.clone()), base);
     }
 }

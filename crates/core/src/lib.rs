@@ -20,8 +20,8 @@ pub mod targeting;
 pub mod template;
 pub mod wire;
 
+pub use document::{Rollout, Targets};
 pub use errors::ErrorName;
 pub use ids::{AccountId, InvalidId, Region, RunId, StackName, Target};
 pub use outcome::{Failure, Outcome, OutcomeKind, RootCause, Verdict};
-pub use document::{Rollout, Targets};
 pub use spec::{RolloutSpec, TemplateSource};

@@ -180,7 +180,11 @@ impl Report {
         }
         md.push_str("## Targets\n\n| target | outcome | status | seconds | AWS calls | detail |\n|---|---|---|---|---|---|\n");
         for outcome in &self.outcomes {
-            let detail = match (outcome.failure(), outcome.skipped_reason(), &outcome.recovered_from) {
+            let detail = match (
+                outcome.failure(),
+                outcome.skipped_reason(),
+                &outcome.recovered_from,
+            ) {
                 (Some(failure), _, _) => format!("{}: {}", failure.error, failure.root_cause),
                 (_, Some(reason), _) => reason.to_owned(),
                 (_, _, Some(from)) => format!("recovered from {from}"),

@@ -5,8 +5,8 @@ use serde_json::Value;
 use stackfleet_core::ports::{Organization, RunStore, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::targeting::{resolve, Resolution, TargetingError};
-pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
 use stackfleet_core::wire::lister::RunRecord;
+pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
 use stackfleet_core::{ErrorName, RunId};
 
 use crate::error::LambdaError;

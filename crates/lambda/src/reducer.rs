@@ -84,7 +84,10 @@ pub async fn reduce<S: RunStore>(
     }
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
 
-    let attempted = outcomes.iter().filter(|o| o.kind() != OutcomeKind::Skipped).count();
+    let attempted = outcomes
+        .iter()
+        .filter(|o| o.kind() != OutcomeKind::Skipped)
+        .count();
     let failed: Vec<_> = outcomes
         .iter()
         .filter(|o| o.kind() == OutcomeKind::Failed)

@@ -90,11 +90,7 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
         (20, stackfleet_core::rollout::FailureTolerance::Percent(10), 1)
     );
     let keys = store.keys();
-    for key in [
-        "spec.json",
-        "run.json",
-        "outcomes/123456789012-us-east-1.json",
-    ] {
+    for key in ["spec.json", "run.json", "outcomes/123456789012-us-east-1.json"] {
         assert!(
             keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")),
             "{key} in {keys:?}"
