@@ -167,7 +167,7 @@ fn flags_document(
             ous: targets.ous.clone(),
             tags: targets.tag_filters.iter().cloned().collect(),
             exclude: targets.exclude.clone(),
-            include_management_account: targets.include_management_account,
+            include_management_account: targets.include_management_account.then_some(true),
             regions: targets.regions.clone(),
             list: Vec::new(),
         },
@@ -349,8 +349,13 @@ mod tests {
         assert_eq!(merged.tags.len(), 2, "tags add up");
         assert_eq!(merged.targets.accounts.len(), 1);
         assert!(
-            merged.targets.ous.is_empty() && merged.targets.tags.is_empty(),
-            "a selection on the command line replaces the document's whole selection"
+            merged.targets.ous.is_empty(),
+            "accounts on the command line replace the document's OUs"
+        );
+        assert_eq!(
+            merged.targets.tags.len(),
+            1,
+            "the document's tag filter still narrows: flags never widen a document's scope"
         );
         assert_eq!(merged.targets.regions, vec!["eu-west-1".parse().unwrap()]);
         let resolved = resolve(&merged).unwrap();

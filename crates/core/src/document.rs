@@ -47,17 +47,26 @@ pub struct Rollout {
     /// (`123456789012:eu-west-1`); a target's own entry wins over its account's, which wins over
     /// `parameters`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {
+        "pattern": "^[0-9]{12}(:[a-z]+(-[a-z]+)+-[0-9]{1,2})?$"
+    }))]
     pub parameter_overrides: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<Capability>>,
-    /// Stack tags.
+    /// Stack tags (at most 50; keys 1-128 characters, values at most 256).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 50,
+        "propertyNames" = {"minLength": 1, "maxLength": 128},
+        "additionalProperties" = {"type": "string", "maxLength": 256}
+    ))]
     pub tags: BTreeMap<String, String>,
     /// The role assumed in every target. Default: OrganizationAccountAccessRole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_role: Option<DeployRole>,
     /// DurationSeconds of the assumed session (900-43200); role chaining caps it at one hour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 900, max = 43200))]
     pub session_duration_seconds: Option<u32>,
     /// Termination protection on stacks this rollout creates. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +107,7 @@ pub struct Targets {
     pub accounts: Vec<AccountId>,
     /// Accounts under these OUs or roots (`ou-...`, `r-...`), child OUs included.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})$")))]
     pub ous: Vec<String>,
     /// Only accounts carrying every one of these tags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -106,12 +116,12 @@ pub struct Targets {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<AccountId>,
     /// The management account is left out (and reported skipped) unless this is true.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub include_management_account: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_management_account: Option<bool>,
     /// Every selected account, in each of these regions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<Region>,
-    /// Exactly these targets (a re-run's); the selectors above are then not used.
+    /// Exactly these targets (a re-run's); `accounts` and `ous` are then not used.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list: Vec<Target>,
 }
@@ -121,36 +131,49 @@ impl Targets {
         self == &Self::default()
     }
 
-    /// Says which accounts: any selector at all. Regions alone do not.
-    pub fn selects(&self) -> bool {
+    /// Says where to look: accounts, OUs or an exact list. Filters and regions alone do not.
+    pub fn names_scope(&self) -> bool {
+        !self.accounts.is_empty() || !self.ous.is_empty() || !self.list.is_empty()
+    }
+
+    /// `self` over `base`. Where to look (`accounts`, `ous`, `list`) replaces the base's as a
+    /// whole, so that a narrower choice is not widened by the base's; the filters only ever
+    /// narrow: `exclude` adds to the base's, `tags` merge key by key (all must match). So a
+    /// choice laid over a document never escapes that document's exclusions or tag filter.
+    /// `includeManagementAccount` and `regions` replace the base's when given.
+    pub fn over(self, base: Self) -> Self {
+        // Destructured whole: a field added here and forgotten below does not compile.
         let Self {
             accounts,
             ous,
             tags,
             exclude,
             include_management_account,
-            regions: _,
+            regions,
             list,
         } = self;
-        !accounts.is_empty()
-            || !ous.is_empty()
-            || !tags.is_empty()
-            || !exclude.is_empty()
-            || *include_management_account
-            || !list.is_empty()
-    }
-
-    /// `self` over `base`: a selection replaces the base's whole selection (selectors never mix,
-    /// so a narrower choice cannot inherit a wider one's exclusions or tags by accident); regions
-    /// replace the base's regions.
-    pub fn over(self, base: Self) -> Self {
-        let regions = if self.regions.is_empty() {
-            base.regions.clone()
+        let names_scope = !accounts.is_empty() || !ous.is_empty() || !list.is_empty();
+        let (accounts, ous, list) = if names_scope {
+            (accounts, ous, list)
         } else {
-            self.regions.clone()
+            (base.accounts, base.ous, base.list)
         };
-        let selection = if self.selects() { self } else { base };
-        Self { regions, ..selection }
+        let mut excluded = base.exclude;
+        excluded.extend(
+            exclude
+                .into_iter()
+                .filter(|id| !excluded.contains(id))
+                .collect::<Vec<_>>(),
+        );
+        Self {
+            accounts,
+            ous,
+            tags: merged(base.tags, tags),
+            exclude: excluded,
+            include_management_account: include_management_account.or(base.include_management_account),
+            regions: if regions.is_empty() { base.regions } else { regions },
+            list,
+        }
     }
 
     /// What targeting resolves against the Organization.
@@ -160,7 +183,7 @@ impl Targets {
             ous: self.ous.clone(),
             tag_filters: self.tags.clone().into_iter().collect(),
             exclude: self.exclude.clone(),
-            include_management_account: self.include_management_account,
+            include_management_account: self.include_management_account.unwrap_or(false),
             regions: self.regions.clone(),
         }
     }
@@ -252,7 +275,14 @@ impl Rollout {
             parameter_overrides: overrides,
             capabilities: capabilities.or(base_capabilities),
             tags: merged(base_tags, tags),
-            deploy_role: deploy_role.or(base_deploy_role),
+            deploy_role: match (deploy_role, base_deploy_role) {
+                // The same role named again keeps the external ID its trust policy wants.
+                (Some(role), Some(base)) if role.name == base.name => Some(DeployRole {
+                    external_id: role.external_id.or(base.external_id),
+                    ..role
+                }),
+                (role, base) => role.or(base),
+            },
             session_duration_seconds: session_duration_seconds.or(base_session_duration_seconds),
             termination_protection: termination_protection.or(base_termination_protection),
             recovery: recovery.or(base_recovery),

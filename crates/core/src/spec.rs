@@ -146,6 +146,7 @@ pub struct DeployRole {
     pub name: RoleName,
     /// Passed to AssumeRole as sts:ExternalId.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$"))]
     pub external_id: Option<String>,
 }
 

@@ -15,9 +15,11 @@ use tracing::Instrument;
 use crate::error::LambdaError;
 use crate::records::{self, get_json, put_outcome, RunKeys};
 
-/// Kept free at the end of an invocation: the last poll (which the SDK may retry) and the S3
-/// write of the outcome must fit in it before Lambda ends the invocation.
-pub const HAND_BACK_MARGIN: Duration = Duration::from_secs(15);
+/// Kept free at the end of an invocation: the last look (DescribeStacks, and the events pages of
+/// a failure's root cause, each of which the SDK may retry with backoff when throttled) and the
+/// S3 write of the outcome must fit in it before Lambda ends the invocation. A Lambda timeout is
+/// caught as a failure of the target while its operation goes on, so the margin is generous.
+pub const HAND_BACK_MARGIN: Duration = Duration::from_secs(60);
 
 /// Every log line of a target carries its account, region, stack and run.
 fn target_span(run: &RunId, target: &Target) -> tracing::Span {

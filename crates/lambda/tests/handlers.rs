@@ -214,7 +214,7 @@ async fn a_duplicated_start_is_harmless() {
     let run = seeded_run(&store).await;
     let target = target(111_111_111_111);
     cloud.script(&target, [Script::succeed_after(Duration::from_secs(600))]);
-    let worker = worker(&cloud, &store, 45);
+    let worker = worker(&cloud, &store, 90);
 
     let first = worker.handle(start(&run, &target)).await.unwrap();
     let second = worker.handle(start(&run, &target)).await.unwrap();
@@ -231,7 +231,7 @@ async fn a_duplicated_start_is_harmless() {
 async fn assume_failures_are_outcomes_or_named_errors() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = worker(&cloud, &store, 45);
+    let worker = worker(&cloud, &store, 90);
 
     let denied = target(111_111_111_111);
     cloud.deny_role(&denied.account);
@@ -273,7 +273,7 @@ async fn assume_failures_are_outcomes_or_named_errors() {
 async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
     let run = seeded_run(&store).await;
-    let worker = worker(&cloud, &store, 105);
+    let worker = worker(&cloud, &store, 150);
     let (ok, broken) = (target(111_111_111_111), target(333_333_333_333));
     worker.handle(start(&run, &ok)).await.unwrap();
 
