@@ -5,8 +5,8 @@ use aws_config::SdkConfig;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType, MapRunItemCounts};
 use aws_sdk_sfn::Client;
 use aws_smithy_types::DateTime;
-use stackfleet_core::executions::{execution_arn, Execution, Executions, ItemCounts, Started, Status};
-use stackfleet_core::ports::{PortError, PortResult};
+use stackfleet_core::executions::{Execution, Executions, ItemCounts, Status};
+use stackfleet_core::ports::PortResult;
 
 use crate::errors::classify;
 
@@ -84,16 +84,12 @@ impl Executions for SfnExecutions {
         }))
     }
 
-    async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> PortResult<Started> {
-        let arn = execution_arn(state_machine_arn, name).ok_or_else(|| PortError::Rejected {
-            code: "InvalidArn".into(),
-            message: format!("{state_machine_arn} is not a state machine ARN"),
-        })?;
-        // Look first: StartExecution answers a running execution of the same name and input
-        // with its ARN, as if it had started it; only a look tells a retry from a first start.
-        if let Some(existing) = self.describe(&arn).await? {
-            return Ok(Started::Existing(existing));
-        }
+    async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> PortResult<Option<String>> {
         let started = self
             .client
             .start_execution()
@@ -103,19 +99,13 @@ impl Executions for SfnExecutions {
             .send()
             .await;
         match started {
-            Ok(answer) => Ok(Started::New {
-                arn: answer.execution_arn,
-            }),
-            // Another submit of the same name won the race between our look and our start.
+            Ok(answer) => Ok(Some(answer.execution_arn)),
             Err(error)
                 if error
                     .as_service_error()
                     .is_some_and(|e| e.is_execution_already_exists()) =>
             {
-                match self.describe(&arn).await? {
-                    Some(existing) => Ok(Started::Existing(existing)),
-                    None => Err(classify(&error)),
-                }
+                Ok(None)
             }
             Err(error) => Err(classify(&error)),
         }

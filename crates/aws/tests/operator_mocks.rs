@@ -1,6 +1,7 @@
 //! The Step Functions adapter behind core's `Executions` port, at the SDK seam: `aws-smithy-mocks`
 //! answers as Step Functions would, with its modelled errors. What the operator decides over the
-//! port is tested on the in-memory fake (operator_fakes.rs).
+//! port is tested on the in-memory fake (operator_fakes.rs); a submit is also run here over the
+//! adapter, so that the look-then-start sequence is seen as the SDK sees it.
 
 use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
 use aws_sdk_sfn::operation::describe_map_run::DescribeMapRunOutput;
@@ -18,7 +19,8 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::DateTime;
 use stackfleet_aws::SfnExecutions;
-use stackfleet_core::executions::{Executions, ItemCounts, Started, Status};
+use stackfleet_core::executions::{Executions, ItemCounts, Status};
+use stackfleet_core::operator::{self, OperatorError};
 use stackfleet_core::ports::PortError;
 
 const MACHINE: &str = "arn:aws:states:us-east-1:111111111111:stateMachine:stackfleet";
@@ -125,82 +127,16 @@ async fn describe_refused_for_another_reason_is_an_error_not_none() {
     assert!(matches!(error, PortError::AccessDenied(_)), "{error:?}");
 }
 
-#[tokio::test]
-async fn start_looks_first_and_starts_only_a_free_name() {
-    let name = "org-baseline-1a2b";
-    let describe = mock!(Sfn::describe_execution)
-        .match_requests(move |r| r.execution_arn() == Some(arn(name).as_str()))
-        .then_error(does_not_exist);
-    let start = mock!(Sfn::start_execution)
-        .match_requests(move |r| {
-            r.name() == Some(name) && r.state_machine_arn() == Some(MACHINE) && r.input() == Some(INPUT)
-        })
-        .then_output(move || {
-            StartExecutionOutput::builder()
-                .execution_arn(arn(name))
-                .start_date(DateTime::from_secs(1))
-                .build()
-                .unwrap()
-        });
-    let answer = adapter(&[&describe, &start])
-        .start(MACHINE, name, INPUT)
-        .await
-        .unwrap();
-    assert_eq!(answer, Started::New { arn: arn(name) });
-    assert_eq!((describe.num_calls(), start.num_calls()), (1, 1));
-
-    // A name already taken: the existing execution, and no StartExecution at all.
-    let taken = mock!(Sfn::describe_execution).then_output(move || execution(name, "RUNNING"));
-    let start = started(name);
-    let answer = adapter(&[&taken, &start])
-        .start(MACHINE, name, INPUT)
-        .await
-        .unwrap();
-    let Started::Existing(existing) = answer else {
-        panic!("expected the existing execution, got {answer:?}")
-    };
-    assert_eq!((existing.arn, existing.status), (arn(name), Status::Running));
-    assert_eq!(start.num_calls(), 0);
+fn input() -> serde_json::Value {
+    serde_json::from_str(INPUT).unwrap()
 }
 
-#[tokio::test]
-async fn a_start_that_loses_the_race_for_its_name_describes_the_winner() {
-    // Our look finds nothing, another submit starts first, ours is refused by name.
-    let describe = mock!(Sfn::describe_execution)
-        .sequence()
-        .error(does_not_exist)
-        .output(|| execution("org-baseline-race", "RUNNING"))
-        .build();
-    let start = mock!(Sfn::start_execution).then_error(|| {
-        StartExecutionError::ExecutionAlreadyExists(
-            ExecutionAlreadyExists::builder()
-                .message("Execution Already Exists")
-                .build(),
-        )
-    });
-    let answer = adapter(&[&describe, &start])
-        .start(MACHINE, "org-baseline-race", INPUT)
-        .await
-        .unwrap();
-    assert!(
-        matches!(&answer, Started::Existing(e) if e.arn == arn("org-baseline-race")),
-        "{answer:?}"
-    );
-    assert_eq!((describe.num_calls(), start.num_calls()), (2, 1));
-}
-
-#[tokio::test]
-async fn start_refuses_a_malformed_state_machine_arn_before_any_call() {
-    let start = started("x");
-    let error = adapter(&[&start])
-        .start("arn:aws:states:us-east-1:111111111111:activity:x", "n", INPUT)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, PortError::Rejected { code, .. } if code == "InvalidArn"),
-        "{error:?}"
-    );
-    assert_eq!(start.num_calls(), 0);
+fn already_exists() -> StartExecutionError {
+    StartExecutionError::ExecutionAlreadyExists(
+        ExecutionAlreadyExists::builder()
+            .message("Execution Already Exists")
+            .build(),
+    )
 }
 
 #[tokio::test]
@@ -272,6 +208,101 @@ async fn item_counts_come_from_the_executions_map_run() {
         }
     );
     assert_eq!(items.finished(), 520);
+}
+
+#[tokio::test]
+async fn start_execution_begins_one_or_reads_a_taken_name_as_none() {
+    let name = "org-baseline-1a2b";
+    let start = mock!(Sfn::start_execution)
+        .match_requests(move |r| {
+            r.name() == Some(name) && r.state_machine_arn() == Some(MACHINE) && r.input() == Some(INPUT)
+        })
+        .sequence()
+        .output(move || {
+            StartExecutionOutput::builder()
+                .execution_arn(arn(name))
+                .start_date(DateTime::from_secs(1))
+                .build()
+                .unwrap()
+        })
+        .error(already_exists)
+        .build();
+    let sfn = adapter(&[&start]);
+    assert_eq!(
+        sfn.start_execution(MACHINE, name, INPUT).await.unwrap(),
+        Some(arn(name))
+    );
+    assert_eq!(sfn.start_execution(MACHINE, name, INPUT).await.unwrap(), None);
+    assert_eq!(start.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_submit_looks_first_and_starts_only_a_free_name() {
+    let name = "org-baseline-1a2b";
+    let describe = mock!(Sfn::describe_execution)
+        .match_requests(move |r| r.execution_arn() == Some(arn(name).as_str()))
+        .then_error(does_not_exist);
+    let start = started(name);
+    let submitted = operator::submit(&adapter(&[&describe, &start]), MACHINE, name, &input())
+        .await
+        .unwrap();
+    assert_eq!((submitted.arn, submitted.existing), (arn(name), None));
+    assert_eq!((describe.num_calls(), start.num_calls()), (1, 1));
+
+    // A name already taken: the existing execution, and no StartExecution at all.
+    let taken = mock!(Sfn::describe_execution).then_output(move || execution(name, "RUNNING"));
+    let start = started(name);
+    let submitted = operator::submit(&adapter(&[&taken, &start]), MACHINE, name, &input())
+        .await
+        .unwrap();
+    let existing = submitted.existing.expect("the existing execution");
+    assert_eq!((existing.arn, existing.status), (arn(name), Status::Running));
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_submit_that_loses_the_race_for_its_name_describes_the_winner() {
+    // Our look finds nothing, another submit starts first, ours is refused by name.
+    let describe = mock!(Sfn::describe_execution)
+        .sequence()
+        .error(does_not_exist)
+        .output(|| execution("org-baseline-race", "RUNNING"))
+        .build();
+    let start = mock!(Sfn::start_execution).then_error(already_exists);
+    let submitted = operator::submit(
+        &adapter(&[&describe, &start]),
+        MACHINE,
+        "org-baseline-race",
+        &input(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        submitted
+            .existing
+            .as_ref()
+            .is_some_and(|e| e.arn == arn("org-baseline-race")),
+        "{submitted:?}"
+    );
+    assert_eq!((describe.num_calls(), start.num_calls()), (2, 1));
+}
+
+#[tokio::test]
+async fn a_submit_refuses_a_malformed_state_machine_arn_before_any_call() {
+    let start = started("x");
+    let error = operator::submit(
+        &adapter(&[&start]),
+        "arn:aws:states:us-east-1:111111111111:activity:x",
+        "n",
+        &input(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, OperatorError::Aws(PortError::Rejected { code, .. }) if code == "InvalidArn"),
+        "{error:?}"
+    );
+    assert_eq!(start.num_calls(), 0);
 }
 
 #[tokio::test]

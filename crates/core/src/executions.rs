@@ -1,5 +1,5 @@
-//! The Executions port: Step Functions as the operator commands see it. An execution started at
-//! most once per name, how it stands, its Distributed Map run's item counts, what one of its
+//! The Executions port: Step Functions as the operator commands see it. An execution's start
+//! (refused when its name is taken), how it stands, its Distributed Map run's item counts, what one of its
 //! states returned, and its state machine's tags. `stackfleet-aws` implements it with the SDK
 //! and in memory; the decisions over it are in `operator`.
 
@@ -64,28 +64,21 @@ impl ItemCounts {
     }
 }
 
-/// What a start came to: a new execution, or the one that already had this name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Started {
-    New { arn: String },
-    Existing(Execution),
-}
-
-/// The deployed state machine's executions.
+/// The deployed state machine's executions: one AWS call per method, no decisions (those are
+/// `operator`'s).
 pub trait Executions: Send + Sync {
     /// `Ok(None)` when no execution has this ARN.
     fn describe(&self, arn: &str) -> impl Future<Output = PortResult<Option<Execution>>> + Send;
 
-    /// Starts `name` with `input` (JSON text) unless an execution of that name exists, which it
-    /// then returns: names are unique per state machine until 90 days after an execution ends,
-    /// so a retried submit finds the first one. A start that loses a race with another start of
-    /// the same name returns the winner, too.
-    fn start(
+    /// StartExecution of `name` with `input` (JSON text): `Some(arn)` when it began one, `None`
+    /// when the name is taken (ExecutionAlreadyExists). Names are unique per state machine until
+    /// 90 days after an execution ends.
+    fn start_execution(
         &self,
         state_machine_arn: &str,
         name: &str,
         input: &str,
-    ) -> impl Future<Output = PortResult<Started>> + Send;
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
 
     /// The item counts of the execution's (one) Distributed Map run; `None` before it starts.
     fn item_counts(&self, execution_arn: &str)

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::document::Rollout;
-use crate::executions::{self, Execution, Executions, ItemCounts, Started, Status};
+use crate::executions::{self, Execution, Executions, ItemCounts, Status};
 use crate::ids::{RunId, StackName};
 use crate::ports::{all_pages, PortError, RunStore};
 use crate::report::Report;
@@ -58,6 +58,36 @@ fn parse_json(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
+/// The execution named `name`, started with `input` unless one of that name exists: `None` when
+/// this call began it. It looks first because StartExecution answers a running execution of the
+/// same name and input with its ARN, as if it had started it: only a look tells a retry from a
+/// first start. A start that loses the race for the name between look and start describes the
+/// winner.
+async fn start_once<E: Executions>(
+    executions: &E,
+    state_machine_arn: &str,
+    name: &str,
+    input: &str,
+) -> Result<(String, Option<Execution>), PortError> {
+    let arn = executions::execution_arn(state_machine_arn, name).ok_or_else(|| PortError::Rejected {
+        code: "InvalidArn".into(),
+        message: format!("{state_machine_arn} is not a state machine ARN"),
+    })?;
+    if let Some(existing) = executions.describe(&arn).await? {
+        return Ok((existing.arn.clone(), Some(existing)));
+    }
+    if let Some(started) = executions.start_execution(state_machine_arn, name, input).await? {
+        return Ok((started, None));
+    }
+    match executions.describe(&arn).await? {
+        Some(winner) => Ok((winner.arn.clone(), Some(winner))),
+        None => Err(PortError::Rejected {
+            code: "ExecutionAlreadyExists".into(),
+            message: format!("the name {name} is taken, but no execution {arn} can be described"),
+        }),
+    }
+}
+
 /// Starts `input` as `name`, once. An execution of that name with the same input that is
 /// running or succeeded is the one this submit asked for; one that ended otherwise, or one
 /// with another input, is refused: starting again needs a name the user chooses.
@@ -67,36 +97,31 @@ pub async fn submit<E: Executions>(
     name: &str,
     input: &Value,
 ) -> Result<Submitted, OperatorError> {
-    match executions
-        .start(state_machine_arn, name, &input.to_string())
-        .await?
-    {
-        Started::New { arn } => Ok(Submitted {
+    let (arn, existing) = start_once(executions, state_machine_arn, name, &input.to_string()).await?;
+    let Some(existing) = existing else {
+        return Ok(Submitted {
             arn,
             name: name.to_owned(),
             existing: None,
+        });
+    };
+    if existing.input.as_deref().and_then(parse_json).as_ref() != Some(input) {
+        return Err(OperatorError::Refused(format!(
+            "an execution named {name} already exists ({}) with a different input: choose another --name",
+            existing.status
+        )));
+    }
+    match &existing.status {
+        Status::Running | Status::Succeeded | Status::Other(_) => Ok(Submitted {
+            arn,
+            name: name.to_owned(),
+            existing: Some(existing),
         }),
-        Started::Existing(existing) => {
-            if existing.input.as_deref().and_then(parse_json).as_ref() != Some(input) {
-                return Err(OperatorError::Refused(format!(
-                    "an execution named {name} already exists ({}) with a different input: choose another --name",
-                    existing.status
-                )));
-            }
-            match &existing.status {
-                Status::Running | Status::Succeeded | Status::Other(_) => Ok(Submitted {
-                    arn: existing.arn.clone(),
-                    name: name.to_owned(),
-                    existing: Some(existing),
-                }),
-                // A retry of a submit whose rollout already ended badly must not read as started.
-                ended => Err(OperatorError::Refused(format!(
-                    "{name} already ran with this input and ended {ended}: re-run its failures with \
-                     `stackfleet rerun {}`, or pass --name to start the same input again",
-                    existing.arn
-                ))),
-            }
-        }
+        // A retry of a submit whose rollout already ended badly must not read as started.
+        ended => Err(OperatorError::Refused(format!(
+            "{name} already ran with this input and ended {ended}: re-run its failures with \
+             `stackfleet rerun {arn}`, or pass --name to start the same input again"
+        ))),
     }
 }
 

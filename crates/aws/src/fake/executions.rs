@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use stackfleet_core::executions::{execution_arn, Execution, Executions, ItemCounts, Started, Status};
+use stackfleet_core::executions::{execution_arn, Execution, Executions, ItemCounts, Status};
 use stackfleet_core::ports::{PortError, PortResult};
 
 /// When the fake's first execution starts (2023-11-14), in milliseconds; each start is a second later.
@@ -166,32 +166,29 @@ impl Executions for FakeExecutions {
             .map(|recorded| recorded.execution.clone()))
     }
 
-    /// As the adapter: look, then StartExecution. Between the two the task yields, as a network
-    /// round trip would, so two starts of one name run together (`tokio::join!`) race as in AWS:
-    /// both look, one begins, the other is refused and describes the winner.
-    async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> PortResult<Started> {
-        let arn = execution_arn(state_machine_arn, name).ok_or_else(|| PortError::Rejected {
-            code: "InvalidArn".into(),
-            message: format!("{state_machine_arn} is not a state machine ARN"),
-        })?;
-        if let Some(existing) = self.describe(&arn).await? {
-            return Ok(Started::Existing(existing));
-        }
+    /// StartExecution. It yields first, as a network round trip would, so that two submits of
+    /// one name run together (`tokio::join!`) race as in AWS: both look, one begins, the other
+    /// finds the name taken.
+    async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: &str,
+    ) -> PortResult<Option<String>> {
         tokio::task::yield_now().await;
         let mut state = self.state();
-        let taken = state.executions.get(&arn).map(|r| r.execution.clone());
+        let taken =
+            execution_arn(state_machine_arn, name).is_some_and(|arn| state.executions.contains_key(&arn));
         state.starts.push(StartCall {
             state_machine_arn: state_machine_arn.to_owned(),
             name: name.to_owned(),
             input: input.to_owned(),
-            began: taken.is_none(),
+            began: !taken,
         });
-        match taken {
-            Some(winner) => Ok(Started::Existing(winner)),
-            None => state
-                .begin(state_machine_arn, name, input)
-                .map(|arn| Started::New { arn }),
+        if taken {
+            return Ok(None);
         }
+        state.begin(state_machine_arn, name, input).map(Some)
     }
 
     async fn item_counts(&self, execution_arn: &str) -> PortResult<Option<ItemCounts>> {
