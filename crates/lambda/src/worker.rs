@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stackfleet_core::lifecycle::{follow, Clock, Followed, InFlight, Job, PassingErrors};
+use stackfleet_core::lifecycle::{follow, millis, Clock, Followed, InFlight, Job, PassingErrors};
 use stackfleet_core::ports::{AssumeRole, RunStore};
 pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, RunId, Target};
@@ -192,8 +192,4 @@ fn done(run: RunId, target: Target, new_account: bool, kind: OutcomeKind) -> Wor
         wait_seconds: 0,
         outcome: Some(kind),
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

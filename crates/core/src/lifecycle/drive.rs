@@ -37,9 +37,14 @@ impl Default for TokioClock {
     }
 }
 
+/// A duration in the lifecycle's unit, milliseconds, saturating rather than wrapping.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Clock for TokioClock {
     fn now_ms(&self) -> u64 {
-        let elapsed = u64::try_from(self.anchor.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = millis(self.anchor.elapsed());
         self.wall_ms_at_anchor.saturating_add(elapsed)
     }
 }
@@ -51,8 +56,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default())
     }
 }
 
@@ -92,15 +96,7 @@ pub async fn run_target<A: AssumeRole>(
             // right thing would still be to follow on.
             Ok(Followed::HandBack { state, .. }) => from = Some(state),
             // Retried here, an error comes back as an outcome; this arm keeps the promise anyway.
-            Err(error) => {
-                return Outcome::failed(
-                    job.target.clone(),
-                    error.name,
-                    RootCause::message(error.message),
-                    clock.now_ms().saturating_sub(error.progress.started_at_ms),
-                    error.progress.aws_calls,
-                )
-            }
+            Err(error) => return error.into_outcome(job.target, clock.now_ms()),
         }
     }
 }

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use super::counted::Counted;
-use super::drive::{assume_failure, Clock, DriveOptions};
+use super::drive::{assume_failure, millis, Clock, DriveOptions};
 use super::{poll, start, EngineError, InFlight, Job, Progress, Step};
-use crate::outcome::{Outcome, RootCause};
+use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
 
 /// Where a `follow` left the target.
@@ -50,10 +50,6 @@ impl PassingErrors {
 /// every driver (this loop, and the state machine's Wait through `Followed::HandBack`) asks here.
 fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
     job.spec.poll_interval()
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Follows one target from `from` (`None`: not started yet) until it is done, or until the next
@@ -144,13 +140,7 @@ pub async fn follow<A: AssumeRole>(
                     if let PassingErrors::Throw = passing {
                         return Err(error);
                     }
-                    return Ok(Followed::Done(Outcome::failed(
-                        job.target.clone(),
-                        error.name,
-                        RootCause::message(error.message),
-                        clock.now_ms().saturating_sub(started_at_ms),
-                        error.progress.aws_calls,
-                    )));
+                    return Ok(Followed::Done(error.into_outcome(job.target, clock.now_ms())));
                 };
                 tracing::info!(target = %job.target, name = %error.name, message = %error.message, attempt, "step failed; retrying");
                 progress = error.progress;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use counted::Counted;
 pub use decide::{decide, Decision};
-pub use drive::{assume_failure, run_target, Clock, DriveOptions, SystemClock, TokioClock};
+pub use drive::{assume_failure, millis, run_target, Clock, DriveOptions, SystemClock, TokioClock};
 pub use engine::{poll, start};
 pub use follow::{follow, Followed, PassingErrors};
 
@@ -125,6 +125,19 @@ pub struct EngineError {
     pub name: ErrorName,
     pub message: String,
     pub progress: Progress,
+}
+
+impl EngineError {
+    /// The target's Failed outcome once nobody retries this error any more.
+    pub fn into_outcome(self, target: &Target, now_ms: u64) -> Outcome {
+        Outcome::failed(
+            target.clone(),
+            self.name,
+            crate::outcome::RootCause::message(self.message),
+            now_ms.saturating_sub(self.progress.started_at_ms),
+            self.progress.aws_calls,
+        )
+    }
 }
 
 impl fmt::Display for EngineError {
