@@ -3,36 +3,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, EnumString, IntoStaticStr};
 
 use crate::errors::ErrorName;
 use crate::ids::Target;
 use crate::stack::StackStatus;
-
-/// How a target ended, without the detail: what summaries count and the state machine reads.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    Display,
-    EnumString,
-    EnumIter,
-    IntoStaticStr,
-)]
-pub enum OutcomeKind {
-    Created,
-    Updated,
-    Unchanged,
-    Failed,
-    Skipped,
-}
 
 impl OutcomeKind {
     pub fn is_success(self) -> bool {
@@ -84,8 +58,25 @@ pub struct Failure {
 /// How a target ended, with what only that ending has: a failure's cause, a skip's reason. One
 /// enum, so that an outcome carries a failure exactly when it failed. In JSON its tag is the
 /// outcome's `kind`, next to the outcome's other fields (`failure`, `skippedReason`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its field-less twin `OutcomeKind` (how a target ended, without the detail: what summaries
+/// count and the state machine reads) is derived from it, with the conversion between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "kind")]
+#[strum_discriminants(
+    name(OutcomeKind),
+    derive(
+        Hash,
+        PartialOrd,
+        Ord,
+        Serialize,
+        Deserialize,
+        strum::Display,
+        strum::EnumString,
+        strum::EnumIter,
+        strum::IntoStaticStr
+    )
+)]
 pub enum Verdict {
     Created,
     Updated,
@@ -101,13 +92,7 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn kind(&self) -> OutcomeKind {
-        match self {
-            Self::Created => OutcomeKind::Created,
-            Self::Updated => OutcomeKind::Updated,
-            Self::Unchanged => OutcomeKind::Unchanged,
-            Self::Failed { .. } => OutcomeKind::Failed,
-            Self::Skipped { .. } => OutcomeKind::Skipped,
-        }
+        self.into()
     }
 }
 
