@@ -49,12 +49,8 @@ pub struct StartArgs {
     pub targets: TargetArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Targets deployed to at once. Default: the document's, else the stored default spec's, else 50.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub concurrency: Option<u32>,
-    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%).
-    #[arg(long)]
-    pub failure_tolerance: Option<FailureTolerance>,
+    #[command(flatten)]
+    pub pace: PaceArgs,
     /// The execution's name (and run ID). Default: the stack name and a hash of the input.
     #[arg(long, conflicts_with = "run_id")]
     pub name: Option<String>,
@@ -128,13 +124,8 @@ pub struct DeployArgs {
     pub targets: TargetArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Targets deployed to at once [default: the document's, else 50].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub concurrency: Option<u32>,
-    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%)
-    /// [default: the document's, else 0].
-    #[arg(long)]
-    pub failure_tolerance: Option<FailureTolerance>,
+    #[command(flatten)]
+    pub pace: PaceArgs,
     /// Deploy to exactly the targets that failed in this earlier JSON report.
     #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]
     pub rerun_failed: Option<PathBuf>,
@@ -172,6 +163,19 @@ pub enum Recovery {
     Recreate,
     /// Leave such stacks alone and report them as needing attention.
     Stop,
+}
+
+/// How many targets at once, and how many failures: flags over the document's fields, as any.
+#[derive(Debug, Args)]
+pub struct PaceArgs {
+    /// Targets deployed to at once [document: concurrency; for `start`, else the stored default
+    /// spec's; default: 50].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: Option<u32>,
+    /// Failures tolerated before no new target starts: a count (3) or a percentage (5%)
+    /// [document: failureTolerance; for `start`, else the stored default spec's; default: 0].
+    #[arg(long)]
+    pub failure_tolerance: Option<FailureTolerance>,
 }
 
 /// The rollout: a document (--spec), and flags that override it field by field.

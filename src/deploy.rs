@@ -67,9 +67,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         resolution,
         concurrency,
         tolerance,
-    } = inputs::prepare(&args.spec, &args.targets, &args.aws, rerun).await?;
-    let concurrency = args.concurrency.unwrap_or(concurrency);
-    let tolerance = args.failure_tolerance.unwrap_or(tolerance);
+    } = inputs::prepare(&args.spec, &args.targets, Some(&args.pace), &args.aws, rerun).await?;
 
     // Listen for Ctrl-C before announcing the run: from then on an interrupt must still
     // leave reports behind.

@@ -15,7 +15,7 @@ use stackfleet_core::targeting::{resolve as resolve_targets, Resolution, Selecti
 use stackfleet_core::template::TemplateRef;
 use stackfleet_core::{Region, Rollout, RolloutSpec, RunId, Targets};
 
-use crate::cli::{AwsArgs, Recovery, SpecArgs, TargetArgs};
+use crate::cli::{AwsArgs, PaceArgs, Recovery, SpecArgs, TargetArgs};
 use crate::CliError;
 
 /// Input the user has to fix; the message says what and where. Exit code 2.
@@ -84,6 +84,7 @@ pub fn read_document(path: &Path) -> Result<Rollout, InputError> {
 fn flags_document(
     args: &SpecArgs,
     targets: &TargetArgs,
+    pace: Option<&PaceArgs>,
     underneath: &Rollout,
     role: RoleDefault,
 ) -> Result<Rollout, InputError> {
@@ -171,8 +172,8 @@ fn flags_document(
             regions: targets.regions.clone(),
             list: Vec::new(),
         },
-        concurrency: None,
-        failure_tolerance: None,
+        concurrency: pace.and_then(|pace| pace.concurrency),
+        failure_tolerance: pace.and_then(|pace| pace.failure_tolerance),
     })
 }
 
@@ -186,14 +187,19 @@ pub enum RoleDefault {
 }
 
 /// The rollout as the user gave it: the `--spec` document, with the flags laid over it field by
-/// field. Nothing is defaulted yet: `Rollout::resolve` does that, or the state machine's stored
-/// default spec for `start`.
-pub fn document(args: &SpecArgs, targets: &TargetArgs, role: RoleDefault) -> Result<Rollout, InputError> {
+/// field (`pace` for the commands that roll out). Nothing is defaulted yet: `Rollout::resolve`
+/// does that, or the state machine's stored default spec for `start`.
+pub fn document(
+    args: &SpecArgs,
+    targets: &TargetArgs,
+    pace: Option<&PaceArgs>,
+    role: RoleDefault,
+) -> Result<Rollout, InputError> {
     let file = match &args.spec {
         Some(path) => read_document(path)?,
         None => Rollout::default(),
     };
-    let flags = flags_document(args, targets, &file, role)?;
+    let flags = flags_document(args, targets, pace, &file, role)?;
     Ok(flags.over(file))
 }
 
@@ -252,6 +258,7 @@ pub struct Prepared {
 pub async fn prepare(
     spec_args: &SpecArgs,
     target_args: &TargetArgs,
+    pace: Option<&PaceArgs>,
     aws_args: &AwsArgs,
     given: Option<Resolution>,
 ) -> Result<Prepared, CliError> {
@@ -260,7 +267,12 @@ pub async fn prepare(
         targets,
         concurrency,
         tolerance,
-    } = resolve(&document(spec_args, target_args, RoleDefault::Organizations)?)?;
+    } = resolve(&document(
+        spec_args,
+        target_args,
+        pace,
+        RoleDefault::Organizations,
+    )?)?;
     let run = run_id(spec_args.run_id.as_ref());
     let config = aws_settings(aws_args).sdk_config().await;
     let selection = selection(&targets, config.region().map(|r| r.as_ref()))?;
@@ -317,7 +329,13 @@ mod tests {
         let spec = spec.to_str().unwrap();
 
         let args = deploy_args(&["--spec", spec]);
-        let file = document(&args.spec, &args.targets, RoleDefault::Organizations).unwrap();
+        let file = document(
+            &args.spec,
+            &args.targets,
+            Some(&args.pace),
+            RoleDefault::Organizations,
+        )
+        .unwrap();
         assert_eq!(file.stack_name.unwrap().as_str(), "from-file");
         assert!(
             matches!(file.template, Some(TemplateRef::Body(_))),
@@ -338,7 +356,13 @@ mod tests {
             "--tag",
             "cost=shared",
         ]);
-        let merged = document(&args.spec, &args.targets, RoleDefault::Organizations).unwrap();
+        let merged = document(
+            &args.spec,
+            &args.targets,
+            Some(&args.pace),
+            RoleDefault::Organizations,
+        )
+        .unwrap();
         assert_eq!(merged.stack_name.as_ref().unwrap().as_str(), "from-file");
         assert_eq!(
             (&merged.parameters["A"][..], &merged.parameters["B"][..]),

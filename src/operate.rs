@@ -38,9 +38,12 @@ impl From<OperatorError> for CliError {
 /// the rest: its deploy role above all, the only one the worker may assume. A template file is
 /// sent as its body.
 fn execution_input(args: &StartArgs) -> Result<Rollout, InputError> {
-    let mut document = inputs::document(&args.spec, &args.targets, inputs::RoleDefault::Stored)?;
-    document.concurrency = args.concurrency.or(document.concurrency);
-    document.failure_tolerance = args.failure_tolerance.or(document.failure_tolerance);
+    let document = inputs::document(
+        &args.spec,
+        &args.targets,
+        Some(&args.pace),
+        inputs::RoleDefault::Stored,
+    )?;
     let size = serde_json::to_string(&document).map_or(0, |text| text.len());
     if size > MAX_INPUT_BYTES {
         return Err(InputError::new(format!(

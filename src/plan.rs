@@ -19,7 +19,7 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         config,
         resolution,
         ..
-    } = inputs::prepare(&args.spec, &args.targets, &args.aws, None).await?;
+    } = inputs::prepare(&args.spec, &args.targets, None, &args.aws, None).await?;
     eprintln!(
         "stackfleet: planning stack {} in {} targets ({} skipped)",
         spec.stack_name,
