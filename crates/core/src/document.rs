@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, Region, StackName, Target};
+use crate::ids::{AccountId, Region, RunId, StackName, Target};
 use crate::rollout::FailureTolerance;
 use crate::spec::{defaults, Capability, DeployRole, RecoveryPolicy, RolloutSpec, SpecError};
 use crate::targeting::Selection;
 use crate::template::TemplateRef;
+use crate::waves::{self, WaveSpec};
 
 /// Targets deployed to at once when the document does not say.
 pub const DEFAULT_CONCURRENCY: u32 = 50;
@@ -95,6 +96,22 @@ pub struct Rollout {
     /// Failures tolerated: past it no new target starts, and the rollout fails. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_tolerance: Option<FailureTolerance>,
+    /// The rollout in steps: canaries (accounts or OUs) first, then waves sized by `percent` or
+    /// `count`, each with its bake time and tolerance; targets no wave takes go last, in `rest`.
+    /// Default: one wave of every target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub waves: Vec<WaveSpec>,
+    /// CloudWatch alarm names in the caller's account and region: any of them in ALARM after a
+    /// wave or during its bake halts the rollout. A name that does not exist halts it too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 255)))]
+    pub alarms: Vec<String>,
+    /// State machine only: resume this halted (or failed) run. Its waves are kept, the targets
+    /// it deployed successfully are left alone, and the rest run wave by wave from the first
+    /// unfinished one. Reduce writes a ready input with it (`resumeInputKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<RunId>,
 }
 
 /// Which accounts and regions a rollout touches. Without `accounts`, `ous` or `list`: the whole
@@ -196,6 +213,9 @@ pub struct Resolved {
     pub targets: Targets,
     pub concurrency: u32,
     pub tolerance: FailureTolerance,
+    pub waves: Vec<WaveSpec>,
+    pub alarms: Vec<String>,
+    pub resume: Option<RunId>,
 }
 
 fn merged<V>(mut base: BTreeMap<String, V>, over: BTreeMap<String, V>) -> BTreeMap<String, V> {
@@ -242,6 +262,9 @@ impl Rollout {
             targets,
             concurrency,
             failure_tolerance,
+            waves,
+            alarms,
+            resume,
         } = self;
         let Rollout {
             schema: _,
@@ -261,6 +284,9 @@ impl Rollout {
             targets: base_targets,
             concurrency: base_concurrency,
             failure_tolerance: base_failure_tolerance,
+            waves: base_waves,
+            alarms: base_alarms,
+            resume: base_resume,
         } = base;
         let mut overrides = base_parameter_overrides;
         for (key, values) in parameter_overrides {
@@ -293,6 +319,14 @@ impl Rollout {
             targets: targets.over(base_targets),
             concurrency: concurrency.or(base_concurrency),
             failure_tolerance: failure_tolerance.or(base_failure_tolerance),
+            waves: if waves.is_empty() { base_waves } else { waves },
+            // Gates only add up: a document laid over another never drops one of its alarms.
+            alarms: {
+                let mut all = base_alarms;
+                all.extend(alarms.into_iter().filter(|a| !all.contains(a)).collect::<Vec<_>>());
+                all
+            },
+            resume: resume.or(base_resume),
         }
     }
 
@@ -339,11 +373,15 @@ impl Rollout {
                 "concurrency {concurrency}: give 1 to {MAX_CONCURRENCY}"
             )));
         }
+        waves::check(&self.waves, &self.alarms)?;
         Ok(Resolved {
             spec,
             targets: self.targets.clone(),
             concurrency,
             tolerance: self.failure_tolerance.unwrap_or_default(),
+            waves: self.waves.clone(),
+            alarms: self.alarms.clone(),
+            resume: self.resume.clone(),
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod spec;
 pub mod stack;
 pub mod targeting;
 pub mod template;
+pub mod waves;
 pub mod wire;
 
 pub use document::{Rollout, Targets};

@@ -199,8 +199,14 @@ pub async fn status<E: Executions, S: RunStore>(
     })
 }
 
-/// The input of a new execution that deploys exactly the targets that failed in `arn`.
-pub async fn rerun_input<E: Executions>(executions: &E, arn: &str) -> Result<Rollout, OperatorError> {
+/// The input of a new execution that deploys every target of `arn` without a success (failed,
+/// not started after a halt or the tolerance, never reported), in their waves: the object
+/// Reduce wrote to the run store (`resumeInputKey`).
+pub async fn rerun_input<E: Executions, S: RunStore>(
+    executions: &E,
+    store: &S,
+    arn: &str,
+) -> Result<Rollout, OperatorError> {
     let execution = described(executions, arn).await?;
     let name = &execution.name;
     if !execution.status.is_finished() {
@@ -226,9 +232,17 @@ pub async fn rerun_input<E: Executions>(executions: &E, arn: &str) -> Result<Rol
             execution.status
         )));
     };
-    match reduced.rerun_input {
-        Some(input) if reduced.summary.failed > 0 => Ok(input),
-        _ => {
+    match &reduced.resume_input_key {
+        Some(key) => {
+            let text = store.get(key).await?.ok_or_else(|| {
+                OperatorError::Refused(format!(
+                    "{key} is gone from the run bucket: the bucket's lifecycle rule may have expired it"
+                ))
+            })?;
+            serde_json::from_str(&text)
+                .map_err(|e| OperatorError::Refused(format!("{key} is not a rollout document: {e}")))
+        }
+        None => {
             let s = reduced.summary;
             Err(OperatorError::Refused(format!(
                 "nothing failed in {name} ({}): {} created, {} updated, {} unchanged, {} skipped; nothing to re-run",
@@ -238,17 +252,18 @@ pub async fn rerun_input<E: Executions>(executions: &E, arn: &str) -> Result<Rol
     }
 }
 
-/// Starts a new execution of exactly the targets that failed in `arn`, named `name` or after
+/// Starts a new execution of every target of `arn` without a success (its resume input), named `name` or after
 /// `arn` and its input (so a repeated `rerun` of `arn` finds the first one, while a re-run of
 /// that re-run, whose input may be the same, is a new execution). Refused when nothing failed.
-pub async fn rerun<E: Executions>(
+pub async fn rerun<E: Executions, S: RunStore>(
     executions: &E,
+    store: &S,
     arn: &str,
     name: Option<&str>,
 ) -> Result<Submitted, OperatorError> {
     let machine = executions::state_machine_arn(arn)
         .ok_or_else(|| OperatorError::Refused(format!("{arn:?} is not an execution ARN")))?;
-    let document = rerun_input(executions, arn).await?;
+    let document = rerun_input(executions, store, arn).await?;
     let input = serde_json::to_value(&document)
         .map_err(|e| OperatorError::Refused(format!("the rerunInput of {arn} does not serialise: {e}")))?;
     let name = match name {

@@ -87,6 +87,10 @@ pub enum Verdict {
     Skipped {
         #[serde(rename = "skippedReason")]
         skipped_reason: String,
+        /// Skipped by this rollout's own stop (tolerance passed, a halt, an interrupt), not for
+        /// what the account is: a re-run or a resume deploys it.
+        #[serde(rename = "notStarted", default, skip_serializing_if = "std::ops::Not::not")]
+        not_started: bool,
     },
 }
 
@@ -123,6 +127,7 @@ impl Outcome {
             target,
             verdict: Verdict::Skipped {
                 skipped_reason: reason.into(),
+                not_started: false,
             },
             stack_id: None,
             final_status: None,
@@ -130,6 +135,26 @@ impl Outcome {
             aws_calls: 0,
             recovered_from: None,
         }
+    }
+
+    /// A target this rollout did not start because it stopped (tolerance, halt, interrupt):
+    /// Skipped, and deployed by a re-run or a resume.
+    pub fn not_started(target: Target, reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Skipped {
+                skipped_reason: reason.into(),
+                not_started: true,
+            },
+            ..Self::skipped(target, "")
+        }
+    }
+
+    /// Failed, or not started by this rollout's own stop: what a re-run deploys.
+    pub fn wants_rerun(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Failed { .. } | Verdict::Skipped { not_started: true, .. }
+        )
     }
 
     /// A target that failed before or outside any stack operation.
@@ -168,7 +193,7 @@ impl Outcome {
     /// Why it was never attempted; `None` unless it was skipped.
     pub fn skipped_reason(&self) -> Option<&str> {
         match &self.verdict {
-            Verdict::Skipped { skipped_reason } => Some(skipped_reason),
+            Verdict::Skipped { skipped_reason, .. } => Some(skipped_reason),
             _ => None,
         }
     }

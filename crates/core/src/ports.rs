@@ -223,3 +223,23 @@ pub trait RunStore: Send + Sync {
     fn list(&self, prefix: &str, page: Option<&str>)
         -> impl Future<Output = PortResult<Page<String>>> + Send;
 }
+
+/// CloudWatch alarms in the caller's account: the gates between waves.
+pub trait Alarms: Send + Sync {
+    /// The state of each named alarm that exists (DescribeAlarms), by name. A name missing from
+    /// the answer does not exist.
+    fn states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = PortResult<std::collections::BTreeMap<String, crate::waves::AlarmState>>> + Send;
+}
+
+/// For runs that name no alarm: never asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAlarms;
+
+impl Alarms for NoAlarms {
+    async fn states(&self, _: &[String]) -> PortResult<std::collections::BTreeMap<String, crate::waves::AlarmState>> {
+        Ok(std::collections::BTreeMap::new())
+    }
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::errors::ErrorName;
 use crate::ids::{RunId, StackName, Target};
 use crate::outcome::{Outcome, OutcomeKind};
+use crate::waves::{Halt, Wave};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,33 +46,35 @@ impl Summary {
 #[serde(rename_all = "camelCase")]
 pub struct FailureGroup {
     pub error: ErrorName,
-    /// The root cause with account IDs blanked, so that one cause in many accounts is one group.
+    /// The root cause, normalised (`normalised`), so that one cause in many accounts is one group.
     pub cause: String,
     pub targets: Vec<Target>,
 }
 
-/// Replaces every run of twelve digits (an account ID, in ARNs and messages) with `<account>`.
-fn without_account_ids(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() == 12 {
-            out.push_str("<account>");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
+/// A failure's text with what differs between targets of one cause blanked: account IDs,
+/// request IDs and other UUIDs, timestamps, long hex IDs, and this run's own ID (in tokens and
+/// session names). Real CloudFormation reasons carry a request ID each; without this, every
+/// failure on AWS would be its own group. Each target keeps its raw text in its outcome.
+pub fn normalised(text: &str, run: &RunId) -> String {
+    use std::sync::OnceLock;
+    static RULES: OnceLock<Vec<(regex_lite::Regex, &'static str)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        [
+            (r"(?i)(request[ -]?id:?\s*)[A-Za-z0-9-]+", "${1}<id>"),
+            (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<id>"),
+            (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<time>"),
+            (r"\b[0-9a-fA-F]{16,}\b", "<id>"),
+            (r"\b\d{12}\b", "<account>"),
+        ]
+        .into_iter()
+        .map(|(pattern, with)| (regex_lite::Regex::new(pattern).expect("a valid pattern"), with))
+        .collect()
+    });
+    let mut text = text.replace(run.as_str(), "<run>");
+    for (pattern, with) in rules {
+        text = pattern.replace_all(&text, *with).into_owned();
     }
-    flush(&mut digits, &mut out);
-    out
+    text
 }
 
 /// Failures grouped by error and root cause, largest group first.
@@ -84,11 +87,11 @@ pub fn targets_count(n: usize) -> String {
     }
 }
 
-pub fn group_failures(outcomes: &[Outcome]) -> Vec<FailureGroup> {
+pub fn group_failures(outcomes: &[Outcome], run: &RunId) -> Vec<FailureGroup> {
     let mut groups: BTreeMap<(ErrorName, String), Vec<Target>> = BTreeMap::new();
     for outcome in outcomes {
         if let Some(failure) = outcome.failure() {
-            let cause = without_account_ids(&failure.root_cause.to_string());
+            let cause = normalised(&failure.root_cause.to_string(), run);
             groups
                 .entry((failure.error, cause))
                 .or_default()
@@ -119,6 +122,13 @@ pub struct Report {
     pub summary: Summary,
     pub failure_groups: Vec<FailureGroup>,
     pub outcomes: Vec<Outcome>,
+    /// The waves as assigned, each with its targets: what a resume or a re-run keeps. Empty in
+    /// reports of versions before waves (one wave of every target, then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<Wave>,
+    /// Why the rollout stopped between waves, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<Halt>,
 }
 
 impl Report {
@@ -131,28 +141,63 @@ impl Report {
         outcomes: Vec<Outcome>,
     ) -> Self {
         Self {
-            run,
             stack_name,
             started_at_ms,
             finished_at_ms,
             within_tolerance,
             summary: Summary::of(&outcomes),
-            failure_groups: group_failures(&outcomes),
+            failure_groups: group_failures(&outcomes, &run),
+            run,
             outcomes,
+            waves: Vec::new(),
+            halt: None,
         }
+    }
+
+    /// The waves the targets ran in, and the halt: recorded for a resume or a re-run.
+    pub fn with_waves(self, waves: Vec<Wave>, halt: Option<Halt>) -> Self {
+        Self { waves, halt, ..self }
+    }
+
+    /// The targets a re-run deploys: those that failed and those this rollout did not start.
+    pub fn rerun_targets(&self) -> Vec<Target> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.wants_rerun())
+            .map(|o| o.target.clone())
+            .collect()
+    }
+
+    /// The targets that need nothing more: created, updated or unchanged.
+    pub fn succeeded(&self) -> std::collections::BTreeSet<Target> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.kind().is_success())
+            .map(|o| o.target.clone())
+            .collect()
+    }
+
+    /// The waves as recorded, or (a report from before waves) one wave of every target that was
+    /// deployed or meant to be.
+    pub fn recorded_waves(&self) -> Vec<Wave> {
+        if !self.waves.is_empty() {
+            return self.waves.clone();
+        }
+        vec![Wave {
+            name: "all".into(),
+            bake_seconds: 0,
+            failure_tolerance: crate::rollout::FailureTolerance::default(),
+            targets: self
+                .outcomes
+                .iter()
+                .filter(|o| o.kind() != OutcomeKind::Skipped || o.wants_rerun())
+                .map(|o| o.target.clone())
+                .collect(),
+        }]
     }
 
     pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(json)
-    }
-
-    /// The targets that failed: what a re-run should touch.
-    pub fn failed_targets(&self) -> Vec<Target> {
-        self.outcomes
-            .iter()
-            .filter(|o| o.kind() == OutcomeKind::Failed)
-            .map(|o| o.target.clone())
-            .collect()
     }
 
     pub fn to_markdown(&self) -> String {
@@ -163,6 +208,16 @@ impl Report {
         );
         let seconds = self.finished_at_ms.saturating_sub(self.started_at_ms) as f64 / 1000.0;
         let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
+        if let Some(halt) = &self.halt {
+            let _ = writeln!(md, "**The rollout {halt}.** The targets of later waves were not started.\n");
+        }
+        if self.waves.len() > 1 {
+            md.push_str("## Waves\n\n| wave | targets | bake (s) | tolerance |\n|---|---|---|---|\n");
+            for wave in &self.waves {
+                let _ = writeln!(md, "| {} | {} | {} | {} |", wave.name, wave.targets.len(), wave.bake_seconds, wave.failure_tolerance);
+            }
+            md.push('\n');
+        }
         if !self.failure_groups.is_empty() {
             md.push_str("## Failures by root cause\n\n");
             for group in &self.failure_groups {
@@ -269,7 +324,7 @@ mod tests {
             failed("333333333333:us-east-1", "Bucket name taken"),
             Outcome::skipped("444444444444:us-east-1".parse().unwrap(), "account is SUSPENDED"),
         ];
-        let groups = group_failures(&outcomes);
+        let groups = group_failures(&outcomes, &"r1".parse().unwrap());
         assert_eq!(groups.len(), 2);
         assert_eq!(
             groups[0].cause,
@@ -278,6 +333,44 @@ mod tests {
         assert_eq!(groups[0].targets.len(), 2);
         let summary = Summary::of(&outcomes);
         assert_eq!((summary.total, summary.failed, summary.skipped), (4, 3, 1));
+    }
+
+    #[test]
+    fn request_ids_timestamps_and_this_run_do_not_split_a_cause() {
+        let run: RunId = "deploy-7".parse().unwrap();
+        let text = |account: &str, id: &str, at: &str| {
+            format!(
+                "Resource handler returned message: \"Access denied for arn:aws:iam::{account}:role/x \
+                 (Service: Iam, Status Code: 403, Request ID: {id})\" at {at} token stackfleet-deploy-7-ab"
+            )
+        };
+        let a = text("111111111111", "6f1c2a4e-0b7d-4c53-9a61-6f6f1d2a9b11", "2026-11-22T10:01:02.123Z");
+        let b = text("222222222222", "0a2b3c4d-1111-2222-3333-444455556666", "2026-11-22T10:09:59Z");
+        assert_eq!(normalised(&a, &run), normalised(&b, &run));
+        assert!(normalised(&a, &run).contains("Request ID: <id>"), "{}", normalised(&a, &run));
+        assert!(normalised(&a, &run).contains("stackfleet-<run>-ab"));
+        let outcomes = vec![failed("111111111111:us-east-1", &a), failed("222222222222:us-east-1", &b)];
+        assert_eq!(group_failures(&outcomes, &run).len(), 1);
+        // The raw text stays with each target.
+        assert!(outcomes[0].failure().unwrap().root_cause.reason.contains("6f1c2a4e"));
+    }
+
+    #[test]
+    fn a_rerun_takes_the_failed_and_the_not_started() {
+        let outcomes = vec![
+            failed("111111111111:us-east-1", "x"),
+            Outcome::not_started("222222222222:us-east-1".parse().unwrap(), "not started: halted"),
+            Outcome::skipped("444444444444:us-east-1".parse().unwrap(), "account is SUSPENDED"),
+        ];
+        let report = Report::new("r1".parse().unwrap(), "s".parse().unwrap(), 0, 5, false, outcomes);
+        let back = Report::from_json(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(
+            back.rerun_targets(),
+            vec![
+                "111111111111:us-east-1".parse().unwrap(),
+                "222222222222:us-east-1".parse().unwrap()
+            ]
+        );
     }
 
     #[test]
@@ -298,7 +391,7 @@ mod tests {
         let back = Report::from_json(&json).unwrap();
         assert_eq!(back, report);
         assert_eq!(
-            back.failed_targets(),
+            back.rerun_targets(),
             vec!["111111111111:us-east-1".parse().unwrap()]
         );
         assert!(report.to_markdown().contains("1 target**, StackFailed: x"));

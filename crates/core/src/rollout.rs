@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{RunId, Target};
 use crate::lifecycle::{run_target, Clock, DriveOptions, Job};
 use crate::outcome::{Outcome, OutcomeKind};
-use crate::ports::AssumeRole;
+use crate::ports::{Alarms, AssumeRole};
 use crate::spec::RolloutSpec;
+use crate::waves::{alarm_verdict, next_bake_look, Budget, Halt, Wave};
 
 /// How many failures a rollout takes before it starts no new target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,10 +160,32 @@ pub struct Rollout<'a> {
 }
 
 /// Deploys to every target and returns one outcome per target, in the targets' order.
-/// `on_outcome` sees each as it lands (progress bars, logs).
+/// `on_outcome` sees each as it lands (progress bars, logs). One wave: the tolerance is the
+/// rollout's, over all its targets.
 pub async fn roll_out<A: AssumeRole>(
     assumer: &A,
     rollout: Rollout<'_>,
+    clock: &dyn Clock,
+    stop: &StopSignal,
+    on_outcome: impl FnMut(&Outcome),
+) -> Vec<Outcome> {
+    let total = rollout.targets.len();
+    let budget = Budget {
+        wave: rollout.options.tolerance,
+        wave_size: total,
+        overall: rollout.options.tolerance,
+        total,
+    };
+    run_wave(assumer, rollout, budget, 0, clock, stop, on_outcome).await
+}
+
+/// One wave: its targets at `options.concurrency` at once; once its failures (or the rollout's,
+/// `failed_before` of them in earlier waves) pass the budget, no new target starts.
+async fn run_wave<A: AssumeRole>(
+    assumer: &A,
+    rollout: Rollout<'_>,
+    budget: Budget,
+    failed_before: usize,
     clock: &dyn Clock,
     stop: &StopSignal,
     mut on_outcome: impl FnMut(&Outcome),
@@ -173,14 +196,16 @@ pub async fn roll_out<A: AssumeRole>(
         targets,
         options,
     } = rollout;
-    let total = targets.len();
+    let why_stopped = std::sync::Mutex::new(String::new());
+    let why_stopped = &why_stopped;
     let mut failed = 0;
-    let mut landed: Vec<(usize, Outcome)> = Vec::with_capacity(total);
+    let mut landed: Vec<(usize, Outcome)> = Vec::with_capacity(targets.len());
     let mut running = stream::iter(targets.iter().enumerate())
         .map(|(index, target)| async move {
             // Checked when the target is about to start, not when it was queued.
             if let Some(reason) = stop.reason() {
-                return (index, not_started(target, reason, options.tolerance));
+                let why = why_stopped.lock().map(|w| w.clone()).unwrap_or_default();
+                return (index, not_started(target, reason, &why));
             }
             let job = Job {
                 target,
@@ -194,7 +219,12 @@ pub async fn roll_out<A: AssumeRole>(
     while let Some((index, outcome)) = running.next().await {
         if outcome.kind() == OutcomeKind::Failed {
             failed += 1;
-            if options.tolerance.exceeded(failed, total) {
+            if let Some(why) = budget.exceeded(failed, failed_before + failed) {
+                if let Ok(mut slot) = why_stopped.lock() {
+                    if slot.is_empty() {
+                        *slot = why;
+                    }
+                }
                 stop.stop(StopReason::ToleranceExceeded);
             }
         }
@@ -205,14 +235,151 @@ pub async fn roll_out<A: AssumeRole>(
     landed.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
-fn not_started(target: &Target, reason: StopReason, tolerance: FailureTolerance) -> Outcome {
+fn not_started(target: &Target, reason: StopReason, why: &str) -> Outcome {
     let why = match reason {
-        StopReason::ToleranceExceeded => {
-            format!("not started: failures passed the tolerance ({tolerance})")
-        }
+        StopReason::ToleranceExceeded if why.is_empty() => "not started: failures passed the tolerance".to_owned(),
+        StopReason::ToleranceExceeded => format!("not started: {why}"),
         StopReason::Interrupted => "not started: the rollout was interrupted".to_owned(),
     };
-    Outcome::skipped(target.clone(), why)
+    Outcome::not_started(target.clone(), why)
+}
+
+/// What a rollout in waves reports as it goes.
+#[derive(Debug)]
+pub enum WaveEvent<'a> {
+    /// A wave begins (position from 0).
+    Started { index: usize, wave: &'a Wave },
+    Landed(&'a Outcome),
+    /// The wave went well; baking for this many seconds, watching the alarms.
+    Baking { wave: &'a Wave, seconds: u64 },
+    Halted(&'a Halt),
+}
+
+/// A rollout in waves: the same targets, in the order the waves give.
+#[derive(Debug, Clone, Copy)]
+pub struct WavedRollout<'a> {
+    pub spec: &'a RolloutSpec,
+    pub run: &'a RunId,
+    pub waves: &'a [Wave],
+    pub alarms: &'a [String],
+    pub options: RolloutOptions,
+}
+
+/// How a rollout in waves ended: every target's outcome (wave by wave), and the halt if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WavesRolled {
+    pub outcomes: Vec<Outcome>,
+    pub halt: Option<Halt>,
+}
+
+/// Runs the waves in order. After each: a halt if its failures passed the budget; otherwise,
+/// when there are alarms or a bake, the alarms are read at once and then every
+/// `ALARM_LOOK_SECONDS` for the bake; any in ALARM (or missing) halts. After a halt or an
+/// interrupt, the targets of later waves are reported not started.
+pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
+    assumer: &A,
+    alarms: &W,
+    rollout: WavedRollout<'_>,
+    clock: &dyn Clock,
+    stop: &StopSignal,
+    mut on_event: impl FnMut(WaveEvent<'_>),
+) -> WavesRolled {
+    let total: usize = rollout.waves.iter().map(|w| w.targets.len()).sum();
+    let mut outcomes = Vec::with_capacity(total);
+    let mut failed_before = 0;
+    let mut halt: Option<Halt> = None;
+    for (index, wave) in rollout.waves.iter().enumerate() {
+        let ended = halt.as_ref().map(|h| format!("not started: the rollout {h}")).or_else(|| {
+            (stop.reason() == Some(StopReason::Interrupted))
+                .then(|| "not started: the rollout was interrupted".to_owned())
+        });
+        if let Some(why) = ended {
+            outcomes.extend(wave.targets.iter().map(|t| Outcome::not_started(t.clone(), why.clone())));
+            continue;
+        }
+        if wave.targets.is_empty() {
+            continue;
+        }
+        on_event(WaveEvent::Started { index, wave });
+        let budget = Budget {
+            wave: wave.failure_tolerance,
+            wave_size: wave.targets.len(),
+            overall: rollout.options.tolerance,
+            total,
+        };
+        let one = Rollout {
+            spec: rollout.spec,
+            run: rollout.run,
+            targets: &wave.targets,
+            options: rollout.options,
+        };
+        let landed = run_wave(assumer, one, budget, failed_before, clock, stop, |o| {
+            on_event(WaveEvent::Landed(o));
+        })
+        .await;
+        let failed = landed.iter().filter(|o| o.kind() == OutcomeKind::Failed).count();
+        failed_before += failed;
+        outcomes.extend(landed);
+        let halted = |reason: String| Halt {
+            wave: wave.name.clone(),
+            wave_index: index,
+            reason,
+        };
+        if let Some(why) = budget.exceeded(failed, failed_before) {
+            halt = Some(halted(why));
+        } else if stop.reason().is_none() && index + 1 < rollout.waves.len() {
+            halt = bake(alarms, rollout.alarms, wave, stop, &mut on_event).await.map(halted);
+        }
+        if let Some(h) = &halt {
+            on_event(WaveEvent::Halted(h));
+        }
+    }
+    WavesRolled { outcomes, halt }
+}
+
+/// The alarms at once, then through the bake; the reason to halt, if any. An interrupt ends the
+/// bake early (within a second) without a halt: the runner reports it.
+async fn bake<W: Alarms>(
+    alarms: &W,
+    names: &[String],
+    wave: &Wave,
+    stop: &StopSignal,
+    on_event: &mut impl FnMut(WaveEvent<'_>),
+) -> Option<String> {
+    let look = || async {
+        if names.is_empty() {
+            return None;
+        }
+        match alarms.states(names).await {
+            Ok(states) => alarm_verdict(names, &states),
+            Err(error) => Some(format!("the alarms could not be read: {error}")),
+        }
+    };
+    if let Some(why) = look().await {
+        return Some(why);
+    }
+    if wave.bake_seconds == 0 {
+        return None;
+    }
+    on_event(WaveEvent::Baking {
+        wave,
+        seconds: wave.bake_seconds,
+    });
+    let mut left = wave.bake_seconds;
+    while left > 0 {
+        let wait = next_bake_look(left);
+        for _ in 0..wait {
+            if stop.reason().is_some() {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        left -= wait;
+        if let Some(why) = look().await {
+            return Some(format!("{why} (during the bake of wave {:?})", wave.name));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -33,14 +33,51 @@ impl RunKeys {
         format!("{}{}-{}.json", self.outcomes(), target.account, target.region)
     }
 
-    /// One empty object per failed target: what `stackfleet status` counts while the run goes on,
-    /// with one LIST call per thousand failures instead of a GET per outcome.
+    /// One empty object per failed target, under its wave: what `stackfleet status` counts
+    /// while the run goes on, and what a wave's budget is checked against, with one LIST call
+    /// per thousand failures instead of a GET per outcome.
     pub fn failed(&self) -> String {
         format!("{}failed/", self.prefix)
     }
 
-    pub fn failed_marker(&self, target: &Target) -> String {
-        format!("{}{}-{}", self.failed(), target.account, target.region)
+    pub fn failed_in_wave(&self, wave: usize) -> String {
+        format!("{}{wave}/", self.failed())
+    }
+
+    pub fn failed_marker(&self, wave: usize, target: &Target) -> String {
+        format!("{}{}-{}", self.failed_in_wave(wave), target.account, target.region)
+    }
+
+    /// The targets of wave `index`, as a JSON list.
+    pub fn wave(&self, index: usize) -> String {
+        format!("{}waves/{index}.json", self.prefix)
+    }
+
+    /// Written once failures pass a wave's budget (`{wave, reason}`): no worker starts a new
+    /// target after it.
+    pub fn stop(&self) -> String {
+        format!("{}stop.json", self.prefix)
+    }
+
+    /// Written by a worker before it first touches a target: a retried Start of a target already
+    /// touched follows it through, even after the stop.
+    pub fn started_marker(&self, target: &Target) -> String {
+        format!("{}started/{}-{}", self.prefix, target.account, target.region)
+    }
+
+    /// Written by the Gate step when the rollout halts between waves.
+    pub fn halt(&self) -> String {
+        format!("{}halt.json", self.prefix)
+    }
+
+    /// A resumed run's successes (outcomes), carried into this run's report.
+    pub fn inherited(&self) -> String {
+        format!("{}inherited.json", self.prefix)
+    }
+
+    /// The ready execution input that re-runs or resumes this run.
+    pub fn resume_input(&self) -> String {
+        format!("{}resume-input.json", self.prefix)
     }
 
     pub fn report_json(&self) -> String {
@@ -70,7 +107,13 @@ mod tests {
                 "record": keys.record(),
                 "spec": keys.spec(),
                 "outcome": keys.outcome(&target),
-                "failedMarker": keys.failed_marker(&target),
+                "failedMarker": keys.failed_marker(0, &target),
+                "wave": keys.wave(0),
+                "stop": keys.stop(),
+                "startedMarker": keys.started_marker(&target),
+                "halt": keys.halt(),
+                "inherited": keys.inherited(),
+                "resumeInput": keys.resume_input(),
                 "reportJson": keys.report_json(),
                 "reportMd": keys.report_md(),
             },

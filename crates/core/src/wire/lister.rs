@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{RunId, StackName, Target};
+use crate::ids::{RunId, StackName};
 use crate::rollout::FailureTolerance;
 
 /// The Discover state's input.
@@ -19,28 +19,66 @@ pub struct ListerRequest {
     pub input: Value,
 }
 
-/// The Map's input: small at any scale (about 25 bytes a target).
+/// Discover's output: counts and the run, whatever the fleet's size. The targets are in the
+/// run store, one object per wave; the Gate step hands the Map one wave's part at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Discovered {
     pub run: RunId,
-    pub targets: Vec<Target>,
-    /// The Map's MaxConcurrency.
-    pub concurrency: u32,
-    pub failure_tolerance: FailureTolerance,
-    /// The run is a new account's: its workers read AccessDenied as "not ready yet".
-    pub new_account: bool,
+    /// Targets to deploy to, in all waves.
+    pub targets: usize,
+    pub waves: usize,
     /// Targets reported Skipped without being attempted (their outcomes are already stored).
     pub skipped: usize,
+    /// Where the Gate step begins: always null here (the state machine passes it on).
+    pub cursor: Option<super::gate::Cursor>,
+    /// Always null here: the Deploy Map's Catch fills it (the state machine passes it on).
+    pub map_error: Option<super::worker::CaughtError>,
 }
 
-/// `runs/<run>/run.json`: written by the lister, read by the reducer.
+/// One wave in the run record: its targets are in `waves/<index>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaveHeader {
+    pub name: String,
+    pub bake_seconds: u64,
+    pub failure_tolerance: FailureTolerance,
+    pub size: usize,
+}
+
+/// `runs/<run>/run.json`: written by the lister, read by the gate, the workers (on a failure)
+/// and the reducer. Small at any scale: the targets are in one object per wave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunRecord {
     pub run: RunId,
     pub stack_name: StackName,
     pub started_at_ms: u64,
-    pub targets: Vec<Target>,
+    /// The rollout's tolerance, over `total`.
     pub failure_tolerance: FailureTolerance,
+    /// Targets to deploy to, in all waves.
+    pub total: usize,
+    /// The Map's MaxConcurrency.
+    pub concurrency: u32,
+    /// The run is a new account's: its workers read AccessDenied as "not ready yet".
+    pub new_account: bool,
+    pub waves: Vec<WaveHeader>,
+    /// Watched after each wave and during its bake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
+    /// The run this one resumes: its successes are in `inherited.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<RunId>,
+}
+
+impl RunRecord {
+    /// What wave `index` may fail.
+    pub fn budget(&self, index: usize) -> Option<crate::waves::Budget> {
+        self.waves.get(index).map(|wave| crate::waves::Budget {
+            wave: wave.failure_tolerance,
+            wave_size: wave.size,
+            overall: self.failure_tolerance,
+            total: self.total,
+        })
+    }
 }

@@ -5,9 +5,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::Rollout;
-use crate::ids::RunId;
+use crate::errors::ErrorName;
+use crate::ids::{RunId, Target};
 use crate::report::{FailureGroup, Summary};
+use crate::waves::Halt;
+
+/// What the state machine hands the reducer Lambda: a Gate step between waves, or the Reduce
+/// step at the end (`"action"` says which).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum ReducerRequest {
+    Gate(crate::wire::gate::GateRequest),
+    Reduce(ReduceRequest),
+}
 
 /// What the state machine hands Reduce (`"run.$": "$.run"`): the run's records are in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,21 +26,53 @@ pub struct ReduceRequest {
     pub run: RunId,
 }
 
-/// What Reduce returns. It stays small whatever the fleet's size (the 256 KiB state limit): the
-/// largest failure groups and S3 keys, never the outcomes themselves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Failure groups Reduce returns, and targets named in each: the rest are in report.json.
+pub const REDUCED_GROUPS: usize = 10;
+pub const REDUCED_GROUP_TARGETS: usize = 10;
+
+/// One failure group as Reduce returns it: its size, and its first targets only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FailureDigest {
+    pub error: ErrorName,
+    /// The normalised cause (request IDs, timestamps, account IDs blanked).
+    pub cause: String,
+    pub count: usize,
+    /// At most `REDUCED_GROUP_TARGETS`.
+    pub targets: Vec<Target>,
+}
+
+impl FailureDigest {
+    pub fn of(group: &FailureGroup) -> Self {
+        Self {
+            error: group.error,
+            cause: group.cause.clone(),
+            count: group.targets.len(),
+            targets: group.targets.iter().take(REDUCED_GROUP_TARGETS).cloned().collect(),
+        }
+    }
+}
+
+/// What Reduce returns. It stays small whatever the fleet's size (the 256 KiB state limit):
+/// counts, the largest failure groups (bounded) and S3 keys, never the outcomes themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Reduced {
     pub run: RunId,
     pub summary: Summary,
-    pub failures: Vec<FailureGroup>,
+    /// The `REDUCED_GROUPS` largest failure groups.
+    pub failures: Vec<FailureDigest>,
+    /// How many failure groups there are in all (report.json has every one).
+    pub failure_groups: usize,
     /// Read by the state machine's Choice: beyond tolerance, the execution fails.
     pub within_tolerance: bool,
-    /// One paragraph: what failed where. The state machine's Fail state shows it.
+    /// Set when the rollout stopped between waves: the execution fails with `cause`.
+    pub halt: Option<Halt>,
+    /// One paragraph: what failed where, or why it halted. The Fail state shows it.
     pub cause: String,
-    /// The run's rollout document narrowed to the failed targets (`targets.list`): a ready
-    /// execution input; null when nothing failed.
-    pub rerun_input: Option<Rollout>,
+    /// Where the ready input for a re-run or a resume is (the run's document with
+    /// `resume: <run>`): every target without a success, in its wave. Null when all succeeded.
+    pub resume_input_key: Option<String>,
     /// Where report.json was written, for `stackfleet report`.
     pub report_key: String,
 }
@@ -55,8 +97,8 @@ mod tests {
     #[test]
     fn an_unknown_field_is_an_error_not_a_silent_drop() {
         let mut json: Value = serde_json::from_str(FIXTURE).unwrap();
-        json["rerunKey"] = Value::from("runs/x/rerun.json");
+        json["rerunInput"] = Value::from("runs/x/rerun.json");
         let error = serde_json::from_value::<Reduced>(json).unwrap_err();
-        assert!(error.to_string().contains("rerunKey"), "{error}");
+        assert!(error.to_string().contains("rerunInput"), "{error}");
     }
 }

@@ -24,6 +24,9 @@ pub enum WorkerRequest {
     Start {
         run: RunId,
         target: Target,
+        /// The target's wave (its position, from 0): whose budget a failure counts against.
+        #[serde(default)]
+        wave: usize,
         #[serde(default)]
         new_account: bool,
     },
@@ -32,6 +35,8 @@ pub enum WorkerRequest {
         run: RunId,
         target: Target,
         #[serde(default)]
+        wave: usize,
+        #[serde(default)]
         new_account: bool,
         state: InFlight,
     },
@@ -39,6 +44,8 @@ pub enum WorkerRequest {
     Fail {
         run: RunId,
         target: Target,
+        #[serde(default)]
+        wave: usize,
         error: CaughtError,
     },
 }
@@ -49,6 +56,7 @@ pub enum WorkerRequest {
 pub struct WorkerResponse {
     pub run: RunId,
     pub target: Target,
+    pub wave: usize,
     pub new_account: bool,
     pub done: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
