@@ -98,6 +98,26 @@ async fn matches_tags<O: Organization>(
     Ok(filters.iter().all(|(key, value)| tags.get(key) == Some(value)))
 }
 
+/// The accounts each written wave chooses (its `accounts`, and every account under its `ous`);
+/// an empty set for sized waves. What `waves::assign` takes.
+pub async fn wave_choices<O: Organization>(
+    org: &O,
+    waves: &[crate::waves::WaveSpec],
+) -> Result<Vec<BTreeSet<AccountId>>, TargetingError> {
+    let mut choices = Vec::with_capacity(waves.len());
+    for wave in waves {
+        let mut chosen: BTreeSet<AccountId> = wave.accounts.iter().cloned().collect();
+        for ou in &wave.ous {
+            if !is_ou_id(ou) {
+                return Err(TargetingError::MalformedOu(ou.clone()));
+            }
+            chosen.extend(accounts_under(org, ou).await?.into_iter().map(|a| a.id));
+        }
+        choices.push(chosen);
+    }
+    Ok(choices)
+}
+
 /// Resolves a selection against the Organization.
 pub async fn resolve<O: Organization>(org: &O, selection: &Selection) -> Result<Resolution, TargetingError> {
     if selection.regions.is_empty() {
