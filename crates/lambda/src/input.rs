@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use stackfleet_core::document::Resolved;
-use stackfleet_core::{AccountId, Rollout, Target, Targets};
+use stackfleet_core::{AccountId, Rollout, Targets};
 
 use crate::error::LambdaError;
 
@@ -95,16 +95,4 @@ pub fn parse(default: &Value, input: &Value) -> Result<RolloutInput, LambdaError
         resolved,
         new_account,
     })
-}
-
-/// The run's document narrowed to exactly `failed`: what the console's "Start execution" or the
-/// CLI takes to re-run only the failures.
-pub fn rerun_input(document: &Rollout, failed: &[Target]) -> Rollout {
-    Rollout {
-        targets: Targets {
-            list: failed.to_vec(),
-            ..Targets::default()
-        },
-        ..document.clone()
-    }
 }

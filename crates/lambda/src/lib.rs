@@ -2,6 +2,7 @@
 //! handlers are generic over core's ports, so tests call them with the fakes.
 
 pub mod error;
+pub mod gate;
 pub mod input;
 pub mod lister;
 pub mod records;

@@ -40,16 +40,28 @@ pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(
     })
 }
 
-/// The outcome, then (for a failure) its marker: a marker never stands for a missing outcome.
-pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, outcome: &Outcome) -> Result<(), LambdaError> {
+/// The outcome, then (for a failure) its marker under its wave: a marker never stands for a
+/// missing outcome.
+pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, wave: usize, outcome: &Outcome) -> Result<(), LambdaError> {
     let keys = RunKeys::new(run);
     put_json(store, &keys.outcome(&outcome.target), outcome).await?;
     if outcome.kind() == OutcomeKind::Failed {
         store
-            .put(&keys.failed_marker(&outcome.target), String::new(), "text/plain")
+            .put(&keys.failed_marker(wave, &outcome.target), String::new(), "text/plain")
             .await?;
     }
     Ok(())
+}
+
+/// How many keys there are under `prefix` (one LIST call per thousand).
+pub async fn count<S: RunStore>(store: &S, prefix: &str) -> Result<usize, LambdaError> {
+    let keys = stackfleet_core::ports::all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
+    Ok(keys.len())
+}
+
+/// The run's record, as the lister wrote it.
+pub async fn record<S: RunStore>(store: &S, run: &RunId) -> Result<RunRecord, LambdaError> {
+    required(store, &RunKeys::new(run).record()).await
 }
 
 /// The run's rollout document, as the lister recorded it.

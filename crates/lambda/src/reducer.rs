@@ -1,18 +1,20 @@
-//! Reduce: every outcome of the run, counted and grouped by root cause; report.json and
-//! report.md next to them; and a `rerunInput` narrowed to the failures.
+//! Reduce: every outcome of the run (and of the runs it resumed), counted and grouped by
+//! normalised root cause; report.json, report.md and the resume input next to them. Returns
+//! counts, the largest groups and keys only: bounded whatever the number of targets or failures.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::report::Report;
-use stackfleet_core::rollout::FailureTolerance;
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RootCause};
+use stackfleet_core::waves::{Halt, Wave};
+use stackfleet_core::wire::reduce::{FailureDigest, REDUCED_GROUPS};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RootCause, Rollout};
 
 use crate::error::LambdaError;
-use crate::input::rerun_input;
-use crate::records::{self, get_json, required, RunKeys, RunRecord};
+use crate::lister::wave_targets;
+use crate::records::{self, get_json, RunKeys};
 
 /// The Reduce step's wire shapes are core's: the operator commands read the same type back.
-pub use stackfleet_core::wire::reduce::{ReduceRequest, Reduced};
+pub use stackfleet_core::wire::reduce::{ReduceRequest, Reduced, ReducerRequest};
 
 /// Outcomes read from the store at once.
 const READS_IN_FLIGHT: usize = 32;
@@ -20,12 +22,16 @@ const READS_IN_FLIGHT: usize = 32;
 const CAUSE_GROUPS: usize = 5;
 const CAUSE_TARGETS: usize = 10;
 
-fn cause(report: &Report, tolerance: FailureTolerance, attempted: usize) -> String {
+fn cause(report: &Report, attempted: usize, resume_key: Option<&str>) -> String {
     let s = &report.summary;
-    let mut cause = format!(
-        "{} of {attempted} targets failed ({tolerance} tolerated); {} created, {} updated, {} unchanged, {} skipped.",
+    let mut cause = String::new();
+    if let Some(halt) = &report.halt {
+        cause.push_str(&format!("The rollout {halt}. "));
+    }
+    cause.push_str(&format!(
+        "{} of {attempted} targets failed; {} created, {} updated, {} unchanged, {} skipped.",
         s.failed, s.created, s.updated, s.unchanged, s.skipped
-    );
+    ));
     for group in report.failure_groups.iter().take(CAUSE_GROUPS) {
         let mut targets: Vec<String> = group
             .targets
@@ -50,6 +56,11 @@ fn cause(report: &Report, tolerance: FailureTolerance, attempted: usize) -> Stri
             report.failure_groups.len() - CAUSE_GROUPS
         ));
     }
+    if let Some(key) = resume_key {
+        cause.push_str(&format!(
+            " To re-run or resume: stackfleet rerun EXECUTION_ARN, or start an execution with the input in {key} of the run bucket."
+        ));
+    }
     cause
 }
 
@@ -58,9 +69,12 @@ pub async fn reduce<S: RunStore>(
     request: ReduceRequest,
     now_ms: u64,
 ) -> Result<Reduced, LambdaError> {
-    let keys = RunKeys::new(&request.run);
-    let record: RunRecord = required(store, &keys.record()).await?;
-    let document = records::document(store, &request.run).await?;
+    let run = &request.run;
+    let keys = RunKeys::new(run);
+    let record = records::record(store, run).await?;
+    let document = records::document(store, run).await?;
+    let halt: Option<Halt> = get_json(store, &keys.halt()).await?;
+    let by_wave = wave_targets(store, run, &record).await?;
     let prefix = keys.outcomes();
     let prefix = prefix.as_str();
     let outcome_keys = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
@@ -70,52 +84,79 @@ pub async fn reduce<S: RunStore>(
         .try_filter_map(|found| async move { Ok(found) })
         .try_collect()
         .await?;
-    // A target with no outcome was lost somewhere between Map and store: it is reported, never dropped.
-    for target in &record.targets {
-        if !outcomes.iter().any(|o| &o.target == target) {
-            outcomes.push(Outcome::failed(
-                target.clone(),
-                ErrorName::Internal,
-                RootCause::message("no outcome was recorded for this target"),
-                0,
-                0,
-            ));
+    if record.resumes.is_some() {
+        let inherited: Vec<Outcome> = get_json(store, &keys.inherited()).await?.unwrap_or_default();
+        outcomes.extend(inherited);
+    }
+    let seen: std::collections::BTreeSet<_> = outcomes.iter().map(|o| o.target.clone()).collect();
+    // A target without an outcome is reported, never dropped: not started when its wave came
+    // after a halt, lost (Failed) otherwise.
+    for (index, targets) in &by_wave {
+        for target in targets.iter().filter(|t| !seen.contains(*t)) {
+            outcomes.push(match &halt {
+                Some(halt) if *index > halt.wave_index => {
+                    Outcome::not_started(target.clone(), format!("not started: the rollout {halt}"))
+                }
+                _ => Outcome::failed(
+                    target.clone(),
+                    ErrorName::Internal,
+                    RootCause::message("no outcome was recorded for this target"),
+                    0,
+                    0,
+                ),
+            });
         }
     }
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
 
-    let attempted = outcomes
+    let attempted = outcomes.iter().filter(|o| o.kind() != OutcomeKind::Skipped).count();
+    let failed = outcomes.iter().filter(|o| o.kind() == OutcomeKind::Failed).count();
+    let within_tolerance = !record.failure_tolerance.exceeded(failed, attempted);
+    let waves: Vec<Wave> = record
+        .waves
         .iter()
-        .filter(|o| o.kind() != OutcomeKind::Skipped)
-        .count();
-    let failed: Vec<_> = outcomes
-        .iter()
-        .filter(|o| o.kind() == OutcomeKind::Failed)
-        .map(|o| o.target.clone())
+        .enumerate()
+        .map(|(index, header)| Wave {
+            name: header.name.clone(),
+            bake_seconds: header.bake_seconds,
+            failure_tolerance: header.failure_tolerance,
+            targets: by_wave.get(&index).cloned().unwrap_or_default(),
+        })
         .collect();
-    let tolerance = record.failure_tolerance;
-    let within_tolerance = !tolerance.exceeded(failed.len(), attempted);
     let report = Report::new(
-        request.run.clone(),
+        run.clone(),
         record.stack_name,
         record.started_at_ms,
         now_ms,
         within_tolerance,
         outcomes,
-    );
+    )
+    .with_waves(waves, halt.clone());
     records::put_json(store, &keys.report_json(), &report).await?;
     store
         .put(&keys.report_md(), report.to_markdown(), "text/markdown")
         .await?;
-    tracing::info!(run = %request.run, failed = failed.len(), attempted, within_tolerance, "reduced");
+    let resume_input_key = if report.outcomes.iter().any(Outcome::wants_rerun) {
+        let input = Rollout {
+            resume: Some(run.clone()),
+            ..document
+        };
+        records::put_json(store, &keys.resume_input(), &input).await?;
+        Some(keys.resume_input())
+    } else {
+        None
+    };
+    tracing::info!(run = %run, failed, attempted, within_tolerance, halted = halt.is_some(), "reduced");
 
     Ok(Reduced {
-        run: request.run,
-        cause: cause(&report, tolerance, attempted),
+        run: run.clone(),
+        cause: cause(&report, attempted, resume_input_key.as_deref()),
         summary: report.summary,
-        failures: report.failure_groups,
+        failures: report.failure_groups.iter().take(REDUCED_GROUPS).map(FailureDigest::of).collect(),
+        failure_groups: report.failure_groups.len(),
         within_tolerance,
-        rerun_input: (!failed.is_empty()).then(|| rerun_input(&document, &failed)),
+        halt,
+        resume_input_key,
         report_key: keys.report_json(),
     })
 }

@@ -13,7 +13,8 @@ use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, R
 use tracing::Instrument;
 
 use crate::error::LambdaError;
-use crate::records::{self, get_json, put_outcome, RunKeys};
+use crate::records::{self, count, get_json, put_json, put_outcome, RunKeys};
+use stackfleet_core::waves::Halt;
 
 /// Kept free at the end of an invocation: the last look (DescribeStacks, and the events pages of
 /// a failure's root cause, each of which the SDK may retry with backoff when throttled) and the
@@ -78,23 +79,36 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         request: WorkerRequest,
         deadline_ms: u64,
     ) -> Result<WorkerResponse, LambdaError> {
-        let (run, target, new_account, asked) = match request {
+        let (run, target, wave, new_account, asked) = match request {
             WorkerRequest::Start {
                 run,
                 target,
+                wave,
                 new_account,
-            } => (run, target, new_account, Asked::Follow(None)),
+            } => (run, target, wave, new_account, Asked::Follow(None)),
             WorkerRequest::Poll {
                 run,
                 target,
+                wave,
                 new_account,
                 state,
-            } => (run, target, new_account, Asked::Follow(Some(state))),
-            WorkerRequest::Fail { run, target, error } => (run, target, false, Asked::RecordFailure(error)),
+            } => (run, target, wave, new_account, Asked::Follow(Some(state))),
+            WorkerRequest::Fail {
+                run,
+                target,
+                wave,
+                error,
+            } => (run, target, wave, false, Asked::RecordFailure(error)),
         };
         let span = target_span(&run, &target);
-        let outcome = match asked {
-            Asked::Follow(from) => {
+        let done = |kind| done(run.clone(), target.clone(), wave, new_account, kind);
+        let stopped = match &asked {
+            Asked::Follow(None) => self.stopped(&run, &target).instrument(span.clone()).await?,
+            _ => None,
+        };
+        let outcome = match (asked, stopped) {
+            (_, Some(why)) => Outcome::not_started(target.clone(), format!("not started: {why}")),
+            (Asked::Follow(from), None) => {
                 let hand_back_at_ms = deadline_ms.saturating_sub(millis(HAND_BACK_MARGIN));
                 let followed = self
                     .follow(&run, &target, new_account, from, hand_back_at_ms)
@@ -106,6 +120,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
                         return Ok(WorkerResponse {
                             run,
                             target,
+                            wave,
                             new_account,
                             done: false,
                             state: Some(state),
@@ -117,11 +132,11 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             }
             // Retries spent, or a Lambda fault: recorded as Failed so that no target is lost,
             // unless the target already has its outcome (the fault came after it was written).
-            Asked::RecordFailure(caught) => {
+            (Asked::RecordFailure(caught), None) => {
                 let key = RunKeys::new(&run).outcome(&target);
                 let recorded: Option<Outcome> = get_json(&self.store, &key).instrument(span.clone()).await?;
                 if let Some(outcome) = recorded {
-                    return Ok(done(run, target, new_account, outcome.kind()));
+                    return Ok(done(outcome.kind()));
                 }
                 caught_failure(&target, &caught)
             }
@@ -129,8 +144,52 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         span.in_scope(|| {
             tracing::info!(kind = %outcome.kind(), error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
         });
-        put_outcome(&self.store, &run, &outcome).instrument(span).await?;
-        Ok(done(run, target, new_account, outcome.kind()))
+        put_outcome(&self.store, &run, wave, &outcome).instrument(span.clone()).await?;
+        if outcome.kind() == OutcomeKind::Failed {
+            self.check_budget(&run, wave).instrument(span).await?;
+        }
+        Ok(done(outcome.kind()))
+    }
+
+    /// Why the run stopped starting targets, if it did and `target` was not touched yet. The
+    /// first Start of a target leaves a marker: a retried Start of a target it touched follows
+    /// that target through, even after the stop.
+    async fn stopped(&self, run: &RunId, target: &Target) -> Result<Option<String>, LambdaError> {
+        let keys = RunKeys::new(run);
+        let stop: Option<Halt> = get_json(&self.store, &keys.stop()).await?;
+        let Some(stop) = stop else {
+            self.store.put(&keys.started_marker(target), String::new(), "text/plain").await?;
+            return Ok(None);
+        };
+        if self.store.get(&keys.started_marker(target)).await?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(stop.reason))
+    }
+
+    /// After a failure: once the wave's failures or the rollout's pass their tolerance, the stop
+    /// marker tells every later Start of the run not to start.
+    async fn check_budget(&self, run: &RunId, wave: usize) -> Result<(), LambdaError> {
+        let keys = RunKeys::new(run);
+        if self.store.get(&keys.stop()).await?.is_some() {
+            return Ok(());
+        }
+        let record = records::record(&self.store, run).await?;
+        let Some(budget) = record.budget(wave).filter(|b| !b.is_unlimited()) else {
+            return Ok(());
+        };
+        let wave_failed = count(&self.store, &keys.failed_in_wave(wave)).await?;
+        let overall_failed = count(&self.store, &keys.failed()).await?;
+        if let Some(reason) = budget.exceeded(wave_failed, overall_failed) {
+            tracing::warn!(%reason, "stop: no new target of the run starts");
+            let stop = Halt {
+                wave: record.waves[wave].name.clone(),
+                wave_index: wave,
+                reason,
+            };
+            put_json(&self.store, &keys.stop(), &stop).await?;
+        }
+        Ok(())
     }
 
     /// Passing errors are thrown: the state machine's Retry knows them by name and calls again
@@ -182,10 +241,11 @@ fn caught_failure(target: &Target, caught: &CaughtError) -> Outcome {
 }
 
 /// What the state machine's Choice ends the target's loop on.
-fn done(run: RunId, target: Target, new_account: bool, kind: OutcomeKind) -> WorkerResponse {
+fn done(run: RunId, target: Target, wave: usize, new_account: bool, kind: OutcomeKind) -> WorkerResponse {
     WorkerResponse {
         run,
         target,
+        wave,
         new_account,
         done: true,
         state: None,

@@ -8,7 +8,8 @@ use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::{ErrorName, Rollout};
 use stackfleet_lambda::input;
 use stackfleet_lambda::lister::{Discovered, ListerRequest};
-use stackfleet_lambda::reducer::{ReduceRequest, Reduced};
+use stackfleet_core::wire::gate::GateResponse;
+use stackfleet_lambda::reducer::{Reduced, ReducerRequest};
 use stackfleet_lambda::worker::{WorkerRequest, WorkerResponse};
 
 fn fixture(name: &str) -> Value {
@@ -46,12 +47,19 @@ fn lambda_inputs_and_outputs_round_trip() {
     ));
     assert!(!round_trips::<WorkerResponse>("worker-output-pending.json").done);
     assert!(round_trips::<WorkerResponse>("worker-output-done.json").done);
-    round_trips::<ReduceRequest>("reducer-input.json");
+    assert!(matches!(
+        round_trips::<ReducerRequest>("reducer-input.json"),
+        ReducerRequest::Reduce(_)
+    ));
+    assert!(matches!(
+        round_trips::<ReducerRequest>("gate-input.json"),
+        ReducerRequest::Gate(_)
+    ));
+    let gate: GateResponse = round_trips("gate-output.json");
+    assert_eq!(gate.items, vec!["333333333333:us-east-1".parse().unwrap()]);
     let reduced: Reduced = round_trips("reducer-output.json");
-    assert_eq!(
-        reduced.rerun_input.unwrap().targets.list,
-        vec!["333333333333:us-east-1".parse().unwrap()]
-    );
+    assert_eq!(reduced.halt.unwrap().wave, "canary");
+    assert_eq!(reduced.failures[0].count, 1);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_aws::fake::{Call, FakeAlarms, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
 use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::{PortError, RunStore};
 use stackfleet_core::run_keys::RunKeys;
@@ -53,12 +53,27 @@ async fn discover(
     list(
         &organization(),
         &FakeCloud::new(),
+        &FakeAlarms::new(),
         store,
         &default,
         request(execution, input),
         1_000,
     )
     .await
+}
+
+/// The targets of every wave the lister wrote, in order.
+async fn listed(store: &FakeStore, run: &RunId) -> Vec<Target> {
+    let keys = RunKeys::new(run);
+    let mut all = Vec::new();
+    for index in 0.. {
+        let Some(text) = store.get(&keys.wave(index)).await.unwrap() else {
+            break;
+        };
+        all.extend(serde_json::from_str::<Vec<Target>>(&text).unwrap());
+    }
+    all.sort();
+    all
 }
 
 #[tokio::test(start_paused = true)]
@@ -74,23 +89,24 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
 
     assert_eq!(discovered.run.as_str(), "deploy-2026-11-21-1");
     assert_eq!(
-        discovered.targets,
+        listed(&store, &discovered.run).await,
         vec![
             target(111_111_111_111),
             target(333_333_333_333),
             target(444_444_444_444)
         ]
     );
+    assert_eq!((discovered.targets, discovered.skipped), (3, 1));
+    let record: stackfleet_core::wire::lister::RunRecord = serde_json::from_str(
+        &store.get("runs/deploy-2026-11-21-1/run.json").await.unwrap().unwrap(),
+    )
+    .unwrap();
     assert_eq!(
-        (
-            discovered.concurrency,
-            discovered.failure_tolerance,
-            discovered.skipped
-        ),
-        (20, stackfleet_core::rollout::FailureTolerance::Percent(10), 1)
+        (record.concurrency, record.failure_tolerance),
+        (20, stackfleet_core::rollout::FailureTolerance::Percent(10))
     );
     let keys = store.keys();
-    for key in ["spec.json", "run.json", "outcomes/123456789012-us-east-1.json"] {
+    for key in ["spec.json", "run.json", "waves/0.json", "outcomes/123456789012-us-east-1.json"] {
         assert!(
             keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")),
             "{key} in {keys:?}"
@@ -112,8 +128,9 @@ async fn a_new_account_event_targets_that_account_alone() {
     )
     .await
     .unwrap();
-    assert_eq!(discovered.targets, vec![target(444_444_444_444)]);
-    assert!(discovered.new_account);
+    assert_eq!(listed(&store, &discovered.run).await, vec![target(444_444_444_444)]);
+    let record = stackfleet_lambda::records::record(&store, &discovered.run).await.unwrap();
+    assert!(record.new_account);
 }
 
 #[tokio::test(start_paused = true)]
@@ -123,7 +140,7 @@ async fn a_rerun_input_targets_exactly_its_list() {
         .await
         .unwrap();
     assert_eq!(
-        discovered.targets,
+        listed(&store, &discovered.run).await,
         vec![target(111_111_111_111), target(333_333_333_333)]
     );
     assert_eq!(discovered.skipped, 0);
@@ -150,6 +167,7 @@ async fn bad_execution_input_is_refused_by_name() {
     let error = list(
         &organization(),
         &cloud,
+        &FakeAlarms::new(),
         &store,
         &default,
         request("bad", fixture("execution-input-pipeline.json")),
@@ -195,10 +213,18 @@ async fn seeded_run(store: &FakeStore) -> RunId {
         .run
 }
 
+/// A run whose failures never stop it.
+async fn tolerant_run(store: &FakeStore) -> RunId {
+    let mut input = fixture("execution-input-rerun.json");
+    input["failureTolerance"] = json!("100%");
+    discover(store, "run-1", input).await.unwrap().run
+}
+
 fn start(run: &RunId, target: &Target) -> WorkerRequest {
     WorkerRequest::Start {
         run: run.clone(),
         target: target.clone(),
+        wave: 0,
         new_account: false,
     }
 }
@@ -230,7 +256,7 @@ async fn a_duplicated_start_is_harmless() {
 #[tokio::test(start_paused = true)]
 async fn assume_failures_are_outcomes_or_named_errors() {
     let (cloud, store) = (FakeCloud::new(), FakeStore::new());
-    let run = seeded_run(&store).await;
+    let run = tolerant_run(&store).await;
     let worker = worker(&cloud, &store, 90);
 
     let denied = target(111_111_111_111);
@@ -247,6 +273,7 @@ async fn assume_failures_are_outcomes_or_named_errors() {
     let request = WorkerRequest::Start {
         run: run.clone(),
         target: fresh.clone(),
+        wave: 0,
         new_account: true,
     };
     let error = worker.handle(request.clone()).await.unwrap_err();
@@ -284,6 +311,7 @@ async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
     let fail = |t: &Target| WorkerRequest::Fail {
         run: run.clone(),
         target: t.clone(),
+        wave: 0,
         error: caught.clone(),
     };
     assert_eq!(
@@ -303,7 +331,7 @@ async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
         .collect();
     assert_eq!(
         markers,
-        [format!("{failed}333333333333-us-east-1")],
+        [format!("{failed}0/333333333333-us-east-1")],
         "one marker, for the failure only: what `stackfleet status` counts"
     );
 
@@ -318,12 +346,10 @@ async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
         "{}",
         reduced.cause
     );
-    let rerun = reduced.rerun_input.unwrap();
-    assert_eq!(
-        rerun.targets.list,
-        vec!["333333333333:us-east-1".parse().unwrap()]
-    );
-    assert!(rerun.targets.ous.is_empty(), "exactly the list");
+    let key = reduced.resume_input_key.expect("a resume input");
+    let rerun: stackfleet_core::Rollout =
+        serde_json::from_str(&store.get(&key).await.unwrap().unwrap()).unwrap();
+    assert_eq!(rerun.resume, Some(run.clone()), "it resumes this run: its waves, less its successes");
     assert_eq!(
         rerun.stack_name.unwrap().as_str(),
         "org-baseline",

@@ -35,7 +35,7 @@ async fn seeded_run(store: &FakeStore) -> RunId {
         execution: "deadlines".into(),
         input,
     };
-    list(&org, &FakeCloud::new(), store, &default, request, 0)
+    list(&org, &FakeCloud::new(), &stackfleet_core::ports::NoAlarms, store, &default, request, 0)
         .await
         .unwrap()
         .run
@@ -45,6 +45,7 @@ fn start(run: &RunId) -> WorkerRequest {
     WorkerRequest::Start {
         run: run.clone(),
         target: target(),
+        wave: 0,
         new_account: false,
     }
 }
@@ -56,6 +57,7 @@ async fn wait_then_poll(response: &WorkerResponse) -> WorkerRequest {
     WorkerRequest::Poll {
         run: response.run,
         target: response.target,
+        wave: response.wave,
         new_account: response.new_account,
         state: response.state.expect("a pending response carries its state"),
     }

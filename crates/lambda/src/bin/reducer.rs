@@ -1,17 +1,26 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use stackfleet_aws::{AwsSettings, S3Store};
-use stackfleet_lambda::reducer::{reduce, ReduceRequest};
+use stackfleet_aws::{AwsSettings, CloudWatchAlarms, S3Store};
+use stackfleet_lambda::error::LambdaError;
+use stackfleet_lambda::gate::gate;
+use stackfleet_lambda::reducer::{reduce, ReducerRequest};
 use stackfleet_lambda::runtime::{init_tracing, now_ms, Settings};
 
+/// The Gate step between waves and the Reduce step at the end: both read the whole run.
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
     let settings = Settings::from_env()?;
     let config = AwsSettings::default().sdk_config().await;
     let store = S3Store::from_config(&config, &settings.bucket);
-    let store = &store;
-    run(service_fn(move |event: LambdaEvent<ReduceRequest>| async move {
-        reduce(store, event.payload, now_ms()).await
+    let alarms = CloudWatchAlarms::from_config(&config);
+    let (store, alarms) = (&store, &alarms);
+    run(service_fn(move |event: LambdaEvent<ReducerRequest>| async move {
+        let answer = match event.payload {
+            ReducerRequest::Gate(request) => serde_json::to_value(gate(store, alarms, request, now_ms()).await?),
+            ReducerRequest::Reduce(request) => serde_json::to_value(reduce(store, request, now_ms()).await?),
+        };
+        answer.map_err(|e| LambdaError::new(stackfleet_core::ErrorName::Internal, e.to_string()))
     }))
     .await
 }
+
