@@ -3,6 +3,7 @@
 //! Functions side of the operator commands.
 
 pub mod cloudformation;
+pub mod cloudwatch;
 pub mod config;
 mod errors;
 pub mod organizations;
@@ -15,6 +16,7 @@ pub mod sts;
 pub mod fake;
 
 pub use cloudformation::CfnStacks;
+pub use cloudwatch::CloudWatchAlarms;
 pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
 pub use s3::S3Store;

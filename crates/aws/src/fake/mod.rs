@@ -4,6 +4,7 @@
 //! (tokio's clock: run tests under `tokio::time::pause()`), end in any status, and can fail with
 //! AWS errors on demand. Every call is recorded so tests can assert what AWS would have seen.
 
+mod alarms;
 mod executions;
 mod organization;
 mod stack_state;
@@ -20,6 +21,7 @@ use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{StackEvent, StackStatus};
 use tokio::time::Instant;
 
+pub use alarms::FakeAlarms;
 pub use executions::{FakeExecutions, StartCall};
 pub use organization::{FakeOrganization, ROOT};
 pub use stacks::FakeSession;
