@@ -183,31 +183,13 @@ async fn no_names_asks_nothing() {
     assert_eq!(describe.num_calls(), 0);
 }
 
-/// CBOR text string (major type 3), for the short strings of an error body.
-fn cbor_text(out: &mut Vec<u8>, text: &str) {
-    let len = u8::try_from(text.len()).expect("a short string");
-    if len < 24 {
-        out.push(0x60 | len);
-    } else {
-        out.extend([0x78, len]);
-    }
-    out.extend(text.as_bytes());
-}
-
-/// A throttled DescribeAlarms as CloudWatch sends it over RPCv2 CBOR: the query-compatible code
-/// in the `x-amzn-query-error` header, `__type` and `message` in a CBOR map.
+/// A throttled DescribeAlarms as CloudWatch sends it over the Query protocol (the one the
+/// pinned SDK speaks: see the workspace Cargo.toml).
 fn throttled_response() -> HttpResponse {
-    let mut body = vec![0xa2];
-    cbor_text(&mut body, "__type");
-    cbor_text(&mut body, "com.amazonaws.cloudwatch#ThrottlingException");
-    cbor_text(&mut body, "message");
-    cbor_text(&mut body, "Rate exceeded");
+    let body = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
+                <Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>";
     let mut response = HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::from(body));
-    response.headers_mut().insert("smithy-protocol", "rpc-v2-cbor");
-    response.headers_mut().insert("content-type", "application/cbor");
-    response
-        .headers_mut()
-        .insert("x-amzn-query-error", "Throttling;Sender");
+    response.headers_mut().insert("content-type", "text/xml");
     response
 }
 
