@@ -1,6 +1,5 @@
 //! The CloudWatch adapter behind core's `Alarms` port, at the SDK seam: `aws-smithy-mocks` answers
-//! DescribeAlarms as CloudWatch would, throttling included at the wire (RPCv2 CBOR with the
-//! query-compatible error header).
+//! DescribeAlarms as CloudWatch would, throttling included at the wire (the Query protocol).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
