@@ -5,16 +5,35 @@ use std::sync::{Arc, Mutex};
 
 use stackfleet_core::ports::{Page, PortResult, RunStore};
 
+/// Small pages by default, so that every test walks the paging.
 const KEYS_PER_PAGE: usize = 4;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FakeStore {
     objects: Arc<Mutex<BTreeMap<String, String>>>,
+    keys_per_page: usize,
+}
+
+impl Default for FakeStore {
+    fn default() -> Self {
+        Self {
+            objects: Arc::default(),
+            keys_per_page: KEYS_PER_PAGE,
+        }
+    }
 }
 
 impl FakeStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Pages of S3's size (1,000 keys), for tests at fleet scale.
+    pub fn with_s3_pages() -> Self {
+        Self {
+            keys_per_page: 1_000,
+            ..Self::default()
+        }
     }
 
     pub fn keys(&self) -> Vec<String> {
@@ -38,18 +57,27 @@ impl RunStore for FakeStore {
         Ok(self.objects().get(key).cloned())
     }
 
+    /// Keys in order from `prefix`; the page token is the last key of the page before (as S3's
+    /// StartAfter), so that listing at scale costs a range scan, not a scan of everything.
     async fn list(&self, prefix: &str, page: Option<&str>) -> PortResult<Page<String>> {
-        let skip: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
-        let keys: Vec<String> = self
-            .objects()
-            .keys()
-            .filter(|k| k.starts_with(prefix))
+        use std::ops::Bound;
+        let objects = self.objects();
+        let from = match page {
+            Some(after) => Bound::Excluded(after.to_owned()),
+            None => Bound::Included(prefix.to_owned()),
+        };
+        let mut keys: Vec<String> = objects
+            .range((from, Bound::Unbounded))
+            .map(|(key, _)| key)
+            .take_while(|key| key.starts_with(prefix))
+            .take(self.keys_per_page + 1)
             .cloned()
             .collect();
-        let next = (keys.len() > skip + KEYS_PER_PAGE).then(|| (skip + KEYS_PER_PAGE).to_string());
+        let more = keys.len() > self.keys_per_page;
+        keys.truncate(self.keys_per_page);
         Ok(Page {
-            items: keys.into_iter().skip(skip).take(KEYS_PER_PAGE).collect(),
-            next_page: next,
+            next_page: if more { keys.last().cloned() } else { None },
+            items: keys,
         })
     }
 }
