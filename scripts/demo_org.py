@@ -5,19 +5,31 @@
                  role in three Prod accounts (the demo's realistic failure)
         small:   the same story with 9 member accounts (the test command's short demo)
         plain:N  N member accounts in one OU, nothing suspended, no conflicts (benchmarks)
-        e2e:     20 member accounts in Prod, three with the hand-made role (state machine test)
-    demo_org.py ENDPOINT fix STATE.json STACK
-        the platform team removes those hand-made roles
+        e2e:     20 member accounts in Prod, three with the hand-made role, and 20 in Dev
+                 without (state machine tests)
+    demo_org.py ENDPOINT fix STATE.json STACK [ACCOUNT ...]
+        the platform team removes those hand-made roles (or the given accounts' one)
+    demo_org.py ENDPOINT conflict ACCOUNT ...
+        somebody makes the FederatedReadOnly role by hand in these accounts
     demo_org.py ENDPOINT bucket NAME
         an S3 bucket for the serverless path's run records
+    demo_org.py ENDPOINT get BUCKET KEY
+        prints an object of a bucket (a run record, a report, a resume input)
     demo_org.py ENDPOINT new-account NAME
         a new member account, as Organizations' CreateAccount makes it; prints its ID
+    demo_org.py ENDPOINT stacks STATE.json STACK [--ou NAME]
+        prints {account: stack status} for the accounts (of one OU) that have the stack, read
+        back inside each account through the role stackfleet deploys with
+    demo_org.py ENDPOINT alarm NAME STATE
+        a CloudWatch alarm in the caller's account (made if missing) set to OK, ALARM or
+        INSUFFICIENT_DATA
 
 Uses boto3, which moto brings along.
 """
 
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 
@@ -48,7 +60,7 @@ def inside(endpoint, account, service):
 LAYOUTS = {
     "demo": [("Security", 4), ("Prod", 16), ("Dev", 12), ("Sandbox", 8)],
     "small": [("Security", 1), ("Prod", 4), ("Dev", 1), ("Sandbox", 3)],
-    "e2e": [("Prod", 20)],
+    "e2e": [("Prod", 20), ("Dev", 20)],
 }
 
 
@@ -77,12 +89,7 @@ def seed(endpoint, state_path, size):
     # Somebody once made a FederatedReadOnly role by hand in three Prod accounts: the template's
     # role of the same name cannot be created there.
     conflicts = [a["id"] for a in accounts if a["ou"] == "Prod"][:CONFLICTS] if story else []
-    for account in conflicts:
-        inside(endpoint, account, "iam").create_role(
-            RoleName="FederatedReadOnly",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-            Description="made by hand in 2019",
-        )
+    conflict(endpoint, conflicts)
     state = {"root": root, "ous": ous, "accounts": accounts, "suspended": suspended, "conflicts": conflicts}
     with open(state_path, "w") as out:
         json.dump(state, out, indent=2)
@@ -90,16 +97,61 @@ def seed(endpoint, state_path, size):
           f"{len(suspended)} suspended, a hand-made FederatedReadOnly role in {len(conflicts)}")
 
 
-def fix(endpoint, state_path, stack_name):
+def conflict(endpoint, accounts):
+    for account in accounts:
+        inside(endpoint, account, "iam").create_role(
+            RoleName="FederatedReadOnly",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            Description="made by hand in 2019",
+        )
+
+
+def fix(endpoint, state_path, stack_name, accounts=None):
     with open(state_path) as source:
         state = json.load(source)
-    for account in state["conflicts"]:
+    accounts = accounts or state["conflicts"]
+    for account in accounts:
         inside(endpoint, account, "iam").delete_role(RoleName="FederatedReadOnly")
         # moto leaves a stack whose CreateStack was refused in CREATE_IN_PROGRESS for ever
         # (CloudFormation would roll it back, and stackfleet would recreate it): clear it here.
         cloudformation = inside(endpoint, account, "cloudformation")
         cloudformation.delete_stack(StackName=stack_name)
-    print(f"  removed the hand-made role from {len(state['conflicts'])} accounts")
+    print(f"  removed the hand-made role from {len(accounts)} accounts")
+
+
+def stacks(endpoint, state_path, stack_name, ou=None):
+    """Which accounts have the stack, and in what status, read inside each account."""
+    with open(state_path) as source:
+        state = json.load(source)
+    accounts = [a["id"] for a in state["accounts"] if ou is None or a["ou"] == ou]
+
+    def status(account):
+        # ListStacks, not DescribeStacks: moto cannot describe a stack whose create it refused
+        # (it fails serialising its outputs) and leaves such a stack CREATE_IN_PROGRESS.
+        pages = inside(endpoint, account, "cloudformation").get_paginator("list_stacks").paginate()
+        found = [s["StackStatus"] for page in pages for s in page["StackSummaries"]
+                 if s["StackName"] == stack_name and s["StackStatus"] != "DELETE_COMPLETE"]
+        return found[0] if found else None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = dict(zip(accounts, pool.map(status, accounts)))
+    print(json.dumps({account: status for account, status in found.items() if status is not None}))
+
+
+def alarm(endpoint, name, state_value):
+    cloudwatch = client(endpoint, "cloudwatch")
+    if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Demo",
+            MetricName="Errors",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state_value, StateReason="set by the test")
 
 
 if __name__ == "__main__":
@@ -112,19 +164,41 @@ if __name__ == "__main__":
     fixing = actions.add_parser("fix")
     fixing.add_argument("state")
     fixing.add_argument("stack")
+    fixing.add_argument("accounts", nargs="*")
+    conflicting = actions.add_parser("conflict")
+    conflicting.add_argument("accounts", nargs="+")
     bucket = actions.add_parser("bucket")
     bucket.add_argument("name")
     joining = actions.add_parser("new-account")
     joining.add_argument("name")
+    getting = actions.add_parser("get")
+    getting.add_argument("bucket")
+    getting.add_argument("key")
+    reading = actions.add_parser("stacks")
+    reading.add_argument("state")
+    reading.add_argument("stack")
+    reading.add_argument("--ou")
+    alarming = actions.add_parser("alarm")
+    alarming.add_argument("name")
+    alarming.add_argument("state", choices=["OK", "ALARM", "INSUFFICIENT_DATA"])
     args = parser.parse_args()
     if args.action == "seed":
         if args.size not in LAYOUTS and not args.size.startswith("plain:"):
             parser.error(f"--size {args.size}: use demo, small or plain:N")
         seed(args.endpoint, args.state, args.size)
     elif args.action == "fix":
-        fix(args.endpoint, args.state, args.stack)
+        fix(args.endpoint, args.state, args.stack, args.accounts)
+    elif args.action == "conflict":
+        conflict(args.endpoint, args.accounts)
     elif args.action == "bucket":
         client(args.endpoint, "s3").create_bucket(Bucket=args.name)
+    elif args.action == "get":
+        body = client(args.endpoint, "s3").get_object(Bucket=args.bucket, Key=args.key)["Body"].read()
+        print(body.decode())
+    elif args.action == "stacks":
+        stacks(args.endpoint, args.state, args.stack, args.ou)
+    elif args.action == "alarm":
+        alarm(args.endpoint, args.name, args.state)
     else:
         organizations = client(args.endpoint, "organizations")
         status = organizations.create_account(AccountName=args.name, Email=f"aws+{args.name}@example.com")

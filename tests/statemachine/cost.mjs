@@ -27,7 +27,7 @@ input.concurrency = 1;
 
 const run = await execute(input, 'cost', process.env.STACKFLEET_LAMBDA);
 if (run.status !== 'SUCCEEDED') throw new Error(`the cost run failed: ${run.cause}`);
-const targets = run.calls.find((c) => c.state === 'Discover').output.targets.length;
+const targets = run.calls.find((c) => c.state === 'Discover').output.targets;
 const transitions = run.events.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length;
 const perTarget = run.events.filter((e) => (e.type === 'StateEntered' || e.type === 'StateRetried') && e.index !== undefined).length / targets;
 const lambdaMs = run.calls.reduce((sum, c) => sum + c.ms, 0);

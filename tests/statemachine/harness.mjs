@@ -66,12 +66,24 @@ function tasks(states, found = {}) {
  * to the function its Resource names, and a function error (AWS: 200 with X-Amz-Function-Error;
  * cargo lambda watch: 500; both with {errorType, errorMessage}) becomes an Error named by its
  * errorType, which Retry and Catch match as in AWS.
+ *
+ * `faults[state](input)` may name an error for a call: the call then fails with it without
+ * reaching the function, as Lambda itself fails an invocation (a crash, a timeout: Lambda.Unknown,
+ * Sandbox.Timedout). `onCall(call)` sees each call as it returns, before the state machine goes on.
  */
-export function localHandlers(lambdaEndpoint, calls) {
+export function localHandlers(lambdaEndpoint, calls, { faults = {}, onCall = () => {} } = {}) {
   const handlers = {};
   for (const [state, resource] of Object.entries(tasks(definition().States))) {
     const functionName = resource.split(':').pop();
     handlers[state] = async (input) => {
+      const fault = faults[state]?.(input);
+      if (fault) {
+        calls.push({ state, input, error: fault, ms: 0, injected: true });
+        await onCall(calls.at(-1));
+        const error = new Error(`injected by the test: ${fault}`);
+        error.name = fault;
+        throw error;
+      }
       const began = performance.now();
       const response = await fetch(`${lambdaEndpoint}/2015-03-31/functions/${functionName}/invocations`, {
         method: 'POST',
@@ -84,10 +96,12 @@ export function localHandlers(lambdaEndpoint, calls) {
       if (!response.ok || response.headers.get('x-amz-function-error')) {
         const error = new Error(body?.errorMessage ?? text);
         error.name = body?.errorType ?? 'Lambda.Unknown';
-        calls.push({ state, error: error.name, ms });
+        calls.push({ state, input, error: error.name, ms });
+        await onCall(calls.at(-1));
         throw error;
       }
-      calls.push({ state, output: body, ms });
+      calls.push({ state, input, output: body, ms });
+      await onCall(calls.at(-1));
       return body;
     };
   }
@@ -96,14 +110,20 @@ export function localHandlers(lambdaEndpoint, calls) {
 
 /**
  * Runs one execution; resolves to {status, output, error, cause, calls}. `retryWaits` shortens
- * Retry's waits (milliseconds by state name) without changing which errors are retried.
+ * Retry's waits (milliseconds by state name) without changing which errors are retried; `waits`
+ * sets Wait states' durations (milliseconds by state name, the Map's child states included);
+ * `faults` and `onCall` as in localHandlers.
  */
-export async function execute(input, name, lambdaEndpoint, retryWaits = {}) {
+export async function execute(input, name, lambdaEndpoint, retryWaits = {}, { waits = {}, faults, onCall } = {}) {
   const machine = new StateMachine(definition(), { validationOptions: { checkArn: true, checkPaths: true } });
   const calls = [];
   const events = [];
   const execution = machine.run(input, {
-    overrides: { taskResourceLocalHandlers: localHandlers(lambdaEndpoint, calls), retryIntervalOverrides: retryWaits },
+    overrides: {
+      taskResourceLocalHandlers: localHandlers(lambdaEndpoint, calls, { faults, onCall }),
+      retryIntervalOverrides: retryWaits,
+      waitTimeOverrides: waits,
+    },
     context: { Execution: { Name: name } },
   });
   const logged = (async () => {
@@ -125,4 +145,14 @@ export function org(...args) {
   return execFileSync(process.env.STACKFLEET_PYTHON, [join(ROOT, 'scripts', 'demo_org.py'), process.env.STACKFLEET_MOTO, ...args], {
     encoding: 'utf8',
   }).trim();
+}
+
+/** The JSON object at `key` of the run bucket (moto's S3), as the Lambdas wrote it. */
+export function runObject(key) {
+  return JSON.parse(org('get', 'stackfleet-runs', key));
+}
+
+/** {account: stack status} for the accounts of the e2e Organization (of `ou`) that have `stack`. */
+export function stacksIn(stack, ou) {
+  return JSON.parse(org('stacks', process.env.STACKFLEET_E2E_STATE, stack, ...(ou ? ['--ou', ou] : [])));
 }
