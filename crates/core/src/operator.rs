@@ -15,7 +15,7 @@ use crate::wire::reduce::Reduced;
 
 /// The state machine tag naming the bucket of its runs' records (set by the CDK app).
 pub const BUCKET_TAG: &str = "stackfleet:bucket";
-/// The state whose output carries the summary and the `rerunInput` (statemachine.asl.json).
+/// The state whose output carries the summary and the resume input's key (statemachine.asl.json).
 pub const REDUCE_STATE: &str = "Reduce";
 /// Execution names become run IDs, which stop at 64 characters: the name stays within them.
 const NAME_LIMIT: usize = 64;
@@ -265,12 +265,12 @@ pub async fn rerun<E: Executions, S: RunStore>(
         .ok_or_else(|| OperatorError::Refused(format!("{arn:?} is not an execution ARN")))?;
     let document = rerun_input(executions, store, arn).await?;
     let input = serde_json::to_value(&document)
-        .map_err(|e| OperatorError::Refused(format!("the rerunInput of {arn} does not serialise: {e}")))?;
+        .map_err(|e| OperatorError::Refused(format!("the resume input of {arn} does not serialise: {e}")))?;
     let name = match name {
         Some(name) => name.to_owned(),
         None => {
             let stack: StackName = document.stack_name.clone().ok_or_else(|| {
-                OperatorError::Refused(format!("the rerunInput of {arn} names no stackName"))
+                OperatorError::Refused(format!("the resume input of {arn} names no stackName"))
             })?;
             execution_name(&stack, &serde_json::json!({ "rerunOf": arn, "input": input }))
         }
