@@ -323,7 +323,12 @@ impl Rollout {
             // Gates only add up: a document laid over another never drops one of its alarms.
             alarms: {
                 let mut all = base_alarms;
-                all.extend(alarms.into_iter().filter(|a| !all.contains(a)).collect::<Vec<_>>());
+                all.extend(
+                    alarms
+                        .into_iter()
+                        .filter(|a| !all.contains(a))
+                        .collect::<Vec<_>>(),
+                );
                 all
             },
             resume: resume.or(base_resume),

@@ -153,7 +153,11 @@ impl Outcome {
     pub fn wants_rerun(&self) -> bool {
         matches!(
             self.verdict,
-            Verdict::Failed { .. } | Verdict::Skipped { not_started: true, .. }
+            Verdict::Failed { .. }
+                | Verdict::Skipped {
+                    not_started: true,
+                    ..
+                }
         )
     }
 

@@ -239,7 +239,10 @@ pub trait Alarms: Send + Sync {
 pub struct NoAlarms;
 
 impl Alarms for NoAlarms {
-    async fn states(&self, _: &[String]) -> PortResult<std::collections::BTreeMap<String, crate::waves::AlarmState>> {
+    async fn states(
+        &self,
+        _: &[String],
+    ) -> PortResult<std::collections::BTreeMap<String, crate::waves::AlarmState>> {
         Ok(std::collections::BTreeMap::new())
     }
 }

@@ -61,8 +61,14 @@ pub fn normalised(text: &str, run: &RunId) -> String {
     let rules = RULES.get_or_init(|| {
         [
             (r"(?i)(request[ -]?id:?\s*)[A-Za-z0-9-]+", "${1}<id>"),
-            (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<id>"),
-            (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<time>"),
+            (
+                r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+                "<id>",
+            ),
+            (
+                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?",
+                "<time>",
+            ),
             (r"\b[0-9a-fA-F]{16,}\b", "<id>"),
             (r"\b\d{12}\b", "<account>"),
         ]
@@ -209,12 +215,22 @@ impl Report {
         let seconds = self.finished_at_ms.saturating_sub(self.started_at_ms) as f64 / 1000.0;
         let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
         if let Some(halt) = &self.halt {
-            let _ = writeln!(md, "**The rollout {halt}.** The targets of later waves were not started.\n");
+            let _ = writeln!(
+                md,
+                "**The rollout {halt}.** The targets of later waves were not started.\n"
+            );
         }
         if self.waves.len() > 1 {
             md.push_str("## Waves\n\n| wave | targets | bake (s) | tolerance |\n|---|---|---|---|\n");
             for wave in &self.waves {
-                let _ = writeln!(md, "| {} | {} | {} | {} |", wave.name, wave.targets.len(), wave.bake_seconds, wave.failure_tolerance);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    wave.name,
+                    wave.targets.len(),
+                    wave.bake_seconds,
+                    wave.failure_tolerance
+                );
             }
             md.push('\n');
         }
@@ -344,15 +360,35 @@ mod tests {
                  (Service: Iam, Status Code: 403, Request ID: {id})\" at {at} token stackfleet-deploy-7-ab"
             )
         };
-        let a = text("111111111111", "6f1c2a4e-0b7d-4c53-9a61-6f6f1d2a9b11", "2026-11-22T10:01:02.123Z");
-        let b = text("222222222222", "0a2b3c4d-1111-2222-3333-444455556666", "2026-11-22T10:09:59Z");
+        let a = text(
+            "111111111111",
+            "6f1c2a4e-0b7d-4c53-9a61-6f6f1d2a9b11",
+            "2026-11-22T10:01:02.123Z",
+        );
+        let b = text(
+            "222222222222",
+            "0a2b3c4d-1111-2222-3333-444455556666",
+            "2026-11-22T10:09:59Z",
+        );
         assert_eq!(normalised(&a, &run), normalised(&b, &run));
-        assert!(normalised(&a, &run).contains("Request ID: <id>"), "{}", normalised(&a, &run));
+        assert!(
+            normalised(&a, &run).contains("Request ID: <id>"),
+            "{}",
+            normalised(&a, &run)
+        );
         assert!(normalised(&a, &run).contains("stackfleet-<run>-ab"));
-        let outcomes = vec![failed("111111111111:us-east-1", &a), failed("222222222222:us-east-1", &b)];
+        let outcomes = vec![
+            failed("111111111111:us-east-1", &a),
+            failed("222222222222:us-east-1", &b),
+        ];
         assert_eq!(group_failures(&outcomes, &run).len(), 1);
         // The raw text stays with each target.
-        assert!(outcomes[0].failure().unwrap().root_cause.reason.contains("6f1c2a4e"));
+        assert!(outcomes[0]
+            .failure()
+            .unwrap()
+            .root_cause
+            .reason
+            .contains("6f1c2a4e"));
     }
 
     #[test]

@@ -237,7 +237,9 @@ async fn run_wave<A: AssumeRole>(
 
 fn not_started(target: &Target, reason: StopReason, why: &str) -> Outcome {
     let why = match reason {
-        StopReason::ToleranceExceeded if why.is_empty() => "not started: failures passed the tolerance".to_owned(),
+        StopReason::ToleranceExceeded if why.is_empty() => {
+            "not started: failures passed the tolerance".to_owned()
+        }
         StopReason::ToleranceExceeded => format!("not started: {why}"),
         StopReason::Interrupted => "not started: the rollout was interrupted".to_owned(),
     };
@@ -248,10 +250,16 @@ fn not_started(target: &Target, reason: StopReason, why: &str) -> Outcome {
 #[derive(Debug)]
 pub enum WaveEvent<'a> {
     /// A wave begins (position from 0).
-    Started { index: usize, wave: &'a Wave },
+    Started {
+        index: usize,
+        wave: &'a Wave,
+    },
     Landed(&'a Outcome),
     /// The wave went well; baking for this many seconds, watching the alarms.
-    Baking { wave: &'a Wave, seconds: u64 },
+    Baking {
+        wave: &'a Wave,
+        seconds: u64,
+    },
     Halted(&'a Halt),
 }
 
@@ -289,12 +297,19 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
     let mut failed_before = 0;
     let mut halt: Option<Halt> = None;
     for (index, wave) in rollout.waves.iter().enumerate() {
-        let ended = halt.as_ref().map(|h| format!("not started: the rollout {h}")).or_else(|| {
-            (stop.reason() == Some(StopReason::Interrupted))
-                .then(|| "not started: the rollout was interrupted".to_owned())
-        });
+        let ended = halt
+            .as_ref()
+            .map(|h| format!("not started: the rollout {h}"))
+            .or_else(|| {
+                (stop.reason() == Some(StopReason::Interrupted))
+                    .then(|| "not started: the rollout was interrupted".to_owned())
+            });
         if let Some(why) = ended {
-            outcomes.extend(wave.targets.iter().map(|t| Outcome::not_started(t.clone(), why.clone())));
+            outcomes.extend(
+                wave.targets
+                    .iter()
+                    .map(|t| Outcome::not_started(t.clone(), why.clone())),
+            );
             continue;
         }
         if wave.targets.is_empty() {
@@ -328,7 +343,9 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
         if let Some(why) = budget.exceeded(failed, failed_before) {
             halt = Some(halted(why));
         } else if stop.reason().is_none() && index + 1 < rollout.waves.len() {
-            halt = bake(alarms, rollout.alarms, wave, stop, &mut on_event).await.map(halted);
+            halt = bake(alarms, rollout.alarms, wave, stop, &mut on_event)
+                .await
+                .map(halted);
         }
         if let Some(h) = &halt {
             on_event(WaveEvent::Halted(h));

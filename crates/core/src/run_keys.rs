@@ -45,7 +45,12 @@ impl RunKeys {
     }
 
     pub fn failed_marker(&self, wave: usize, target: &Target) -> String {
-        format!("{}{}-{}", self.failed_in_wave(wave), target.account, target.region)
+        format!(
+            "{}{}-{}",
+            self.failed_in_wave(wave),
+            target.account,
+            target.region
+        )
     }
 
     /// The targets of wave `index`, as a JSON list.

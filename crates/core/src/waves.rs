@@ -78,7 +78,9 @@ pub fn check(waves: &[WaveSpec], alarms: &[String]) -> Result<(), SpecError> {
     let mut names = BTreeSet::new();
     for (index, wave) in waves.iter().enumerate() {
         let name = wave_name(wave, index);
-        let ways = usize::from(wave.chooses()) + usize::from(wave.percent.is_some()) + usize::from(wave.count.is_some());
+        let ways = usize::from(wave.chooses())
+            + usize::from(wave.percent.is_some())
+            + usize::from(wave.count.is_some());
         if ways != 1 {
             return invalid(format!(
                 "wave {name:?}: give exactly one of accounts/ous (a canary), percent, or count"
@@ -91,13 +93,17 @@ pub fn check(waves: &[WaveSpec], alarms: &[String]) -> Result<(), SpecError> {
             return invalid(format!("wave {name:?}: count is at least 1"));
         }
         if wave.bake_seconds.is_some_and(|s| s > MAX_BAKE_SECONDS) {
-            return invalid(format!("wave {name:?}: bakeSeconds is at most {MAX_BAKE_SECONDS} (a week)"));
+            return invalid(format!(
+                "wave {name:?}: bakeSeconds is at most {MAX_BAKE_SECONDS} (a week)"
+            ));
         }
         if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
             return invalid(format!("wave {name:?}: a name of 1 to 64 printable characters"));
         }
         if !names.insert(name.clone()) || name == REST_WAVE {
-            return invalid(format!("wave {name:?}: names must be unique, and {REST_WAVE:?} is taken"));
+            return invalid(format!(
+                "wave {name:?}: names must be unique, and {REST_WAVE:?} is taken"
+            ));
         }
     }
     if alarms.len() > MAX_ALARMS {
@@ -234,7 +240,13 @@ pub struct Halt {
 
 impl fmt::Display for Halt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "halted at wave {:?} ({} of the waves): {}", self.wave, self.wave_index + 1, self.reason)
+        write!(
+            f,
+            "halted at wave {:?} ({} of the waves): {}",
+            self.wave,
+            self.wave_index + 1,
+            self.reason
+        )
     }
 }
 
@@ -283,7 +295,12 @@ pub fn remaining(waves: &[Wave], done: &BTreeSet<Target>) -> Vec<Wave> {
     waves
         .iter()
         .map(|wave| Wave {
-            targets: wave.targets.iter().filter(|t| !done.contains(t)).cloned().collect(),
+            targets: wave
+                .targets
+                .iter()
+                .filter(|t| !done.contains(t))
+                .cloned()
+                .collect(),
             ..wave.clone()
         })
         .filter(|wave| !wave.targets.is_empty())
@@ -296,7 +313,11 @@ mod tests {
 
     fn targets(n: usize) -> Vec<Target> {
         (0..n)
-            .map(|i| format!("{:012}:us-east-1", 100_000_000_000u64 + i as u64).parse().unwrap())
+            .map(|i| {
+                format!("{:012}:us-east-1", 100_000_000_000u64 + i as u64)
+                    .parse()
+                    .unwrap()
+            })
             .collect()
     }
 
@@ -325,16 +346,25 @@ mod tests {
         let chosen = vec![BTreeSet::new(), BTreeSet::from([canary.clone()]), BTreeSet::new()];
         let waves = assign(&specs, &chosen, FailureTolerance::Count(2), &all);
         let sizes: Vec<(&str, usize)> = waves.iter().map(|w| (w.name.as_str(), w.targets.len())).collect();
-        assert_eq!(sizes, [("wave 1", 10), ("canary", 1), ("wave 3", 30), ("rest", 59)]);
+        assert_eq!(
+            sizes,
+            [("wave 1", 10), ("canary", 1), ("wave 3", 30), ("rest", 59)]
+        );
         assert_eq!(waves[1].targets, vec![all[42].clone()]);
-        assert_eq!((waves[1].bake_seconds, waves[1].failure_tolerance), (300, FailureTolerance::Count(2)));
+        assert_eq!(
+            (waves[1].bake_seconds, waves[1].failure_tolerance),
+            (300, FailureTolerance::Count(2))
+        );
         // Every target once, and the same assignment whatever the input order.
         let mut seen: Vec<Target> = waves.iter().flat_map(|w| w.targets.clone()).collect();
         seen.sort();
         assert_eq!(seen, all);
         let mut shuffled = all.clone();
         shuffled.reverse();
-        assert_eq!(assign(&specs, &chosen, FailureTolerance::Count(2), &shuffled), waves);
+        assert_eq!(
+            assign(&specs, &chosen, FailureTolerance::Count(2), &shuffled),
+            waves
+        );
     }
 
     #[test]
@@ -348,7 +378,12 @@ mod tests {
             accounts: vec![stranger.clone()],
             ..WaveSpec::default()
         }];
-        let waves = assign(&specs, &[BTreeSet::from([stranger])], FailureTolerance::Count(0), &all);
+        let waves = assign(
+            &specs,
+            &[BTreeSet::from([stranger])],
+            FailureTolerance::Count(0),
+            &all,
+        );
         assert_eq!(waves[0].targets.len(), 0);
         assert_eq!(waves[1].name, REST_WAVE);
     }
@@ -361,7 +396,10 @@ mod tests {
             accounts: vec!["111111111111".parse().unwrap()],
             ..WaveSpec::default()
         };
-        assert!(check(&[both], &[]).unwrap_err().to_string().contains("\"canary\""));
+        assert!(check(&[both], &[])
+            .unwrap_err()
+            .to_string()
+            .contains("\"canary\""));
         assert!(check(&[sized(Some(0), None)], &[]).is_err());
         assert!(check(&[sized(None, Some(1)), sized(None, Some(2))], &[]).is_ok());
         let twice = WaveSpec {
@@ -382,12 +420,18 @@ mod tests {
             total: 100,
         };
         assert_eq!(budget.exceeded(0, 0), None);
-        assert!(budget.exceeded(1, 1).unwrap().contains("1 of 5 targets failed in the wave"));
+        assert!(budget
+            .exceeded(1, 1)
+            .unwrap()
+            .contains("1 of 5 targets failed in the wave"));
         let loose = Budget {
             wave: FailureTolerance::Percent(100),
             ..budget
         };
-        assert!(loose.exceeded(5, 11).unwrap().contains("in the rollout (10% tolerated)"));
+        assert!(loose
+            .exceeded(5, 11)
+            .unwrap()
+            .contains("in the rollout (10% tolerated)"));
     }
 
     #[test]
@@ -401,14 +445,24 @@ mod tests {
         states.insert("errors".into(), AlarmState::Alarm);
         assert_eq!(alarm_verdict(&names, &states).unwrap(), "alarm in ALARM: errors");
         states.remove("latency");
-        assert!(alarm_verdict(&names, &states).unwrap().contains("not found in CloudWatch: latency"));
-        assert_eq!((next_bake_look(0), next_bake_look(30), next_bake_look(3600)), (1, 30, 60));
+        assert!(alarm_verdict(&names, &states)
+            .unwrap()
+            .contains("not found in CloudWatch: latency"));
+        assert_eq!(
+            (next_bake_look(0), next_bake_look(30), next_bake_look(3600)),
+            (1, 30, 60)
+        );
     }
 
     #[test]
     fn what_remains_keeps_each_target_in_its_wave() {
         let all = targets(10);
-        let waves = assign(&[sized(None, Some(4))], &[BTreeSet::new()], FailureTolerance::Count(0), &all);
+        let waves = assign(
+            &[sized(None, Some(4))],
+            &[BTreeSet::new()],
+            FailureTolerance::Count(0),
+            &all,
+        );
         let done: BTreeSet<Target> = waves[0].targets.iter().cloned().collect();
         let left = remaining(&waves, &done);
         assert_eq!(left.len(), 1);

@@ -55,12 +55,23 @@ pub async fn gate<S: RunStore, A: Alarms>(
 }
 
 impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
-    fn respond(&self, action: GateAction, cursor: Option<Cursor>, items: Vec<Target>, wait_seconds: u64) -> GateResponse {
+    fn respond(
+        &self,
+        action: GateAction,
+        cursor: Option<Cursor>,
+        items: Vec<Target>,
+        wait_seconds: u64,
+    ) -> GateResponse {
         let wave = cursor.as_ref().map_or(0, |c| c.wave);
         GateResponse {
             run: self.run.clone(),
             action,
-            wave_name: self.record.waves.get(wave).map(|w| w.name.clone()).unwrap_or_default(),
+            wave_name: self
+                .record
+                .waves
+                .get(wave)
+                .map(|w| w.name.clone())
+                .unwrap_or_default(),
             wave,
             cursor,
             items,
@@ -73,7 +84,10 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
 
     async fn targets(&self, wave: usize) -> Result<Vec<Target>, LambdaError> {
         get_json(self.store, &self.keys.wave(wave)).await?.ok_or_else(|| {
-            LambdaError::new(ErrorName::Internal, format!("{} is missing", self.keys.wave(wave)))
+            LambdaError::new(
+                ErrorName::Internal,
+                format!("{} is missing", self.keys.wave(wave)),
+            )
         })
     }
 
@@ -86,7 +100,13 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
     }
 
     async fn deploy(&self, wave: usize, part: usize) -> Result<GateResponse, LambdaError> {
-        let items: Vec<Target> = self.targets(wave).await?.into_iter().skip(part * PART_SIZE).take(PART_SIZE).collect();
+        let items: Vec<Target> = self
+            .targets(wave)
+            .await?
+            .into_iter()
+            .skip(part * PART_SIZE)
+            .take(PART_SIZE)
+            .collect();
         let cursor = Cursor {
             wave,
             part,
@@ -97,7 +117,12 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
 
     async fn halt(&self, wave: usize, reason: String) -> Result<GateResponse, LambdaError> {
         let halt = Halt {
-            wave: self.record.waves.get(wave).map(|w| w.name.clone()).unwrap_or_default(),
+            wave: self
+                .record
+                .waves
+                .get(wave)
+                .map(|w| w.name.clone())
+                .unwrap_or_default(),
             wave_index: wave,
             reason,
         };
@@ -128,8 +153,12 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         map_error: Option<&stackfleet_core::wire::worker::CaughtError>,
     ) -> Result<GateResponse, LambdaError> {
         let targets = self.targets(wave).await?;
-        self.record_lost(wave, targets.iter().skip(part * PART_SIZE).take(PART_SIZE), map_error)
-            .await?;
+        self.record_lost(
+            wave,
+            targets.iter().skip(part * PART_SIZE).take(PART_SIZE),
+            map_error,
+        )
+        .await?;
         let stopped: Option<Halt> = get_json(self.store, &self.keys.stop()).await?;
         if let Some(stop) = stopped {
             return self.halt(wave, stop.reason).await;
@@ -165,8 +194,15 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
 
     async fn baking(&self, wave: usize, until_ms: u64) -> Result<GateResponse, LambdaError> {
         if let Some(why) = self.alarm_halt().await? {
-            let name = self.record.waves.get(wave).map(|w| w.name.as_str()).unwrap_or_default();
-            return self.halt(wave, format!("{why} (during the bake of wave {name:?})")).await;
+            let name = self
+                .record
+                .waves
+                .get(wave)
+                .map(|w| w.name.as_str())
+                .unwrap_or_default();
+            return self
+                .halt(wave, format!("{why} (during the bake of wave {name:?})"))
+                .await;
         }
         if self.now_ms >= until_ms {
             return self.next_wave(wave + 1).await;
@@ -208,7 +244,13 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         };
         for target in part.filter(|t| !recorded.contains(&self.keys.outcome(t))) {
             tracing::warn!(run = %self.run, target = %target, "lost");
-            let lost = Outcome::failed(target.clone(), ErrorName::Internal, RootCause::message(why.clone()), 0, 0);
+            let lost = Outcome::failed(
+                target.clone(),
+                ErrorName::Internal,
+                RootCause::message(why.clone()),
+                0,
+                0,
+            );
             put_outcome(self.store, &self.run, wave, &lost).await?;
         }
         Ok(())

@@ -10,8 +10,8 @@ use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::targeting::{resolve, wave_choices, Resolution, TargetingError};
 use stackfleet_core::waves::{alarm_verdict, assign, remaining, Wave};
-use stackfleet_core::wire::lister::{RunRecord, WaveHeader};
 pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
+use stackfleet_core::wire::lister::{RunRecord, WaveHeader};
 use stackfleet_core::{ErrorName, Outcome, RunId};
 
 use crate::error::LambdaError;
@@ -26,17 +26,24 @@ fn targeting_error(error: TargetingError) -> LambdaError {
 }
 
 /// The waves of a new run, and the targets reported Skipped at once.
-async fn new_waves<O: Organization>(org: &O, rollout: &RolloutInput) -> Result<(Vec<Wave>, Vec<Outcome>), LambdaError> {
+async fn new_waves<O: Organization>(
+    org: &O,
+    rollout: &RolloutInput,
+) -> Result<(Vec<Wave>, Vec<Outcome>), LambdaError> {
     let resolved = &rollout.resolved;
     let resolution = if resolved.targets.list.is_empty() {
-        resolve(org, &resolved.targets.selection()).await.map_err(targeting_error)?
+        resolve(org, &resolved.targets.selection())
+            .await
+            .map_err(targeting_error)?
     } else {
         Resolution {
             targets: resolved.targets.list.clone(),
             skipped: Vec::new(),
         }
     };
-    let choices = wave_choices(org, &resolved.waves).await.map_err(targeting_error)?;
+    let choices = wave_choices(org, &resolved.waves)
+        .await
+        .map_err(targeting_error)?;
     let waves = assign(&resolved.waves, &choices, resolved.tolerance, &resolution.targets);
     Ok((waves, resolution.skipped))
 }
@@ -49,9 +56,9 @@ async fn resumed_waves<S: RunStore>(
     resumed: &RunId,
 ) -> Result<(Vec<Wave>, Vec<Outcome>), LambdaError> {
     let keys = RunKeys::new(resumed);
-    let record: RunRecord = get_json(store, &keys.record())
-        .await?
-        .ok_or_else(|| LambdaError::invalid(format!("resume: there is no run {resumed} in the run bucket")))?;
+    let record: RunRecord = get_json(store, &keys.record()).await?.ok_or_else(|| {
+        LambdaError::invalid(format!("resume: there is no run {resumed} in the run bucket"))
+    })?;
     if record.stack_name != rollout.resolved.spec.stack_name {
         return Err(LambdaError::invalid(format!(
             "resume: run {resumed} rolled out stack {}, not {}",
@@ -63,7 +70,12 @@ async fn resumed_waves<S: RunStore>(
             "resume: run {resumed} has no report yet: it is still running, or ended before its Reduce step"
         ))
     })?;
-    let finished: Vec<Outcome> = report.outcomes.iter().filter(|o| !o.wants_rerun()).cloned().collect();
+    let finished: Vec<Outcome> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.wants_rerun())
+        .cloned()
+        .collect();
     let waves = remaining(&report.recorded_waves(), &report.succeeded());
     Ok((waves, finished))
 }
@@ -144,7 +156,11 @@ where
         run,
         targets: total,
         waves: waves.len(),
-        skipped: if resolved.resume.is_some() { 0 } else { reported.len() },
+        skipped: if resolved.resume.is_some() {
+            0
+        } else {
+            reported.len()
+        },
         cursor: None,
         map_error: None,
     })

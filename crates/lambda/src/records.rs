@@ -42,12 +42,21 @@ pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(
 
 /// The outcome, then (for a failure) its marker under its wave: a marker never stands for a
 /// missing outcome.
-pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, wave: usize, outcome: &Outcome) -> Result<(), LambdaError> {
+pub async fn put_outcome<S: RunStore>(
+    store: &S,
+    run: &RunId,
+    wave: usize,
+    outcome: &Outcome,
+) -> Result<(), LambdaError> {
     let keys = RunKeys::new(run);
     put_json(store, &keys.outcome(&outcome.target), outcome).await?;
     if outcome.kind() == OutcomeKind::Failed {
         store
-            .put(&keys.failed_marker(wave, &outcome.target), String::new(), "text/plain")
+            .put(
+                &keys.failed_marker(wave, &outcome.target),
+                String::new(),
+                "text/plain",
+            )
             .await?;
     }
     Ok(())
@@ -55,7 +64,9 @@ pub async fn put_outcome<S: RunStore>(store: &S, run: &RunId, wave: usize, outco
 
 /// How many keys there are under `prefix` (one LIST call per thousand).
 pub async fn count<S: RunStore>(store: &S, prefix: &str) -> Result<usize, LambdaError> {
-    let keys = stackfleet_core::ports::all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
+    let keys =
+        stackfleet_core::ports::all_pages(|page| async move { store.list(prefix, page.as_deref()).await })
+            .await?;
     Ok(keys.len())
 }
 

@@ -7,7 +7,7 @@ use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::report::Report;
 use stackfleet_core::waves::{Halt, Wave};
 use stackfleet_core::wire::reduce::{FailureDigest, REDUCED_GROUPS};
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RootCause, Rollout};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RootCause};
 
 use crate::error::LambdaError;
 use crate::lister::wave_targets;
@@ -109,8 +109,14 @@ pub async fn reduce<S: RunStore>(
     }
     outcomes.sort_by(|a, b| a.target.cmp(&b.target));
 
-    let attempted = outcomes.iter().filter(|o| o.kind() != OutcomeKind::Skipped).count();
-    let failed = outcomes.iter().filter(|o| o.kind() == OutcomeKind::Failed).count();
+    let attempted = outcomes
+        .iter()
+        .filter(|o| o.kind() != OutcomeKind::Skipped)
+        .count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.kind() == OutcomeKind::Failed)
+        .count();
     let within_tolerance = !record.failure_tolerance.exceeded(failed, attempted);
     let waves: Vec<Wave> = record
         .waves
@@ -152,7 +158,12 @@ pub async fn reduce<S: RunStore>(
         run: run.clone(),
         cause: cause(&report, attempted, resume_input_key.as_deref()),
         summary: report.summary,
-        failures: report.failure_groups.iter().take(REDUCED_GROUPS).map(FailureDigest::of).collect(),
+        failures: report
+            .failure_groups
+            .iter()
+            .take(REDUCED_GROUPS)
+            .map(FailureDigest::of)
+            .collect(),
         failure_groups: report.failure_groups.len(),
         within_tolerance,
         halt,

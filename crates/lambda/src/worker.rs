@@ -144,7 +144,9 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         span.in_scope(|| {
             tracing::info!(kind = %outcome.kind(), error = ?outcome.error(), calls = outcome.aws_calls, "outcome");
         });
-        put_outcome(&self.store, &run, wave, &outcome).instrument(span.clone()).await?;
+        put_outcome(&self.store, &run, wave, &outcome)
+            .instrument(span.clone())
+            .await?;
         if outcome.kind() == OutcomeKind::Failed {
             self.check_budget(&run, wave).instrument(span).await?;
         }
@@ -158,7 +160,9 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         let keys = RunKeys::new(run);
         let stop: Option<Halt> = get_json(&self.store, &keys.stop()).await?;
         let Some(stop) = stop else {
-            self.store.put(&keys.started_marker(target), String::new(), "text/plain").await?;
+            self.store
+                .put(&keys.started_marker(target), String::new(), "text/plain")
+                .await?;
             return Ok(None);
         };
         if self.store.get(&keys.started_marker(target)).await?.is_some() {

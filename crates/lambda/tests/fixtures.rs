@@ -5,10 +5,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::wire::gate::GateResponse;
 use stackfleet_core::{ErrorName, Rollout};
 use stackfleet_lambda::input;
 use stackfleet_lambda::lister::{Discovered, ListerRequest};
-use stackfleet_core::wire::gate::GateResponse;
 use stackfleet_lambda::reducer::{Reduced, ReducerRequest};
 use stackfleet_lambda::worker::{WorkerRequest, WorkerResponse};
 

@@ -98,7 +98,11 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
     );
     assert_eq!((discovered.targets, discovered.skipped), (3, 1));
     let record: stackfleet_core::wire::lister::RunRecord = serde_json::from_str(
-        &store.get("runs/deploy-2026-11-21-1/run.json").await.unwrap().unwrap(),
+        &store
+            .get("runs/deploy-2026-11-21-1/run.json")
+            .await
+            .unwrap()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -106,7 +110,12 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
         (20, stackfleet_core::rollout::FailureTolerance::Percent(10))
     );
     let keys = store.keys();
-    for key in ["spec.json", "run.json", "waves/0.json", "outcomes/123456789012-us-east-1.json"] {
+    for key in [
+        "spec.json",
+        "run.json",
+        "waves/0.json",
+        "outcomes/123456789012-us-east-1.json",
+    ] {
         assert!(
             keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")),
             "{key} in {keys:?}"
@@ -128,8 +137,13 @@ async fn a_new_account_event_targets_that_account_alone() {
     )
     .await
     .unwrap();
-    assert_eq!(listed(&store, &discovered.run).await, vec![target(444_444_444_444)]);
-    let record = stackfleet_lambda::records::record(&store, &discovered.run).await.unwrap();
+    assert_eq!(
+        listed(&store, &discovered.run).await,
+        vec![target(444_444_444_444)]
+    );
+    let record = stackfleet_lambda::records::record(&store, &discovered.run)
+        .await
+        .unwrap();
     assert!(record.new_account);
 }
 
@@ -349,7 +363,11 @@ async fn a_caught_failure_is_recorded_once_and_the_reducer_reports_it() {
     let key = reduced.resume_input_key.expect("a resume input");
     let rerun: stackfleet_core::Rollout =
         serde_json::from_str(&store.get(&key).await.unwrap().unwrap()).unwrap();
-    assert_eq!(rerun.resume, Some(run.clone()), "it resumes this run: its waves, less its successes");
+    assert_eq!(
+        rerun.resume,
+        Some(run.clone()),
+        "it resumes this run: its waves, less its successes"
+    );
     assert_eq!(
         rerun.stack_name.unwrap().as_str(),
         "org-baseline",

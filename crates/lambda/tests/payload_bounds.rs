@@ -64,9 +64,17 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
         input,
     };
     largest.saw("Discover (input)", size(&request));
-    let discovered = list(&org, &FakeCloud::new(), &FakeAlarms::new(), &store, &json!({}), request, 0)
-        .await
-        .unwrap();
+    let discovered = list(
+        &org,
+        &FakeCloud::new(),
+        &FakeAlarms::new(),
+        &store,
+        &json!({}),
+        request,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(discovered.targets, 20_000);
     largest.saw("Discover (output)", size(&discovered));
     let run = discovered.run.clone();
@@ -81,7 +89,9 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
     let mut failed_so_far = 0u64;
     loop {
         largest.saw("Gate (input)", size(&request));
-        let response: GateResponse = gate(&store, &FakeAlarms::new(), request.clone(), 1_000).await.unwrap();
+        let response: GateResponse = gate(&store, &FakeAlarms::new(), request.clone(), 1_000)
+            .await
+            .unwrap();
         largest.saw("Gate, Deploy Map, Bake (output = input)", size(&response));
         match response.action {
             GateAction::Deploy => {}
@@ -119,7 +129,10 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
             map_error: None,
         };
     }
-    assert!(parts >= 6, "a wave over {PART_SIZE} targets runs in parts: {parts}");
+    assert!(
+        parts >= 6,
+        "a wave over {PART_SIZE} targets runs in parts: {parts}"
+    );
     let caught = CaughtError {
         error: "States.TaskFailed".into(),
         cause: "x".repeat(32 * 1024),
@@ -132,14 +145,19 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
     };
     largest.saw("RecordFailure (input, a 32 KiB cause)", size(&fail));
 
-    let reduced = reduce(&store, ReduceRequest { run: run.clone() }, 2_000).await.unwrap();
+    let reduced = reduce(&store, ReduceRequest { run: run.clone() }, 2_000)
+        .await
+        .unwrap();
     assert_eq!(reduced.summary.failed, 20_000);
     assert_eq!(reduced.failure_groups, 20_000, "every text distinct");
     largest.saw("Reduce, Halted?, Fail (output)", size(&reduced));
 
     println!("largest payload per state at 20,000 targets, 20,000 distinct failures (limit {LIMIT} bytes):");
     for (state, bytes) in &largest.0 {
-        println!("  {state:<45} {bytes:>7} bytes  ({:.0}% of the limit)", *bytes as f64 * 100.0 / LIMIT as f64);
+        println!(
+            "  {state:<45} {bytes:>7} bytes  ({:.0}% of the limit)",
+            *bytes as f64 * 100.0 / LIMIT as f64
+        );
         assert!(*bytes < BOUND, "{state}: {bytes} bytes, over {BOUND}");
     }
 }

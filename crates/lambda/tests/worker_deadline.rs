@@ -35,10 +35,18 @@ async fn seeded_run(store: &FakeStore) -> RunId {
         execution: "deadlines".into(),
         input,
     };
-    list(&org, &FakeCloud::new(), &stackfleet_core::ports::NoAlarms, store, &default, request, 0)
-        .await
-        .unwrap()
-        .run
+    list(
+        &org,
+        &FakeCloud::new(),
+        &stackfleet_core::ports::NoAlarms,
+        store,
+        &default,
+        request,
+        0,
+    )
+    .await
+    .unwrap()
+    .run
 }
 
 fn start(run: &RunId) -> WorkerRequest {

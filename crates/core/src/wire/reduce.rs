@@ -48,7 +48,12 @@ impl FailureDigest {
             error: group.error,
             cause: group.cause.clone(),
             count: group.targets.len(),
-            targets: group.targets.iter().take(REDUCED_GROUP_TARGETS).cloned().collect(),
+            targets: group
+                .targets
+                .iter()
+                .take(REDUCED_GROUP_TARGETS)
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -11,9 +11,19 @@ async fn main() -> Result<(), Error> {
     let (org, validator) = (OrgClient::from_config(&config), CfnStacks::from_config(&config));
     let store = S3Store::from_config(&config, &settings.bucket);
     let alarms = CloudWatchAlarms::from_config(&config);
-    let (org, validator, alarms, store, default_spec) = (&org, &validator, &alarms, &store, &settings.default_spec);
+    let (org, validator, alarms, store, default_spec) =
+        (&org, &validator, &alarms, &store, &settings.default_spec);
     run(service_fn(move |event: LambdaEvent<ListerRequest>| async move {
-        list(org, validator, alarms, store, default_spec, event.payload, now_ms()).await
+        list(
+            org,
+            validator,
+            alarms,
+            store,
+            default_spec,
+            event.payload,
+            now_ms(),
+        )
+        .await
     }))
     .await
 }

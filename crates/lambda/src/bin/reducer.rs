@@ -16,11 +16,12 @@ async fn main() -> Result<(), Error> {
     let (store, alarms) = (&store, &alarms);
     run(service_fn(move |event: LambdaEvent<ReducerRequest>| async move {
         let answer = match event.payload {
-            ReducerRequest::Gate(request) => serde_json::to_value(gate(store, alarms, request, now_ms()).await?),
+            ReducerRequest::Gate(request) => {
+                serde_json::to_value(gate(store, alarms, request, now_ms()).await?)
+            }
             ReducerRequest::Reduce(request) => serde_json::to_value(reduce(store, request, now_ms()).await?),
         };
         answer.map_err(|e| LambdaError::new(stackfleet_core::ErrorName::Internal, e.to_string()))
     }))
     .await
 }
-
