@@ -33,6 +33,9 @@ export function suppressAcceptedFindings(
     appliesTo: runObjects([...new Set(keys)]),
   });
   const xray = 'X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.';
+  const alarms =
+    'cloudwatch:DescribeAlarms (the alarm gates, read-only) answers composite alarms only to a permission ' +
+    'scoped to *; scoped to alarm ARNs, a composite alarm the document names would read as not found.';
   const suppress = (construct: IConstruct, suppressions: NagPackSuppression[]) =>
     NagSuppressions.addResourceSuppressions(construct, suppressions, true);
 
@@ -42,10 +45,10 @@ export function suppressAcceptedFindings(
       reason:
         'organizations:DescribeOrganization, ListAccounts, ListAccountsForParent, ' +
         'ListOrganizationalUnitsForParent, ListTagsForResource and cloudformation:ValidateTemplate ' +
-        `have no resource-level permissions (read-only calls). ${xray}`,
+        `have no resource-level permissions (read-only calls). ${alarms} ${xray}`,
       appliesTo: ['Resource::*'],
     },
-    runRecords(RUN_KEYS.listerPut),
+    runRecords([...RUN_KEYS.listerGet, ...RUN_KEYS.listerPut]),
     ...(templateBucketNames.length
       ? [
           {
@@ -72,7 +75,7 @@ export function suppressAcceptedFindings(
   ]);
 
   suppress(fleet.reducer.role!, [
-    { id: IAM5, reason: xray, appliesTo: ['Resource::*'] },
+    { id: IAM5, reason: `${alarms} ${xray}`, appliesTo: ['Resource::*'] },
     runRecords([...RUN_KEYS.reducerGet, ...RUN_KEYS.reducerPut]),
   ]);
 

@@ -12,14 +12,24 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
  * against the layout the Rust side writes (tests/fixtures/run-keys.json).
  */
 export const RUN_KEYS = {
-  // The run's document goes to spec.json only: the worker and the reducer both read it there.
-  listerPut: ['run.json', 'spec.json', 'outcomes/*'],
-  workerGet: ['spec.json', 'outcomes/*'],
-  workerPut: ['outcomes/*', 'failed/*'],
-  reducerGet: ['run.json', 'spec.json', 'outcomes/*'],
-  reducerPut: ['report.json', 'report.md'],
-  // report.md is not read by the CLI: it is the one people open from the console.
-  operatorGet: ['report.json', 'report.md'],
+  // Discover writes the run's document, one target list per wave, the skipped targets' outcomes
+  // (a new run) or the resumed run's successes (a resume), and last the run record.
+  listerPut: ['spec.json', 'waves/*', 'outcomes/*', 'inherited.json', 'run.json'],
+  // A resume reads the resumed run's record and report: another run's, which runs/* covers.
+  listerGet: ['run.json', 'report.json'],
+  // Start reads the stop marker and its target's started marker, and leaves that marker; after a
+  // failure the worker reads the record for the wave's budget and may write the stop marker.
+  workerGet: ['spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'],
+  workerPut: ['outcomes/*', 'failed/*', 'stop.json', 'started/*'],
+  // One role for both steps of the reducer. The Gate reads the record, the waves and the stop
+  // marker, records lost targets (an outcome and a failure marker each) and writes the halt;
+  // Reduce reads the record, the spec, the halt, the waves, the outcomes and what a resume
+  // inherited, and writes the reports and the resume input.
+  reducerGet: ['run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'],
+  reducerPut: ['outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json'],
+  // report.md is not read by the CLI: it is the one people open from the console. `rerun` starts
+  // the resume input as Reduce wrote it.
+  operatorGet: ['report.json', 'report.md', 'resume-input.json'],
 } as const;
 
 /** Objects of `bucket` under `runs/<any run>/` matching `pattern` (e.g. `outcomes/*`). */
@@ -36,13 +46,38 @@ function listUnder(bucket: s3.IBucket, prefixes: string[]): iam.PolicyStatement 
   return allow(['s3:ListBucket'], [bucket.bucketArn], { StringLike: { 's3:prefix': prefixes } });
 }
 
+/**
+ * ListBucket of `bucket` without a condition, for a role that reads keys that are often absent.
+ * Without ListBucket S3 answers a missing key with 403 instead of 404 (NoSuchKey), which the
+ * functions take for AccessDenied, not for "absent". S3 makes that check without an s3:prefix, so
+ * it cannot be narrowed by one. A listing shows key names only (run IDs, ACCOUNT-REGION), never
+ * an object's content.
+ */
+function listAnyKey(bucket: s3.IBucket): iam.PolicyStatement {
+  return allow(['s3:ListBucket'], [bucket.bucketArn]);
+}
+
+/**
+ * The alarm gates: Discover checks that every alarm the document names exists, the Gate reads
+ * their states. DescribeAlarms can be scoped to alarm ARNs, but CloudWatch then leaves composite
+ * alarms out of its answer (the API reference: composite alarms need "the cloudwatch:DescribeAlarms
+ * permission that is scoped to *"), and the functions ask for composite alarms too: one would read
+ * as "not found" at Discover and refuse the rollout. So `*`, for this one read-only action.
+ */
+function describeAlarms(): iam.PolicyStatement {
+  return allow(['cloudwatch:DescribeAlarms'], ['*']);
+}
+
 export interface ListerGrants {
   readonly bucket: s3.IBucket;
   /** Buckets in other accounts that hold templates given by URL (ValidateTemplate reads them as the lister). */
   readonly templateBuckets: string[];
 }
 
-/** Discover: list the Organization, validate the template once, write the run's records. */
+/**
+ * Discover: list the Organization, validate the template once, check that the alarms exist, read
+ * a resumed run's record and report, write the run's records.
+ */
 export function listerStatements({ bucket, templateBuckets }: ListerGrants): iam.PolicyStatement[] {
   const statements = [
     // Organizations and ValidateTemplate have no resource-level permissions: Resource must be `*`.
@@ -57,7 +92,11 @@ export function listerStatements({ bucket, templateBuckets }: ListerGrants): iam
       ],
       ['*'],
     ),
+    describeAlarms(),
+    allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.listerGet)),
     allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.listerPut)),
+    // A resume of a run that does not exist, or has no report yet, must read as absent.
+    listAnyKey(bucket),
   ];
   if (templateBuckets.length > 0) {
     statements.push(allow(['s3:GetObject'], templateBuckets.map((name) => `arn:${Aws.PARTITION}:s3:::${name}/*`)));
@@ -76,7 +115,10 @@ export function deployRoleArnPattern(deployRoleName: string): string {
   return `arn:${Aws.PARTITION}:iam::*:role/${deployRoleName}`;
 }
 
-/** One target's lifecycle: assume the deploy role there, read the spec, record the outcome. */
+/**
+ * One target's lifecycle: assume the deploy role there, read the spec, honour the stop marker,
+ * record the outcome, and after a failure count the wave's failures against its budget.
+ */
 export function workerStatements({ bucket, deployRoleName, organizationId }: WorkerGrants): iam.PolicyStatement[] {
   return [
     // Whatever account an execution input names, only roles owned by this Organization's accounts.
@@ -85,19 +127,25 @@ export function workerStatements({ bucket, deployRoleName, organizationId }: Wor
     }),
     allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.workerGet)),
     allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.workerPut)),
-    // RecordFailure first reads the target's outcome, which is usually absent. Without ListBucket
-    // S3 answers a missing key with 403 instead of 404 (NoSuchKey), and the failure would go
-    // unrecorded. S3 makes that check without an s3:prefix, so it cannot be narrowed by one.
-    allow(['s3:ListBucket'], [bucket.bucketArn]),
+    // Usually absent: the stop marker, a target's started marker, and the outcome RecordFailure
+    // reads first (a 403 there would leave the failure unrecorded). It also lists failed/<wave>/.
+    listAnyKey(bucket),
   ];
 }
 
-/** Reduce: read every outcome of the run, write the report next to them. */
+/**
+ * The reducer's two steps. Gate: hand the Map the next part of a wave, record the targets it
+ * lost, count failures against the budgets, read the alarms, halt. Reduce: read every outcome of
+ * the run, write the report and the resume input next to them.
+ */
 export function reducerStatements(bucket: s3.IBucket): iam.PolicyStatement[] {
   return [
-    listUnder(bucket, ['runs/*/outcomes/', 'runs/*/outcomes/*']),
     allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.reducerGet)),
     allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.reducerPut)),
+    // Usually absent: the stop marker (Gate) and the halt (Reduce). Both steps list outcomes/;
+    // the Gate lists failed/ and failed/<wave>/ for the budgets.
+    listAnyKey(bucket),
+    describeAlarms(),
   ];
 }
 

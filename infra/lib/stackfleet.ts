@@ -29,7 +29,9 @@ const REPO_ROOT = path.join(__dirname, '..', '..');
  * to the state machine: this timeout is the only setting. The ASL's Task TimeoutSeconds (330) is
  * larger still, so Lambda's timeout is the one that fires. */
 const WORKER_TIMEOUT = Duration.seconds(150);
-/** Discover lists a whole Organization and Reduce reads every outcome: Lambda's maximum. */
+/** Discover lists a whole Organization and Reduce reads every outcome: Lambda's maximum. The
+ * reducer also serves the Gate step, whose Task gives up at 300 s (TimeoutSeconds in the ASL), so
+ * for the Gate the Task's timeout, not this one, is the limit: see test/state-machine.test.ts. */
 const LISTER_REDUCER_TIMEOUT = Duration.seconds(900);
 
 const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
@@ -301,7 +303,7 @@ export class Stackfleet extends Construct {
     notSucceeded
       .createAlarm(this, 'ExecutionsNotSucceeded', {
         alarmDescription:
-          'A stackfleet rollout failed beyond its tolerance, timed out or was aborted: see `stackfleet report EXECUTION_ARN`.',
+          'A stackfleet rollout halted between waves, failed beyond its tolerance, timed out or was aborted: see `stackfleet report EXECUTION_ARN`.',
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -64,33 +64,59 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     fleet.template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'stackfleet-worker' });
   });
 
-  test('THEN the lister reads nothing of the records and assumes nothing; it writes only its own records', () => {
+  /** The role's ListBucket grants, as [resources, condition]. */
+  const listings = (statements: Statement[]) =>
+    statements.filter((s) => asList(s.Action).includes('s3:ListBucket')).map((s) => [asList(s.Resource).map(render), s.Condition]);
+
+  test('THEN the lister assumes nothing, writes only its own records, and of the records reads only a resumed run’s record and report', () => {
     const lister = of(fleet.stack.fleet.lister.role!);
     const actions = actionsOf(lister);
     expect(actions.filter((action) => action.startsWith('sts:'))).toEqual([]);
-    expect(actions).not.toContain('s3:ListBucket');
-    expect(resourcesOf(lister, 's3:GetObject')).toEqual(['arn:<AWS::Partition>:s3:::org-templates/*']);
-    expect(s3Objects(lister, 's3:PutObject')).toEqual(objects('run.json', 'spec.json', 'outcomes/*'));
+    expect(s3Objects(lister, 's3:GetObject')).toEqual(objects('run.json', 'report.json'));
+    expect(resourcesOf(lister, 's3:GetObject').filter((arn) => !arn.startsWith(bucketArn))).toEqual([
+      'arn:<AWS::Partition>:s3:::org-templates/*',
+    ]);
+    expect(s3Objects(lister, 's3:PutObject')).toEqual(
+      objects('spec.json', 'waves/*', 'outcomes/*', 'inherited.json', 'run.json'),
+    );
+    // On the bucket, without a prefix: so that a resumed run without a record or a report reads as 404, not 403.
+    expect(listings(lister)).toEqual([[[bucketArn], undefined]]);
     expect(resourcesOf(lister, 'organizations:ListAccounts')).toEqual(['*']);
     expect(resourcesOf(lister, 'cloudformation:ValidateTemplate')).toEqual(['*']);
   });
 
-  test('THEN the worker reads the spec and outcomes, and writes outcomes and failure markers only', () => {
+  test('THEN the worker reads the spec, the record, outcomes and the stop and started markers, and writes outcomes and markers only', () => {
     const worker = of(fleet.stack.fleet.workerRole);
-    expect(s3Objects(worker, 's3:GetObject')).toEqual(objects('spec.json', 'outcomes/*'));
-    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*'));
-    // On the bucket, not its objects: only so that S3 answers a missing outcome with 404, not 403.
-    expect(resourcesOf(worker, 's3:ListBucket')).toEqual([bucketArn]);
+    expect(s3Objects(worker, 's3:GetObject')).toEqual(objects('spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'));
+    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*', 'stop.json', 'started/*'));
+    // On the bucket, not its objects: so that S3 answers a missing outcome or marker with 404, not 403.
+    expect(listings(worker)).toEqual([[[bucketArn], undefined]]);
   });
 
-  test('THEN the reducer lists outcomes only, reads its inputs and writes the report', () => {
+  test('THEN the reducer (Gate and Reduce) reads the run, records lost targets and the halt, and writes the report and the resume input', () => {
     const reducer = of(fleet.stack.fleet.reducer.role!);
-    expect(s3Objects(reducer, 's3:GetObject')).toEqual(objects('run.json', 'spec.json', 'outcomes/*'));
-    expect(s3Objects(reducer, 's3:PutObject')).toEqual(objects('report.json', 'report.md'));
-    const list = reducer.filter((s) => asList(s.Action).includes('s3:ListBucket'));
-    expect(list.map((s) => [asList(s.Resource).map(render), s.Condition])).toEqual([
-      [[bucketArn], { StringLike: { 's3:prefix': ['runs/*/outcomes/', 'runs/*/outcomes/*'] } }],
-    ]);
+    expect(s3Objects(reducer, 's3:GetObject')).toEqual(
+      objects('run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'),
+    );
+    expect(s3Objects(reducer, 's3:PutObject')).toEqual(
+      objects('outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json'),
+    );
+    // Without a prefix: a missing stop marker or halt must read as 404, not 403.
+    expect(listings(reducer)).toEqual([[[bucketArn], undefined]]);
+  });
+
+  test('THEN only the lister and the reducer read alarms, with DescribeAlarms alone, on * (composite alarms need it)', () => {
+    const { lister, worker, reducer } = fleet.stack.fleet;
+    const cloudwatch = (role: IConstruct) => actionsOf(of(role)).filter((action) => action.startsWith('cloudwatch:'));
+    expect(cloudwatch(lister.role!)).toEqual(['cloudwatch:DescribeAlarms']);
+    expect(cloudwatch(reducer.role!)).toEqual(['cloudwatch:DescribeAlarms']);
+    expect(cloudwatch(worker.role!)).toEqual([]);
+    for (const role of [lister.role!, reducer.role!]) {
+      const statements = of(role).filter((s) => asList(s.Action).includes('cloudwatch:DescribeAlarms'));
+      expect(statements.map((s) => [asList(s.Action), asList(s.Resource), s.Condition])).toEqual([
+        [['cloudwatch:DescribeAlarms'], ['*'], undefined],
+      ]);
+    }
   });
 
   test('THEN no function may delete, and none touches an object outside runs/', () => {
@@ -120,7 +146,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     );
   });
 
-  test('THEN the operator starts and follows this state machine and reads reports and failure markers', () => {
+  test('THEN the operator starts and follows this state machine and reads reports, resume inputs and failure markers', () => {
     const operator = of(fleet.stack.fleet.operatorRole!);
     const arn = (resource: string) => `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:${resource}`;
     expect(actionsOf(operator)).not.toContain('states:DescribeStateMachine');
@@ -131,7 +157,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
       expect(resourcesOf(operator, action)).toEqual([arn('execution:stackfleet:*')]);
     }
     expect(resourcesOf(operator, 'states:DescribeMapRun')).toEqual([arn('mapRun:stackfleet/*')]);
-    expect(s3Objects(operator, 's3:GetObject')).toEqual(objects('report.json', 'report.md'));
+    expect(s3Objects(operator, 's3:GetObject')).toEqual(objects('report.json', 'report.md', 'resume-input.json'));
     expect(actionsOf(operator)).not.toContain('s3:PutObject');
     const list = operator.filter((s) => asList(s.Action).includes('s3:ListBucket'));
     expect(list.map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['runs/*/failed/', 'runs/*/failed/*'] } }]);

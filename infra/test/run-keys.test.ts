@@ -11,18 +11,29 @@ interface RunKeysFixture {
 type Grant = keyof typeof RUN_KEYS;
 
 /**
- * Who must write and who must read each record, as the data flow goes: Discover writes the
- * record, the spec and the skipped targets' outcomes; the worker reads the spec and its target's
- * outcome, and writes the outcome and a failure marker; Reduce reads the record, the spec and the
- * outcomes, and writes the reports, which the operator reads (report.md is opened from the
- * console). Failure markers are only listed (`status` counts them), never read.
+ * Who must write and who must read each record, as the data flow goes.
+ * Discover writes the spec, one target list per wave, the skipped targets' outcomes or a resume's
+ * inherited successes, and last the record; a resume reads the resumed run's record and report.
+ * The worker reads the spec, the record (a wave's budget), the stop marker, its target's started
+ * marker and outcome; it writes the outcome, a failure marker, the started marker and the stop
+ * marker. The reducer (Gate and Reduce) reads the record, the spec, the waves, the outcomes, the
+ * stop marker, the halt and the inherited successes; it writes lost targets' outcomes and failure
+ * markers, the halt, the reports and the resume input, which the operator reads (report.md is
+ * opened from the console). Failure markers are only listed (`status` and the budgets count
+ * them), never read.
  */
 const DATA_FLOW: Record<string, readonly Grant[]> = {
-  record: ['listerPut', 'reducerGet'],
+  record: ['listerGet', 'listerPut', 'reducerGet', 'workerGet'],
   spec: ['listerPut', 'reducerGet', 'workerGet'],
-  outcome: ['listerPut', 'reducerGet', 'workerGet', 'workerPut'],
-  failedMarker: ['workerPut'],
-  reportJson: ['operatorGet', 'reducerPut'],
+  wave: ['listerPut', 'reducerGet'],
+  outcome: ['listerPut', 'reducerGet', 'reducerPut', 'workerGet', 'workerPut'],
+  failedMarker: ['reducerPut', 'workerPut'],
+  startedMarker: ['workerGet', 'workerPut'],
+  stop: ['reducerGet', 'workerGet', 'workerPut'],
+  halt: ['reducerGet', 'reducerPut'],
+  inherited: ['listerPut', 'reducerGet'],
+  resumeInput: ['operatorGet', 'reducerPut'],
+  reportJson: ['listerGet', 'operatorGet', 'reducerPut'],
   reportMd: ['operatorGet', 'reducerPut'],
 };
 

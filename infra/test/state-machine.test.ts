@@ -7,7 +7,14 @@ const ASL_FILE = path.join(REPO, 'statemachine.asl.json');
 interface State {
   Type: string;
   Resource?: string;
+  Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
+  Next?: string;
+  Default?: string;
+  Choices?: { Next: string }[];
+  Catch?: { ErrorEquals: string[]; ResultPath?: string | null; Next: string }[];
+  ItemsPath?: string;
+  ToleratedFailurePercentage?: number;
   ItemProcessor?: { ProcessorConfig?: { Mode?: string; ExecutionType?: string }; States: Record<string, State> };
 }
 
@@ -21,9 +28,13 @@ function tasks(states: Record<string, State>): Map<string, State> {
   return found;
 }
 
+/** The placeholder a Task's Resource is, e.g. `ReducerFunctionArn`. */
+const placeholderOf = (task: State): string => /^\$\{(\w+)\}$/.exec(task.Resource!)![1];
+
 describe('GIVEN statemachine.asl.json and the synthesized state machine', () => {
   const text = fs.readFileSync(ASL_FILE, 'utf8');
-  const definition = JSON.parse(text) as { States: Record<string, State> };
+  const definition = JSON.parse(text) as { StartAt: string; States: Record<string, State> };
+  const states = definition.States;
   let fleet: Synth;
   let substitutions: Record<string, unknown>;
   beforeAll(() => {
@@ -31,6 +42,13 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
     const stateMachine = fleet.template.findResources('AWS::StepFunctions::StateMachine');
     substitutions = Object.values(stateMachine)[0].Properties.DefinitionSubstitutions;
   });
+
+  /** The timeout, in seconds, of the function a placeholder stands for. */
+  const timeoutOf = (placeholder: string): number => {
+    const functions = { ListerFunctionArn: 'lister', WorkerFunctionArn: 'worker', ReducerFunctionArn: 'reducer' } as const;
+    const fn = fleet.stack.fleet[functions[placeholder as keyof typeof functions]];
+    return fleet.template.toJSON().Resources[logicalId(fn)].Properties.Timeout as number;
+  };
 
   test('THEN the substitutions fill exactly the ${...} placeholders of the file', () => {
     const placeholders = new Set([...text.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]));
@@ -46,22 +64,71 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
   });
 
   test('THEN the Map runs distributed, Standard child executions: the reason for states:StartExecution', () => {
-    const maps = Object.values(definition.States).filter((state) => state.ItemProcessor);
+    const maps = Object.values(states).filter((state) => state.ItemProcessor);
     expect(maps.map((map) => map.ItemProcessor!.ProcessorConfig)).toEqual([{ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }]);
   });
 
-  test("THEN each function's timeout fires before its Task's", () => {
-    const timeoutOf = (placeholder: string) => {
-      const functions = { ListerFunctionArn: 'lister', WorkerFunctionArn: 'worker', ReducerFunctionArn: 'reducer' } as const;
-      const fn = fleet.stack.fleet[functions[placeholder as keyof typeof functions]];
-      return fleet.template.toJSON().Resources[logicalId(fn)].Properties.Timeout as number;
+  test('THEN Discover goes to the Gate, which the reducer runs, and which leads to Deploy, Bake or Reduce', () => {
+    expect(definition.StartAt).toBe('Discover');
+    expect(placeholderOf(states.Discover)).toBe('ListerFunctionArn');
+    expect(states.Discover.Next).toBe('Gate');
+    expect(placeholderOf(states.Gate)).toBe('ReducerFunctionArn');
+    expect(states.Gate.Parameters).toMatchObject({ action: 'gate' });
+    const choice = states[states.Gate.Next!];
+    expect(choice.Type).toBe('Choice');
+    expect([...choice.Choices!.map((c) => c.Next), choice.Default].sort()).toEqual(['Bake', 'Deploy', 'Reduce']);
+    expect(states.Bake).toMatchObject({ Type: 'Wait', Next: 'Gate' });
+  });
+
+  test('THEN the Deploy Map takes its items from the Gate, tolerates failed children and catches its own failure into the Gate', () => {
+    const deploy = states.Deploy;
+    expect(deploy.Type).toBe('Map');
+    expect(deploy.ItemsPath).toBe('$.items');
+    expect(deploy.ToleratedFailurePercentage).toBe(100);
+    expect(deploy.Next).toBe('Gate');
+    // The Gate records the targets the Map lost as Failed, with the Map's error.
+    expect(deploy.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.mapError', Next: 'Gate' }]);
+    const children = tasks(deploy.ItemProcessor!.States);
+    expect([...children.keys()].sort()).toEqual(['Poll', 'RecordFailure', 'Start']);
+    for (const task of children.values()) expect(placeholderOf(task)).toBe('WorkerFunctionArn');
+  });
+
+  test('THEN Reduce, the state the CLI reads the summary from by name (core’s REDUCE_STATE), is the reducer’s, and ends Halted, TargetsFailed or Succeeded', () => {
+    const operator = fs.readFileSync(path.join(REPO, 'crates/core/src/operator.rs'), 'utf8');
+    const reduceState = /pub const REDUCE_STATE: &str = "([^"]+)";/.exec(operator)![1];
+    const reduce = states[reduceState];
+    expect(reduce.Type).toBe('Task');
+    expect(placeholderOf(reduce)).toBe('ReducerFunctionArn');
+    expect(reduce.Parameters).toMatchObject({ action: 'reduce' });
+    const ends = new Set<string>();
+    const walk = (name: string): void => {
+      const state = states[name];
+      if (state.Type === 'Choice') [...state.Choices!.map((c) => c.Next), state.Default!].forEach(walk);
+      else if (state.Next) walk(state.Next);
+      else ends.add(`${name}: ${state.Type}`);
     };
-    const byName = tasks(definition.States);
+    walk(reduce.Next!);
+    expect([...ends].sort()).toEqual(['Failures beyond tolerance: Fail', 'Halted: Fail', 'Rolled out: Succeed']);
+    expect(states.Halted).toMatchObject({ Type: 'Fail', Error: 'Halted' });
+  });
+
+  test("THEN each function's timeout fires before its Task's", () => {
+    const byName = tasks(states);
     // RecordFailure only writes one small object; its 60 s Task timeout is a guard, not a limit.
+    // The Gate is the reducer's too: see the known gap below.
     for (const name of ['Discover', 'Start', 'Poll', 'Reduce']) {
       const task = byName.get(name)!;
-      const placeholder = /^\$\{(\w+)\}$/.exec(task.Resource!)![1];
-      expect(timeoutOf(placeholder)).toBeLessThanOrEqual(task.TimeoutSeconds!);
+      expect({ name, timeout: timeoutOf(placeholderOf(task)) <= task.TimeoutSeconds! }).toEqual({ name, timeout: true });
     }
+  });
+
+  // KNOWN GAP, left for whoever owns statemachine.asl.json: the Gate's Task gives up at 300 s,
+  // while the reducer's Lambda timeout is 900 s (Reduce's). A Gate that runs longer (recording
+  // up to 4,000 lost targets of a failed Map run, two PUTs each, one after the other) fails the
+  // execution with States.Timeout, which nothing retries or catches, before Reduce, while the
+  // invocation goes on. Gate's TimeoutSeconds at 900 closes it; this test then fails as passing:
+  // drop `.failing` and add 'Gate' to the list above.
+  test.failing("KNOWN GAP: the reducer's timeout fires before the Gate's Task's", () => {
+    expect(timeoutOf(placeholderOf(states.Gate))).toBeLessThanOrEqual(states.Gate.TimeoutSeconds!);
   });
 });
