@@ -4,6 +4,7 @@
 //! after a wave, reads the alarms and bakes, reading them every minute. The decisions are core's
 //! (`waves::Budget`, `waves::alarm_verdict`), the same the local runner makes.
 
+use futures::stream::{StreamExt, TryStreamExt};
 use stackfleet_core::ports::{all_pages, Alarms, RunStore};
 use stackfleet_core::waves::{alarm_verdict, next_bake_look, Halt};
 use stackfleet_core::wire::gate::{Cursor, GateAction, GateRequest, GateResponse, PART_SIZE};
