@@ -12,8 +12,29 @@ use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{Outcome, RunId};
 
 const MACHINE: &str = "arn:aws:states:us-east-1:111111111111:stateMachine:stackfleet";
-/// A run that failed one target beyond tolerance: its rerunInput names 333333333333:us-east-1.
+/// A run halted at its canary: its resume input is at runs/deploy-2026-11-21-1/resume-input.json.
 const REDUCER_OUTPUT: &str = include_str!("../../../tests/fixtures/reducer-output.json");
+
+/// The resume input Reduce wrote for REDUCER_OUTPUT's run.
+fn resume_input() -> Value {
+    let mut document = input();
+    document["resume"] = json!("deploy-2026-11-21-1");
+    document
+}
+
+/// The run bucket with that resume input in it.
+async fn bucket_with_resume_input() -> FakeStore {
+    let store = FakeStore::new();
+    store
+        .put(
+            "runs/deploy-2026-11-21-1/resume-input.json",
+            resume_input().to_string(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    store
+}
 
 fn input() -> Value {
     json!({
@@ -143,15 +164,21 @@ async fn rerun_of_a_successful_execution_is_refused_clearly() {
         "run": "all-good",
         "summary": { "total": 40, "created": 30, "updated": 6, "unchanged": 2, "failed": 0, "skipped": 2 },
         "failures": [],
+        "failureGroups": 0,
         "withinTolerance": true,
+        "halt": null,
         "cause": "0 of 38 targets failed",
-        "rerunInput": null,
+        "resumeInputKey": null,
         "reportKey": "runs/all-good/report.json"
     })
     .to_string();
     let arn = sfn.add(MACHINE, "all-good", &input().to_string());
     sfn.finish(&arn, Status::Succeeded, Some(&reduced));
-    let message = refusal(operator::rerun(&sfn, &arn, None).await.unwrap_err());
+    let message = refusal(
+        operator::rerun(&sfn, &FakeStore::new(), &arn, None)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(
         message,
         "nothing failed in all-good (SUCCEEDED): 30 created, 6 updated, 2 unchanged, 2 skipped; nothing to re-run"
@@ -160,11 +187,12 @@ async fn rerun_of_a_successful_execution_is_refused_clearly() {
 }
 
 #[tokio::test]
-async fn rerun_starts_exactly_the_failures_of_a_failed_execution() {
+async fn rerun_starts_the_resume_input_reduce_wrote() {
     let sfn = FakeExecutions::new();
+    let store = bucket_with_resume_input().await;
     let arn = failed_after_reduce(&sfn, "deploy-1");
-    let expected = serde_json::from_str::<Value>(REDUCER_OUTPUT).unwrap()["rerunInput"].clone();
-    let submitted = operator::rerun(&sfn, &arn, None).await.unwrap();
+    let expected = resume_input();
+    let submitted = operator::rerun(&sfn, &store, &arn, None).await.unwrap();
     assert_eq!(submitted.existing, None);
     let starts = sfn.starts();
     assert_eq!(starts.len(), 1);
@@ -173,7 +201,7 @@ async fn rerun_starts_exactly_the_failures_of_a_failed_execution() {
     assert_eq!(starts[0].state_machine_arn, MACHINE);
 
     // Asked twice, the re-run finds the one it started.
-    let again = operator::rerun(&sfn, &arn, None).await.unwrap();
+    let again = operator::rerun(&sfn, &store, &arn, None).await.unwrap();
     assert_eq!(again.arn, submitted.arn);
     assert_eq!(sfn.starts().len(), 1);
 }
@@ -182,7 +210,11 @@ async fn rerun_starts_exactly_the_failures_of_a_failed_execution() {
 async fn rerun_refuses_running_executions_and_those_that_failed_before_any_target() {
     let sfn = FakeExecutions::new();
     let busy = sfn.add(MACHINE, "busy", &input().to_string());
-    let message = refusal(operator::rerun(&sfn, &busy, None).await.unwrap_err());
+    let message = refusal(
+        operator::rerun(&sfn, &FakeStore::new(), &busy, None)
+            .await
+            .unwrap_err(),
+    );
     assert!(message.contains("busy is still RUNNING"), "{message}");
 
     let typo = sfn.add(MACHINE, "typo", &input().to_string());
@@ -191,7 +223,11 @@ async fn rerun_refuses_running_executions_and_those_that_failed_before_any_targe
         "InvalidInput",
         Some("the rollout spec: unknown field `stackname`"),
     );
-    let message = refusal(operator::rerun(&sfn, &typo, None).await.unwrap_err());
+    let message = refusal(
+        operator::rerun(&sfn, &FakeStore::new(), &typo, None)
+            .await
+            .unwrap_err(),
+    );
     assert!(
         message.contains("typo ended FAILED before its targets were reduced"),
         "{message}"
@@ -206,12 +242,13 @@ async fn rerun_refuses_running_executions_and_those_that_failed_before_any_targe
 #[tokio::test]
 async fn a_rerun_of_a_rerun_is_a_new_execution_even_with_the_same_failures() {
     let sfn = FakeExecutions::new();
+    let store = bucket_with_resume_input().await;
     let a = failed_after_reduce(&sfn, "deploy-a");
-    let b = operator::rerun(&sfn, &a, None).await.unwrap();
-    // B re-ran A's failures and the same target failed again: B's rerunInput equals A's.
+    let b = operator::rerun(&sfn, &store, &a, None).await.unwrap();
+    // B re-ran A's failures and the same target failed again: B's resume input equals A's.
     sfn.exit_state(&b.arn, REDUCE_STATE, REDUCER_OUTPUT);
     sfn.fail(&b.arn, "TargetsFailed", None);
-    let c = operator::rerun(&sfn, &b.arn, None).await.unwrap();
+    let c = operator::rerun(&sfn, &store, &b.arn, None).await.unwrap();
     assert_eq!(c.existing, None, "a new execution");
     assert_ne!(c.arn, b.arn);
     let names: Vec<String> = sfn.starts().into_iter().map(|s| s.name).collect();
@@ -339,6 +376,7 @@ async fn an_unknown_execution_is_refused_with_a_hint_at_the_region() {
     let message = refusal(
         operator::rerun(
             &sfn,
+            &FakeStore::new(),
             &format!("{}:gone", MACHINE.replace("stateMachine", "execution")),
             None,
         )
