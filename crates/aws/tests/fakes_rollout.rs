@@ -100,7 +100,7 @@ async fn past_the_tolerance_nothing_new_starts() {
     assert!(outcomes[4]
         .skipped_reason()
         .unwrap()
-        .contains("failures passed the tolerance (1)"));
+        .contains("2 of 10 targets failed in the wave (1 tolerated)"));
     assert_eq!(
         cloud.count(Call::AssumeRole),
         4,
