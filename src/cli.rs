@@ -126,9 +126,21 @@ pub struct DeployArgs {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub pace: PaceArgs,
-    /// Deploy to exactly the targets that failed in this earlier JSON report.
+    /// Deploy, under a new run ID, to the targets that failed or were not started in this
+    /// earlier JSON report, in that report's waves.
     #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]
     pub rerun_failed: Option<PathBuf>,
+    /// Finish the halted or interrupted rollout of this JSON report: under its run ID, every
+    /// target without a success, in its waves, from the first unfinished one. The document
+    /// (--spec, flags) may have changed, its stack name not.
+    #[arg(
+        long,
+        value_name = "REPORT.json",
+        conflicts_with_all = ["rerun_failed", "run_id", "accounts", "ous", "tag_filters", "exclude", "regions", "include_management_account"]
+    )]
+    pub resume: Option<PathBuf>,
+    /// The report as JSON, what --resume and --rerun-failed read. A halted or interrupted run
+    /// without it writes one anyway, to .stackfleet/RUN/report.json.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]

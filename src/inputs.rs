@@ -11,8 +11,9 @@ use stackfleet_core::document::Resolved;
 use stackfleet_core::preflight::preflight;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::spec::{Capability, DeployRole, RecoveryPolicy, TemplateBody, TemplateUrl};
-use stackfleet_core::targeting::{resolve as resolve_targets, Resolution, Selection};
+use stackfleet_core::targeting::{resolve as resolve_targets, wave_choices, Resolution, Selection};
 use stackfleet_core::template::TemplateRef;
+use stackfleet_core::waves::{assign, Wave};
 use stackfleet_core::{Region, Rollout, RolloutSpec, RunId, Targets};
 
 use crate::cli::{AwsArgs, PaceArgs, Recovery, SpecArgs, TargetArgs};
@@ -174,6 +175,10 @@ fn flags_document(
         },
         concurrency: pace.and_then(|pace| pace.concurrency),
         failure_tolerance: pace.and_then(|pace| pace.failure_tolerance),
+        // Waves, alarms and a resume are written in a document, never given as flags.
+        waves: Vec::new(),
+        alarms: Vec::new(),
+        resume: None,
     })
 }
 
@@ -241,6 +246,37 @@ pub fn aws_settings(args: &AwsArgs) -> AwsSettings {
     }
 }
 
+/// The document of a local run (`deploy`, `plan`), resolved: `resume:` is the state machine's
+/// way to resume, refused here with the local one.
+pub fn local_document(
+    spec_args: &SpecArgs,
+    target_args: &TargetArgs,
+    pace: Option<&PaceArgs>,
+) -> Result<Resolved, InputError> {
+    let resolved = resolve(&document(
+        spec_args,
+        target_args,
+        pace,
+        RoleDefault::Organizations,
+    )?)?;
+    if let Some(run) = &resolved.resume {
+        return Err(InputError::new(format!(
+            "the rollout document says `resume: {run}`, which only the state machine reads \
+             (stackfleet start); to resume a local run, leave it out and pass --resume REPORT.json \
+             with the JSON report that run wrote"
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Targets taken from an earlier report (`--resume`, `--rerun-failed`) instead of the
+/// Organization: already in their waves, and, for a resume, under that report's run ID.
+#[derive(Debug, Clone)]
+pub struct Carried {
+    pub waves: Vec<Wave>,
+    pub run: Option<RunId>,
+}
+
 /// Everything a command needs before it touches a target.
 #[derive(Debug)]
 pub struct Prepared {
@@ -250,40 +286,56 @@ pub struct Prepared {
     pub resolution: Resolution,
     pub concurrency: u32,
     pub tolerance: FailureTolerance,
+    /// The targets of `resolution` in the order they roll out: the document's waves as
+    /// assigned (one wave `all` without any), or the carried ones.
+    pub waves: Vec<Wave>,
+    pub alarms: Vec<String>,
 }
 
-/// Reads the document and the flags, validates the template once with CloudFormation, and
-/// resolves the targets from the Organization (unless `given`, as by `--rerun-failed`, or the
-/// document lists them). Nothing here changes a stack.
+/// Validates the template once with CloudFormation, resolves the targets from the Organization
+/// (unless `carried`, or the document lists them) and assigns them to the document's waves.
+/// Nothing here changes a stack.
 pub async fn prepare(
+    resolved: Resolved,
     spec_args: &SpecArgs,
-    target_args: &TargetArgs,
-    pace: Option<&PaceArgs>,
     aws_args: &AwsArgs,
-    given: Option<Resolution>,
+    carried: Option<Carried>,
 ) -> Result<Prepared, CliError> {
     let Resolved {
         spec,
         targets,
         concurrency,
         tolerance,
-    } = resolve(&document(
-        spec_args,
-        target_args,
-        pace,
-        RoleDefault::Organizations,
-    )?)?;
-    let run = run_id(spec_args.run_id.as_ref());
+        waves: written_waves,
+        alarms,
+        resume: _,
+    } = resolved;
     let config = aws_settings(aws_args).sdk_config().await;
     let selection = selection(&targets, config.region().map(|r| r.as_ref()))?;
     preflight(&CfnStacks::from_config(&config), &spec).await?;
-    let resolution = match given {
-        Some(resolution) => resolution,
-        None if !targets.list.is_empty() => Resolution {
-            targets: targets.list.clone(),
-            skipped: Vec::new(),
-        },
-        None => resolve_targets(&OrgClient::from_config(&config), &selection).await?,
+    let (run, resolution, waves) = match carried {
+        Some(Carried { waves, run }) => {
+            let resolution = Resolution {
+                targets: waves.iter().flat_map(|w| w.targets.iter().cloned()).collect(),
+                skipped: Vec::new(),
+            };
+            let run = run.unwrap_or_else(|| run_id(spec_args.run_id.as_ref()));
+            (run, resolution, waves)
+        }
+        None => {
+            let org = OrgClient::from_config(&config);
+            let resolution = if targets.list.is_empty() {
+                resolve_targets(&org, &selection).await?
+            } else {
+                Resolution {
+                    targets: targets.list.clone(),
+                    skipped: Vec::new(),
+                }
+            };
+            let chosen = wave_choices(&org, &written_waves).await?;
+            let waves = assign(&written_waves, &chosen, tolerance, &resolution.targets);
+            (run_id(spec_args.run_id.as_ref()), resolution, waves)
+        }
     };
     Ok(Prepared {
         spec,
@@ -292,6 +344,8 @@ pub async fn prepare(
         resolution,
         concurrency,
         tolerance,
+        waves,
+        alarms,
     })
 }
 

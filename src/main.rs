@@ -7,6 +7,7 @@ mod operate;
 mod output;
 mod plan;
 mod progress;
+mod resume;
 
 use std::process::ExitCode;
 

@@ -115,8 +115,15 @@ pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
 
 pub async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
     let name = args.name.as_deref().map(chosen_name).transpose()?;
-    let (_, executions) = connect(&args.execution).await?;
-    let submitted = operator::rerun(&executions, &args.execution.execution_arn, name.as_deref()).await?;
+    let (config, executions) = connect(&args.execution).await?;
+    let store = store(&config, &executions, &args.execution).await?;
+    let submitted = operator::rerun(
+        &executions,
+        &store,
+        &args.execution.execution_arn,
+        name.as_deref(),
+    )
+    .await?;
     announce(&submitted);
     Ok(ExitCode::SUCCESS)
 }
@@ -214,13 +221,13 @@ fn print_status(status: &RunStatus) {
         for group in &reduced.failures {
             println!(
                 "failed     {}  {}: {}",
-                targets_count(group.targets.len()),
+                targets_count(group.count),
                 group.error,
                 group.cause
             );
             println!("             {}", list_targets(&group.targets));
         }
-        if reduced.rerun_input.is_some() && s.failed > 0 {
+        if reduced.resume_input_key.is_some() {
             println!("re-run     stackfleet rerun {}", execution.arn);
         }
     } else if let (Some(error), true) = (&execution.error, execution.status.is_finished()) {

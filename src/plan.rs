@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use stackfleet_aws::StsAssumer;
 use stackfleet_core::plan::{group_plans, plan_all, PlanVerdict};
 use stackfleet_core::report::targets_count;
+use stackfleet_core::waves::Wave;
 
 use crate::cli::PlanArgs;
 use crate::inputs::{self, Prepared};
@@ -12,14 +13,39 @@ use crate::output::{list_targets, write_file};
 use crate::progress::Progress;
 use crate::CliError;
 
+/// The waves, as a deploy would run them: for documents that write waves.
+fn print_waves(waves: &[Wave]) {
+    println!("\nwaves, in order:");
+    for (index, wave) in waves.iter().enumerate() {
+        println!(
+            "  {}. {}: {}, bake {} s, failure tolerance {}",
+            index + 1,
+            wave.name,
+            targets_count(wave.targets.len()),
+            wave.bake_seconds,
+            wave.failure_tolerance
+        );
+    }
+    for wave in waves.iter().filter(|w| w.targets.is_empty()) {
+        println!(
+            "  warning: wave {:?} has no target: none of its accounts or OUs is among the targets \
+             (a deploy passes it over)",
+            wave.name
+        );
+    }
+}
+
 pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
+    let resolved = inputs::local_document(&args.spec, &args.targets, None)?;
+    let written_waves = !resolved.waves.is_empty();
     let Prepared {
         spec,
         run,
         config,
         resolution,
+        waves,
         ..
-    } = inputs::prepare(&args.spec, &args.targets, None, &args.aws, None).await?;
+    } = inputs::prepare(resolved, &args.spec, &args.aws, None).await?;
     eprintln!(
         "stackfleet: planning stack {} in {} targets ({} skipped)",
         spec.stack_name,
@@ -36,6 +62,9 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     .await;
     progress.finish();
 
+    if written_waves {
+        print_waves(&waves);
+    }
     println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
     for (headline, targets) in group_plans(&plans) {
         println!("  {}: {headline}", targets_count(targets.len()));

@@ -63,6 +63,14 @@ impl Progress {
         }
     }
 
+    /// A line of its own (a wave begins, a bake), above the bar when there is one.
+    pub fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     /// One more target done, nothing to say about it.
     pub fn tick(&mut self) {
         self.done += 1;

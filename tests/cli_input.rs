@@ -159,3 +159,37 @@ fn the_schema_command_prints_the_committed_schema() {
     let committed = std::fs::read_to_string("schema/rollout.schema.json").unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
 }
+
+#[test]
+fn a_local_resume_takes_a_report_of_the_same_stack_not_a_resume_field() {
+    let (dir, spec) = document("stackName: s\ntemplate: {file: template.yaml}\nresume: run-7\n");
+    refused(&words(&["deploy", "--spec", &spec]), "pass --resume REPORT.json");
+    refused(&words(&["plan", "--spec", &spec]), "pass --resume REPORT.json");
+
+    let report = dir.path().join("report.json");
+    std::fs::write(
+        &report,
+        r#"{"run": "run-7", "stackName": "other", "startedAtMs": 0, "finishedAtMs": 1,
+            "withinTolerance": false, "summary": {"total": 0, "created": 0, "updated": 0,
+            "unchanged": 0, "failed": 0, "skipped": 0}, "failureGroups": [], "outcomes": []}"#,
+    )
+    .unwrap();
+    let report = report.to_str().unwrap();
+    refused(
+        &deploy(&["--resume", report]),
+        "is a report of stack other, and this rollout is of stack s",
+    );
+    refused(&deploy(&["--rerun-failed", report]), "is a report of stack other");
+    refused(
+        &deploy(&["--resume", report, "--run-id", "r2"]),
+        "cannot be used with",
+    );
+    refused(
+        &deploy(&["--resume", report, "--rerun-failed", report]),
+        "cannot be used with",
+    );
+    refused(
+        &deploy(&["--resume", report, "--ou", "r-ab12"]),
+        "cannot be used with",
+    );
+}

@@ -218,6 +218,39 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
         7,
         "every active account is accounted for"
     );
+
+    // Re-run as advised, once fixed: the failure and every target the stop left unstarted.
+    let mut wanted: Vec<String> = outcomes[failed_at..]
+        .iter()
+        .filter(|o| o["kind"] == "Failed" || o["notStarted"] == true)
+        .map(|o| o["target"].as_str().unwrap().to_owned())
+        .collect();
+    wanted.sort();
+    assert!(
+        wanted.len() > 1,
+        "the other hand-made roles are in accounts not started"
+    );
+    demo_org(
+        &moto,
+        &[
+            "fix",
+            dir.path().join("org.json").to_str().unwrap(),
+            "org-federation",
+        ],
+    );
+    let rerun_path = dir.path().join("rerun.json");
+    let (code, rerun) = deploy(
+        &moto,
+        &["--rerun-failed", report_path.to_str().unwrap()],
+        &rerun_path,
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        targets_of(&rerun, "Created"),
+        wanted,
+        "not-started targets are re-run too"
+    );
+    assert_eq!(count(&rerun, "total") as usize, wanted.len());
 }
 
 #[test]

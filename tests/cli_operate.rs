@@ -370,15 +370,17 @@ async fn watch_status_report_and_rerun_refusal_of_executions_that_ran() {
 
     // `rerun` of this execution would start a second execution, which moto 5.2.1's engine cannot
     // do (StartExecution answers 500: it deep-copies its state with the first execution's lock
-    // inside). operator_mocks.rs starts the rerunInput at the SDK seam instead.
+    // inside). operator_mocks.rs starts the resume input at the SDK seam instead.
 
     let succeeding = json!({
         "run": "x",
         "summary": { "total": 3, "created": 2, "updated": 0, "unchanged": 0, "failed": 0, "skipped": 1 },
         "failures": [],
+        "failureGroups": 0,
         "withinTolerance": true,
+        "halt": null,
         "cause": "0 of 2 targets failed",
-        "rerunInput": null,
+        "resumeInputKey": null,
         "reportKey": "x"
     });
     // A moto of its own: after one execution, this moto's engine answers any start with a 500.

@@ -104,6 +104,19 @@ pub fn demo_org(moto: &Moto, args: &[&str]) {
     assert!(status.success(), "scripts/demo_org.py {args:?} failed");
 }
 
+/// What the demo's Organization script prints (`stacks`, `get`), for the CLI tests.
+pub fn demo_org_output(moto: &Moto, args: &[&str]) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/demo_org.py");
+    let output = Command::new(python())
+        .arg(script)
+        .arg(&moto.endpoint)
+        .args(args)
+        .output()
+        .expect("run scripts/demo_org.py");
+    assert!(output.status.success(), "scripts/demo_org.py {args:?} failed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// The stackfleet binary, pointed at moto with the management account's credentials.
 pub fn stackfleet(moto: &Moto) -> Command {
     stackfleet_at(&moto.endpoint)
