@@ -343,7 +343,7 @@ mod tests {
             },
             sized(None, Some(30)),
         ];
-        let chosen = vec![BTreeSet::new(), BTreeSet::from([canary.clone()]), BTreeSet::new()];
+        let chosen = vec![BTreeSet::new(), BTreeSet::from([canary]), BTreeSet::new()];
         let waves = assign(&specs, &chosen, FailureTolerance::Count(2), &all);
         let sizes: Vec<(&str, usize)> = waves.iter().map(|w| (w.name.as_str(), w.targets.len())).collect();
         assert_eq!(
@@ -359,7 +359,7 @@ mod tests {
         let mut seen: Vec<Target> = waves.iter().flat_map(|w| w.targets.clone()).collect();
         seen.sort();
         assert_eq!(seen, all);
-        let mut shuffled = all.clone();
+        let mut shuffled = all;
         shuffled.reverse();
         assert_eq!(
             assign(&specs, &chosen, FailureTolerance::Count(2), &shuffled),

@@ -4,7 +4,7 @@
 //! after a wave, reads the alarms and bakes, reading them every minute. The decisions are core's
 //! (`waves::Budget`, `waves::alarm_verdict`), the same the local runner makes.
 
-use futures::stream::{StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_core::ports::{all_pages, Alarms, RunStore};
 use stackfleet_core::waves::{alarm_verdict, next_bake_look, Halt};
 use stackfleet_core::wire::gate::{Cursor, GateAction, GateRequest, GateResponse, PART_SIZE};
@@ -243,17 +243,25 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
                      worker's Catch or was aborted (see the Map Run's failed executions)"
                 .to_owned(),
         };
-        for target in part.filter(|t| !recorded.contains(&self.keys.outcome(t))) {
-            tracing::warn!(run = %self.run, target = %target, "lost");
-            let lost = Outcome::failed(
-                target.clone(),
-                ErrorName::Internal,
-                RootCause::message(why.clone()),
-                0,
-                0,
-            );
-            put_outcome(self.store, &self.run, wave, &lost).await?;
-        }
+        let lost: Vec<&Target> = part
+            .filter(|t| !recorded.contains(&self.keys.outcome(t)))
+            .collect();
+        // Up to a whole part when the Map run itself failed: written 32 at a time.
+        stream::iter(lost)
+            .map(|target| {
+                tracing::warn!(run = %self.run, target = %target, "lost");
+                let lost = Outcome::failed(
+                    target.clone(),
+                    ErrorName::Internal,
+                    RootCause::message(why.clone()),
+                    0,
+                    0,
+                );
+                async move { put_outcome(self.store, &self.run, wave, &lost).await }
+            })
+            .buffer_unordered(32)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(())
     }
 }

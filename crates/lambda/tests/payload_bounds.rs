@@ -115,8 +115,7 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
                 target.clone(),
                 ErrorName::StackFailed,
                 RootCause::message(format!(
-                    "Bucket b{failed_so_far}x already exists (Service: S3, Status Code: 409, Request ID: {:08x}-0b7d-4c53-9a61-6f6f1d2a9b11)",
-                    failed_so_far
+                    "Bucket b{failed_so_far}x already exists (Service: S3, Status Code: 409, Request ID: {failed_so_far:08x}-0b7d-4c53-9a61-6f6f1d2a9b11)"
                 )),
                 1_000,
                 6,
