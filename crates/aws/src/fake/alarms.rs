@@ -121,10 +121,4 @@ mod tests {
         assert_eq!(alarms.states(&asked).await.unwrap().len(), 1);
         assert_eq!(alarms.calls(), 2);
     }
-
-    #[test]
-    #[should_panic(expected = "set_state needs an existing alarm")]
-    fn setting_the_state_of_a_missing_alarm_is_a_test_error() {
-        FakeAlarms::new().set_state("missing", AlarmState::Alarm);
-    }
 }
