@@ -12,7 +12,7 @@ use stackfleet_core::wire::lister::RunRecord;
 use stackfleet_core::{ErrorName, Outcome, RootCause, RunId, Target};
 
 use crate::error::LambdaError;
-use crate::records::{self, count, get_json, put_json, put_outcome, RunKeys};
+use crate::records::{self, get_json, put_json, put_outcome, RunKeys};
 
 struct Gate<'a, S, A> {
     store: &'a S,
@@ -67,12 +67,7 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         GateResponse {
             run: self.run.clone(),
             action,
-            wave_name: self
-                .record
-                .waves
-                .get(wave)
-                .map(|w| w.name.clone())
-                .unwrap_or_default(),
+            wave_name: self.record.wave_name(wave),
             wave,
             cursor,
             items,
@@ -83,47 +78,33 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         }
     }
 
-    async fn targets(&self, wave: usize) -> Result<Vec<Target>, LambdaError> {
-        get_json(self.store, &self.keys.wave(wave)).await?.ok_or_else(|| {
-            LambdaError::new(
-                ErrorName::Internal,
-                format!("{} is missing", self.keys.wave(wave)),
-            )
-        })
-    }
-
     /// The first wave from `from` on that has targets, its first part; or done.
     async fn next_wave(&self, from: usize) -> Result<GateResponse, LambdaError> {
         match (from..self.record.waves.len()).find(|&i| self.record.waves[i].size > 0) {
-            Some(wave) => self.deploy(wave, 0).await,
+            Some(wave) => Ok(self.deploy(wave, 0, &records::wave(self.store, &self.run, wave).await?)),
             None => Ok(self.respond(GateAction::Done, None, Vec::new(), 0)),
         }
     }
 
-    async fn deploy(&self, wave: usize, part: usize) -> Result<GateResponse, LambdaError> {
-        let items: Vec<Target> = self
-            .targets(wave)
-            .await?
-            .into_iter()
+    /// Part `part` of `targets`, wave `wave`'s.
+    fn deploy(&self, wave: usize, part: usize, targets: &[Target]) -> GateResponse {
+        let items = targets
+            .iter()
             .skip(part * PART_SIZE)
             .take(PART_SIZE)
+            .cloned()
             .collect();
         let cursor = Cursor {
             wave,
             part,
             bake_until_ms: None,
         };
-        Ok(self.respond(GateAction::Deploy, Some(cursor), items, 0))
+        self.respond(GateAction::Deploy, Some(cursor), items, 0)
     }
 
     async fn halt(&self, wave: usize, reason: String) -> Result<GateResponse, LambdaError> {
         let halt = Halt {
-            wave: self
-                .record
-                .waves
-                .get(wave)
-                .map(|w| w.name.clone())
-                .unwrap_or_default(),
+            wave: self.record.wave_name(wave),
             wave_index: wave,
             reason,
         };
@@ -153,7 +134,7 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         part: usize,
         map_error: Option<&stackfleet_core::wire::worker::CaughtError>,
     ) -> Result<GateResponse, LambdaError> {
-        let targets = self.targets(wave).await?;
+        let targets = records::wave(self.store, &self.run, wave).await?;
         self.record_lost(
             wave,
             targets.iter().skip(part * PART_SIZE).take(PART_SIZE),
@@ -164,15 +145,11 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         if let Some(stop) = stopped {
             return self.halt(wave, stop.reason).await;
         }
-        if let Some(budget) = self.record.budget(wave) {
-            let wave_failed = count(self.store, &self.keys.failed_in_wave(wave)).await?;
-            let overall_failed = count(self.store, &self.keys.failed()).await?;
-            if let Some(why) = budget.exceeded(wave_failed, overall_failed) {
-                return self.halt(wave, why).await;
-            }
+        if let Some(why) = records::budget_passed(self.store, &self.record, wave).await? {
+            return self.halt(wave, why).await;
         }
         if (part + 1) * PART_SIZE < targets.len() {
-            return self.deploy(wave, part + 1).await;
+            return Ok(self.deploy(wave, part + 1, &targets));
         }
         let later = (wave + 1..self.record.waves.len()).any(|i| self.record.waves[i].size > 0);
         if !later {

@@ -2,8 +2,6 @@
 //! the Organization and assigned to waves (or, for a resume, the resumed run's waves less what
 //! it deployed). Writes the run's records; returns counts only, whatever the fleet's size.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use stackfleet_core::ports::{Alarms, Organization, RunStore, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
@@ -164,21 +162,4 @@ where
         cursor: None,
         map_error: None,
     })
-}
-
-/// The targets of every wave of a run, as the lister wrote them.
-pub async fn wave_targets<S: RunStore>(
-    store: &S,
-    run: &RunId,
-    record: &RunRecord,
-) -> Result<BTreeMap<usize, Vec<stackfleet_core::Target>>, LambdaError> {
-    let keys = RunKeys::new(run);
-    let mut all = BTreeMap::new();
-    for index in 0..record.waves.len() {
-        let targets = get_json(store, &keys.wave(index)).await?.ok_or_else(|| {
-            LambdaError::new(ErrorName::Internal, format!("{} is missing", keys.wave(index)))
-        })?;
-        all.insert(index, targets);
-    }
-    Ok(all)
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use stackfleet_core::ports::RunStore;
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RolloutSpec, RunId};
+use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RolloutSpec, RunId, Target};
 
 use crate::error::LambdaError;
 pub use stackfleet_core::run_keys::RunKeys;
@@ -68,6 +68,37 @@ pub async fn count<S: RunStore>(store: &S, prefix: &str) -> Result<usize, Lambda
         stackfleet_core::ports::all_pages(|page| async move { store.list(prefix, page.as_deref()).await })
             .await?;
     Ok(keys.len())
+}
+
+/// The targets of wave `index`, as the lister wrote them.
+pub async fn wave<S: RunStore>(store: &S, run: &RunId, index: usize) -> Result<Vec<Target>, LambdaError> {
+    required(store, &RunKeys::new(run).wave(index)).await
+}
+
+/// The targets of every wave of the run, in order.
+pub async fn waves<S: RunStore>(store: &S, record: &RunRecord) -> Result<Vec<Vec<Target>>, LambdaError> {
+    let mut all = Vec::with_capacity(record.waves.len());
+    for index in 0..record.waves.len() {
+        all.push(wave(store, &record.run, index).await?);
+    }
+    Ok(all)
+}
+
+/// Why no new target of the run may start, once wave `wave`'s failures or the rollout's pass
+/// their tolerance (the failed markers counted); `None` within both, or for a budget that no
+/// count can pass (nothing is listed then).
+pub async fn budget_passed<S: RunStore>(
+    store: &S,
+    record: &RunRecord,
+    wave: usize,
+) -> Result<Option<String>, LambdaError> {
+    let Some(budget) = record.budget(wave).filter(|b| !b.is_unlimited()) else {
+        return Ok(None);
+    };
+    let keys = RunKeys::new(&record.run);
+    let wave_failed = count(store, &keys.failed_in_wave(wave)).await?;
+    let overall_failed = count(store, &keys.failed()).await?;
+    Ok(budget.exceeded(wave_failed, overall_failed))
 }
 
 /// The run's record, as the lister wrote it.

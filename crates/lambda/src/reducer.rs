@@ -10,7 +10,6 @@ use stackfleet_core::wire::reduce::{FailureDigest, REDUCED_GROUPS};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RootCause};
 
 use crate::error::LambdaError;
-use crate::lister::wave_targets;
 use crate::records::{self, get_json, RunKeys};
 
 /// The Reduce step's wire shapes are core's: the operator commands read the same type back.
@@ -74,7 +73,7 @@ pub async fn reduce<S: RunStore>(
     let record = records::record(store, run).await?;
     let document = records::document(store, run).await?;
     let halt: Option<Halt> = get_json(store, &keys.halt()).await?;
-    let by_wave = wave_targets(store, run, &record).await?;
+    let by_wave = records::waves(store, &record).await?;
     let prefix = keys.outcomes();
     let prefix = prefix.as_str();
     let outcome_keys = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
@@ -91,10 +90,10 @@ pub async fn reduce<S: RunStore>(
     let seen: std::collections::BTreeSet<_> = outcomes.iter().map(|o| o.target.clone()).collect();
     // A target without an outcome is reported, never dropped: not started when its wave came
     // after a halt, lost (Failed) otherwise.
-    for (index, targets) in &by_wave {
+    for (index, targets) in by_wave.iter().enumerate() {
         for target in targets.iter().filter(|t| !seen.contains(*t)) {
             outcomes.push(match &halt {
-                Some(halt) if *index > halt.wave_index => {
+                Some(halt) if index > halt.wave_index => {
                     Outcome::not_started(target.clone(), format!("not started: the rollout {halt}"))
                 }
                 _ => Outcome::failed(
@@ -121,12 +120,12 @@ pub async fn reduce<S: RunStore>(
     let waves: Vec<Wave> = record
         .waves
         .iter()
-        .enumerate()
-        .map(|(index, header)| Wave {
+        .zip(by_wave)
+        .map(|(header, targets)| Wave {
             name: header.name.clone(),
             bake_seconds: header.bake_seconds,
             failure_tolerance: header.failure_tolerance,
-            targets: by_wave.get(&index).cloned().unwrap_or_default(),
+            targets,
         })
         .collect();
     let report = Report::new(

@@ -13,7 +13,7 @@ use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, R
 use tracing::Instrument;
 
 use crate::error::LambdaError;
-use crate::records::{self, count, get_json, put_json, put_outcome, RunKeys};
+use crate::records::{self, get_json, put_json, put_outcome, RunKeys};
 use stackfleet_core::waves::Halt;
 
 /// Kept free at the end of an invocation: the last look (DescribeStacks, and the events pages of
@@ -179,15 +179,10 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             return Ok(());
         }
         let record = records::record(&self.store, run).await?;
-        let Some(budget) = record.budget(wave).filter(|b| !b.is_unlimited()) else {
-            return Ok(());
-        };
-        let wave_failed = count(&self.store, &keys.failed_in_wave(wave)).await?;
-        let overall_failed = count(&self.store, &keys.failed()).await?;
-        if let Some(reason) = budget.exceeded(wave_failed, overall_failed) {
+        if let Some(reason) = records::budget_passed(&self.store, &record, wave).await? {
             tracing::warn!(%reason, "stop: no new target of the run starts");
             let stop = Halt {
-                wave: record.waves[wave].name.clone(),
+                wave: record.wave_name(wave),
                 wave_index: wave,
                 reason,
             };

@@ -72,6 +72,11 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Wave `index`'s name; empty for an index the run does not have.
+    pub fn wave_name(&self, index: usize) -> String {
+        self.waves.get(index).map(|w| w.name.clone()).unwrap_or_default()
+    }
+
     /// What wave `index` may fail.
     pub fn budget(&self, index: usize) -> Option<crate::waves::Budget> {
         self.waves.get(index).map(|wave| crate::waves::Budget {
