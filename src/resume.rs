@@ -54,18 +54,6 @@ fn read_report(path: &Path) -> Result<Report, InputError> {
     })
 }
 
-/// The report's waves; a report from before waves had one, of every target, whose tolerance
-/// was the rollout's: today's, then.
-fn recorded_waves(report: &Report, tolerance: FailureTolerance) -> Vec<Wave> {
-    let mut waves = report.recorded_waves();
-    if report.waves.is_empty() {
-        for wave in &mut waves {
-            wave.failure_tolerance = tolerance;
-        }
-    }
-    waves
-}
-
 /// `waves` narrowed to `wanted`, each target in its wave; a wanted target no wave holds (nothing
 /// lost) goes to the `rest` wave, made if need be.
 fn in_their_waves(waves: &[Wave], wanted: &[Target], tolerance: FailureTolerance) -> Vec<Wave> {
@@ -106,7 +94,8 @@ impl Earlier {
                 how.flag()
             )));
         }
-        let recorded = recorded_waves(&report, resolved.tolerance);
+        // A report from before waves had one, whose tolerance was the rollout's: today's, then.
+        let recorded = report.recorded_waves(resolved.tolerance);
         let waves = match how {
             Takeover::Resume => {
                 // Failed, not started, and never reported: every target without a success.

@@ -376,7 +376,10 @@ async fn resuming_from_the_halted_report_finishes_the_rest_wave_by_wave() {
     let report = report_of("resumed-1", halted, &waves);
 
     // The cause is fixed: the failed canary's next operations succeed (the fake's default).
-    let left = remaining(&report.recorded_waves(), &report.succeeded());
+    let left = remaining(
+        &report.recorded_waves(FailureTolerance::default()),
+        &report.succeeded(),
+    );
     assert_eq!(sizes(&left), [("canary", 1), ("wave 2", 3), ("rest", 5)]);
     let (resumed, heard) = roll(&cloud, &left, overall, "resumed-1").await;
 
@@ -435,7 +438,7 @@ async fn a_rerun_deploys_the_failed_and_the_not_started_targets() {
     let others: BTreeSet<Target> = all.iter().filter(|t| !rerun.contains(*t)).cloned().collect();
     let (again, _) = roll(
         &cloud,
-        &remaining(&report.recorded_waves(), &others),
+        &remaining(&report.recorded_waves(FailureTolerance::default()), &others),
         FailureTolerance::Count(0),
         "second-1",
     )

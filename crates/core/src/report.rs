@@ -184,15 +184,15 @@ impl Report {
     }
 
     /// The waves as recorded, or (a report from before waves) one wave of every target that was
-    /// deployed or meant to be.
-    pub fn recorded_waves(&self) -> Vec<Wave> {
+    /// deployed or meant to be, with `tolerance`: the report does not say what it was.
+    pub fn recorded_waves(&self, tolerance: crate::rollout::FailureTolerance) -> Vec<Wave> {
         if !self.waves.is_empty() {
             return self.waves.clone();
         }
         vec![Wave {
             name: "all".into(),
             bake_seconds: 0,
-            failure_tolerance: crate::rollout::FailureTolerance::default(),
+            failure_tolerance: tolerance,
             targets: self
                 .outcomes
                 .iter()

@@ -6,6 +6,7 @@ use serde_json::Value;
 use stackfleet_core::ports::{Alarms, Organization, RunStore, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
+use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::targeting::{resolve, wave_choices, Resolution, TargetingError};
 use stackfleet_core::waves::{alarm_verdict, assign, remaining, Wave};
 pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
@@ -74,7 +75,11 @@ async fn resumed_waves<S: RunStore>(
         .filter(|o| !o.wants_rerun())
         .cloned()
         .collect();
-    let waves = remaining(&report.recorded_waves(), &report.succeeded());
+    // A report from before waves: one wave, with no tolerance of its own (Count(0)), as before.
+    let waves = remaining(
+        &report.recorded_waves(FailureTolerance::default()),
+        &report.succeeded(),
+    );
     Ok((waves, finished))
 }
 
