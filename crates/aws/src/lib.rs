@@ -19,7 +19,7 @@ pub use cloudformation::CfnStacks;
 pub use cloudwatch::CloudWatchAlarms;
 pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
-pub use s3::S3Store;
+pub use s3::{S3Store, S3Templates};
 #[cfg(feature = "operator")]
 pub use sfn::SfnExecutions;
 pub use sts::StsAssumer;

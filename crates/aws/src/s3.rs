@@ -1,9 +1,11 @@
-//! S3 behind core's `RunStore`: one bucket, the run's records under a prefix.
+//! S3 behind core's `RunStore` (one bucket, the run's records under a prefix, every call made
+//! only if the bucket belongs to the expected account) and `TemplateObjects` (template reads).
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use stackfleet_core::ports::{Page, PortError, PortResult, RunStore};
+use stackfleet_core::pinned::{S3Location, TemplateObject};
+use stackfleet_core::ports::{Page, PortError, PortResult, RunStore, TemplateObjects};
 
 use crate::errors::classify;
 
@@ -11,6 +13,10 @@ use crate::errors::classify;
 pub struct S3Store {
     client: Client,
     bucket: String,
+    /// Sent as `ExpectedBucketOwner` on every call: S3 refuses the call (403) when the bucket
+    /// belongs to another account, so a bucket name that was deleted and taken by somebody else,
+    /// or a tag pointing elsewhere, never receives or serves run records.
+    expected_owner: Option<String>,
 }
 
 impl S3Store {
@@ -18,7 +24,18 @@ impl S3Store {
         Self {
             client,
             bucket: bucket.into(),
+            expected_owner: None,
         }
+    }
+
+    /// Every call asks S3 to check that `account` owns the bucket.
+    pub fn with_expected_owner(mut self, account: impl Into<String>) -> Self {
+        self.expected_owner = Some(account.into());
+        self
+    }
+
+    pub fn expected_owner(&self) -> Option<&str> {
+        self.expected_owner.as_deref()
     }
 
     /// Path-style addressing: what local emulators answer, and harmless against AWS.
@@ -35,6 +52,7 @@ impl RunStore for S3Store {
         self.client
             .put_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.expected_owner.clone())
             .key(key)
             .content_type(content_type)
             .body(ByteStream::from(body.into_bytes()))
@@ -49,6 +67,7 @@ impl RunStore for S3Store {
             .client
             .get_object()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.expected_owner.clone())
             .key(key)
             .send()
             .await
@@ -76,6 +95,7 @@ impl RunStore for S3Store {
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.expected_owner.clone())
             .prefix(prefix)
             .set_continuation_token(page.map(str::to_owned))
             .send()
@@ -88,6 +108,57 @@ impl RunStore for S3Store {
                 .filter_map(|o| o.key().map(str::to_owned))
                 .collect(),
             next_page: answer.next_continuation_token().map(str::to_owned),
+        })
+    }
+}
+
+/// Template objects read with the caller's credentials (the lister's role).
+#[derive(Debug, Clone)]
+pub struct S3Templates {
+    client: Client,
+}
+
+impl S3Templates {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Path-style addressing, as `S3Store`.
+    pub fn from_config(config: &SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build();
+        Self::new(Client::from_conf(s3))
+    }
+}
+
+impl TemplateObjects for S3Templates {
+    async fn read(&self, location: &S3Location) -> PortResult<TemplateObject> {
+        let name = format!("s3://{}/{}", location.bucket, location.key);
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&location.bucket)
+            .key(&location.key)
+            .set_version_id(location.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| match classify(&e) {
+                PortError::Rejected { code, message } => PortError::Rejected {
+                    code,
+                    message: format!("{name}: {message}"),
+                },
+                other => other,
+            })?;
+        let version_id = answer.version_id().map(str::to_owned);
+        let body = answer
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::Transport(format!("reading {name}: {e}")))?;
+        Ok(TemplateObject {
+            version_id,
+            body: body.to_vec(),
         })
     }
 }

@@ -193,6 +193,16 @@ impl Targets {
         }
     }
 
+    /// What these targets allow, as a bound on other documents' (the state machine's default
+    /// spec bounds every execution input).
+    pub fn scope(&self) -> crate::targeting::Scope {
+        if self.list.is_empty() {
+            crate::targeting::Scope::Selection(self.selection())
+        } else {
+            crate::targeting::Scope::List(self.list.iter().cloned().collect())
+        }
+    }
+
     /// What targeting resolves against the Organization.
     pub fn selection(&self) -> Selection {
         Selection {

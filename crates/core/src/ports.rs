@@ -246,3 +246,13 @@ impl Alarms for NoAlarms {
         Ok(std::collections::BTreeMap::new())
     }
 }
+
+/// Template objects in S3, read once per run to pin the version every target deploys.
+pub trait TemplateObjects: Send + Sync {
+    /// The object at `location` as it is now (the version it names, if it names one). A missing
+    /// bucket or key is `Rejected` with S3's code.
+    fn read(
+        &self,
+        location: &crate::pinned::S3Location,
+    ) -> impl Future<Output = PortResult<crate::pinned::TemplateObject>> + Send;
+}

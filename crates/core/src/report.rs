@@ -135,6 +135,9 @@ pub struct Report {
     /// Why the rollout stopped between waves, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halt: Option<Halt>,
+    /// The template version every target got (the state machine pins it at Discover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::pinned::PinnedTemplate>,
 }
 
 impl Report {
@@ -157,7 +160,13 @@ impl Report {
             outcomes,
             waves: Vec::new(),
             halt: None,
+            template: None,
         }
+    }
+
+    /// The pinned template the run deployed.
+    pub fn with_template(self, template: Option<crate::pinned::PinnedTemplate>) -> Self {
+        Self { template, ..self }
     }
 
     /// The waves the targets ran in, and the halt: recorded for a resume or a re-run.
@@ -214,6 +223,15 @@ impl Report {
         );
         let seconds = self.finished_at_ms.saturating_sub(self.started_at_ms) as f64 / 1000.0;
         let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
+        if let Some(template) = &self.template {
+            let _ = writeln!(
+                md,
+                "Template `{}`, version `{}`, SHA-256 `{}`.\n",
+                template.url.as_str(),
+                template.version_id,
+                template.sha256
+            );
+        }
         if let Some(halt) = &self.halt {
             let _ = writeln!(
                 md,

@@ -193,6 +193,93 @@ pub async fn resolve<O: Organization>(org: &O, selection: &Selection) -> Result<
     })
 }
 
+/// The targets a scope allows (the stored default spec's, for the state machine): its own
+/// resolution, so the same accounts, OUs, exclusions, tags, regions and management-account rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Exactly these targets (a default spec with `targets.list`).
+    List(BTreeSet<Target>),
+    Selection(Selection),
+}
+
+/// Splits `candidates` into those within `scope` and those outside it, each of the latter with
+/// the reason. Tags are read only for candidate accounts the rest of the scope admits.
+pub async fn within_scope<O: Organization>(
+    org: &O,
+    scope: &Scope,
+    candidates: Vec<Target>,
+) -> Result<(Vec<Target>, Vec<(Target, String)>), TargetingError> {
+    let selection = match scope {
+        Scope::List(allowed) => {
+            let (inside, outside): (Vec<Target>, Vec<Target>) =
+                candidates.into_iter().partition(|t| allowed.contains(t));
+            let why = "not in the stored default spec's targets.list".to_owned();
+            return Ok((inside, outside.into_iter().map(|t| (t, why.clone())).collect()));
+        }
+        Scope::Selection(selection) => selection,
+    };
+    // A scope that names no region bounds accounts only.
+    let regions: Vec<Region> = if selection.regions.is_empty() {
+        candidates
+            .iter()
+            .map(|t| t.region.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    } else {
+        selection.regions.clone()
+    };
+    if candidates.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let untagged = Selection {
+        tag_filters: Vec::new(),
+        regions: regions.clone(),
+        ..selection.clone()
+    };
+    let admitted: BTreeSet<Target> = resolve(org, &untagged).await?.targets.into_iter().collect();
+    let mut tagged: BTreeMap<AccountId, bool> = BTreeMap::new();
+    let (mut inside, mut outside) = (Vec::new(), Vec::new());
+    for target in candidates {
+        if !regions.contains(&target.region) {
+            outside.push((
+                target,
+                "its region is not among the stored default spec's regions".to_owned(),
+            ));
+            continue;
+        }
+        if !admitted.contains(&target) {
+            outside.push((
+                target,
+                "the account is outside the stored default spec's targets (its accounts and OUs, \
+                 less its exclusions, the management account and inactive accounts)"
+                    .to_owned(),
+            ));
+            continue;
+        }
+        if !selection.tag_filters.is_empty() {
+            let account = target.account.clone();
+            let ok = match tagged.get(&account) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = matches_tags(org, &account, &selection.tag_filters).await?;
+                    tagged.insert(account, ok);
+                    ok
+                }
+            };
+            if !ok {
+                outside.push((
+                    target,
+                    "the account does not carry the stored default spec's tag filter".to_owned(),
+                ));
+                continue;
+            }
+        }
+        inside.push(target);
+    }
+    Ok((inside, outside))
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_ou_id;

@@ -1,12 +1,24 @@
-//! The execution input: a pipeline's rollout document, a console re-run's `rerunInput`, or the
-//! EventBridge event of a new account. Each is laid over the stored default spec (itself a
-//! rollout document) field by field, then checked whole.
+//! The execution input: a pipeline's rollout document, a re-run's or resume's input, or the
+//! EventBridge event of a new account. The stored default spec (itself a rollout document) is
+//! the policy: a document input is laid over it field by field and may change only what the
+//! machine's allow-list names (`InputPolicy`); a new-account event deploys the default exactly.
 
 use serde_json::Value;
 use stackfleet_core::document::Resolved;
-use stackfleet_core::{AccountId, Rollout, Targets};
+use stackfleet_core::policy::InputPolicy;
+use stackfleet_core::{AccountId, Rollout};
 
 use crate::error::LambdaError;
+
+/// How a state machine takes its inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acceptance {
+    /// What a document input may change (`STACKFLEET_INPUT_FIELDS`).
+    pub policy: InputPolicy,
+    /// Only new-account events (`STACKFLEET_ACCEPT=new-account`): the bootstrap machine, whose
+    /// deploy role is an administrator role in every account, takes no other input.
+    pub new_accounts_only: bool,
+}
 
 /// A parsed execution input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +26,12 @@ pub struct RolloutInput {
     /// The input over the stored default: the run's own rollout document, which a re-run narrows.
     pub document: Rollout,
     pub resolved: Resolved,
-    /// Set for a new-account event: AccessDenied then means "not ready yet".
-    pub new_account: bool,
+    /// The stored default spec: its targets bound every run's.
+    pub default: Rollout,
+    /// The account of a new-account event: AccessDenied then means "not ready yet".
+    pub new_account: Option<AccountId>,
+    /// The run's targets must lie within the default's (`InputPolicy::bounds_targets`).
+    pub bounded: bool,
 }
 
 /// The account an EventBridge new-account event is about, if `input` is one: Organizations'
@@ -52,24 +68,25 @@ pub fn new_account_event(input: &Value) -> Result<Option<AccountId>, LambdaError
         .map_err(|e| LambdaError::invalid(format!("{e}")))
 }
 
-/// What a new-account event stands for: the default spec, deployed to that account alone.
-fn for_new_account(account: AccountId) -> Rollout {
-    Rollout {
-        targets: Targets {
-            accounts: vec![account],
-            ..Targets::default()
-        },
-        ..Rollout::default()
-    }
-}
-
-/// Lays the input over the stored default spec and checks the result whole. Unknown or
-/// misspelt fields are refused with their name, before anything else happens.
-pub fn parse(default: &Value, input: &Value) -> Result<RolloutInput, LambdaError> {
+/// Reads the input, checks it against the stored default spec and the machine's acceptance,
+/// lays it over the default and checks the result whole. Unknown or misspelt fields, and
+/// fields the machine does not let an input change, are refused with their names before
+/// anything else happens.
+pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<RolloutInput, LambdaError> {
     let default: Rollout = serde_json::from_value(default.clone())
         .map_err(|e| LambdaError::invalid(format!("the stored default spec: {e}")))?;
-    let (given, new_account) = match new_account_event(input)? {
-        Some(account) => (for_new_account(account), true),
+    let new_account = new_account_event(input)?;
+    let document = match &new_account {
+        // Exactly the default: the lister keeps the account's targets if the default's
+        // targeting admits them.
+        Some(_) => Rollout::default().over(default.clone()),
+        None if acceptance.new_accounts_only => {
+            return Err(LambdaError::invalid(
+                "this state machine accepts only the EventBridge events of new accounts (its deploy \
+                 role is an administrator role, STACKFLEET_ACCEPT=new-account): start rollouts on \
+                 the main stackfleet state machine",
+            ))
+        }
         None => {
             if !input.is_object() {
                 return Err(LambdaError::invalid(
@@ -78,10 +95,14 @@ pub fn parse(default: &Value, input: &Value) -> Result<RolloutInput, LambdaError
             }
             let given: Rollout = serde_json::from_value(input.clone())
                 .map_err(|e| LambdaError::invalid(format!("the execution input: {e}")))?;
-            (given, false)
+            let document = given.over(default.clone());
+            acceptance
+                .policy
+                .check(&default, &document)
+                .map_err(|e| LambdaError::invalid(e.to_string()))?;
+            document
         }
     };
-    let document = given.over(default);
     let resolved = document
         .resolve()
         .map_err(|e| LambdaError::invalid(e.to_string()))?;
@@ -93,6 +114,8 @@ pub fn parse(default: &Value, input: &Value) -> Result<RolloutInput, LambdaError
     Ok(RolloutInput {
         document,
         resolved,
+        default,
         new_account,
+        bounded: acceptance.policy.bounds_targets(),
     })
 }

@@ -3,19 +3,47 @@
 //! it deployed). Writes the run's records; returns counts only, whatever the fleet's size.
 
 use serde_json::Value;
-use stackfleet_core::ports::{Alarms, Organization, RunStore, ValidateTemplate};
+use stackfleet_core::pinned::{s3_location, PinnedTemplate};
+use stackfleet_core::ports::{Alarms, Organization, PortError, RunStore, TemplateObjects, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
-use stackfleet_core::targeting::{resolve, wave_choices, Resolution, TargetingError};
+use stackfleet_core::targeting::{resolve, wave_choices, within_scope, Resolution, TargetingError};
+use stackfleet_core::template::TemplateRef;
 use stackfleet_core::waves::{alarm_verdict, assign, remaining, Wave};
 pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
 use stackfleet_core::wire::lister::{RunRecord, WaveHeader};
-use stackfleet_core::{ErrorName, Outcome, RunId};
+use stackfleet_core::{ErrorName, Outcome, RunId, Target, TemplateSource};
 
 use crate::error::LambdaError;
-use crate::input::{self, RolloutInput};
+use crate::input::{self, Acceptance, RolloutInput};
 use crate::records::{get_json, put_json, put_outcome, RunKeys};
+
+/// What Discover reads and writes through.
+#[derive(Debug)]
+pub struct ListerPorts<'a, O, V, A, T, S> {
+    pub org: &'a O,
+    pub validator: &'a V,
+    pub alarms: &'a A,
+    pub templates: &'a T,
+    pub store: &'a S,
+}
+
+// Shared references only: copied whatever the ports are (a derive would ask them to be Copy).
+impl<O, V, A, T, S> Clone for ListerPorts<'_, O, V, A, T, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<O, V, A, T, S> Copy for ListerPorts<'_, O, V, A, T, S> {}
+
+/// The lister's settings, from its environment.
+#[derive(Debug, Clone, Default)]
+pub struct ListerSettings {
+    /// The stored default spec (`STACKFLEET_DEFAULT_SPEC`): the policy every input is held to.
+    pub default_spec: Value,
+    pub acceptance: Acceptance,
+}
 
 fn targeting_error(error: TargetingError) -> LambdaError {
     match error {
@@ -40,6 +68,24 @@ async fn new_waves<O: Organization>(
             skipped: Vec::new(),
         }
     };
+    // The default spec bounds where an input may deploy: a target outside it is refused,
+    // before any target is touched.
+    if rollout.bounded && rollout.document.targets != rollout.default.targets {
+        let (_, outside) = within_scope(org, &rollout.default.targets.scope(), resolution.targets.clone())
+            .await
+            .map_err(targeting_error)?;
+        if let Some((first, why)) = outside.first() {
+            let named: Vec<String> = outside.iter().take(5).map(|(t, _)| t.to_string()).collect();
+            return Err(LambdaError::invalid(format!(
+                "targets: {} of the input's targets are outside what this state machine may deploy \
+                 to ({}{}); {first}: {why}. An input may narrow the stored default spec's targets, \
+                 never widen them",
+                outside.len(),
+                named.join(", "),
+                if outside.len() > named.len() { ", ..." } else { "" },
+            )));
+        }
+    }
     let choices = wave_choices(org, &resolved.waves)
         .await
         .map_err(targeting_error)?;
@@ -47,10 +93,39 @@ async fn new_waves<O: Organization>(
     Ok((waves, resolution.skipped))
 }
 
+/// The waves of a new account's run: the default spec exactly, for that account's targets if
+/// the default's targeting admits them; else those targets are reported Skipped, with why.
+async fn new_account_waves<O: Organization>(
+    org: &O,
+    rollout: &RolloutInput,
+    account: &stackfleet_core::AccountId,
+) -> Result<(Vec<Wave>, Vec<Outcome>), LambdaError> {
+    let resolved = &rollout.resolved;
+    let candidates: Vec<Target> = resolved
+        .targets
+        .regions
+        .iter()
+        .map(|region| Target::new(account.clone(), region.clone()))
+        .collect();
+    let (inside, outside) = within_scope(org, &rollout.default.targets.scope(), candidates)
+        .await
+        .map_err(targeting_error)?;
+    let choices = wave_choices(org, &resolved.waves)
+        .await
+        .map_err(targeting_error)?;
+    let waves = assign(&resolved.waves, &choices, resolved.tolerance, &inside);
+    let skipped = outside
+        .into_iter()
+        .map(|(target, why)| Outcome::skipped(target, format!("a new account not deployed to: {why}")))
+        .collect();
+    Ok((waves, skipped))
+}
+
 /// The waves of a resume: the resumed run's, less the targets it finished (deployed, or skipped
 /// for what the account is), which are carried into this run's report.
-async fn resumed_waves<S: RunStore>(
+async fn resumed_waves<O: Organization, S: RunStore>(
     store: &S,
+    org: &O,
     rollout: &RolloutInput,
     resumed: &RunId,
 ) -> Result<(Vec<Wave>, Vec<Outcome>), LambdaError> {
@@ -69,26 +144,72 @@ async fn resumed_waves<S: RunStore>(
             "resume: run {resumed} has no report yet: it is still running, or ended before its Reduce step"
         ))
     })?;
-    let finished: Vec<Outcome> = report
+    let mut finished: Vec<Outcome> = report
         .outcomes
         .iter()
         .filter(|o| !o.wants_rerun())
         .cloned()
         .collect();
     // A report from before waves: one wave, with no tolerance of its own (Count(0)), as before.
-    let waves = remaining(
+    let mut waves = remaining(
         &report.recorded_waves(FailureTolerance::default()),
         &report.succeeded(),
+    );
+    // The default spec may have narrowed since that run (or the report was edited): what it
+    // no longer admits is reported Skipped, never deployed to.
+    let candidates: Vec<Target> = waves.iter().flat_map(|w| w.targets.iter().cloned()).collect();
+    let (_, outside) = if rollout.bounded {
+        within_scope(org, &rollout.default.targets.scope(), candidates)
+            .await
+            .map_err(targeting_error)?
+    } else {
+        (candidates, Vec::new())
+    };
+    for wave in &mut waves {
+        wave.targets.retain(|t| !outside.iter().any(|(o, _)| o == t));
+    }
+    finished.extend(
+        outside
+            .into_iter()
+            .map(|(target, why)| Outcome::skipped(target, format!("not resumed: {why}"))),
     );
     Ok((waves, finished))
 }
 
-pub async fn list<O, V, A, S>(
-    org: &O,
-    validator: &V,
-    alarms: &A,
-    store: &S,
-    default_spec: &Value,
+/// Pins the template to the S3 object version read now: the run's document and spec name that
+/// version, so every worker deploys it, whatever is written to the key later.
+async fn pin_template<T: TemplateObjects>(
+    templates: &T,
+    rollout: &mut RolloutInput,
+) -> Result<PinnedTemplate, LambdaError> {
+    let url = match &rollout.resolved.spec.template {
+        TemplateSource::Url(url) => url.clone(),
+        TemplateSource::Body(_) => {
+            return Err(LambdaError::invalid(
+                "template.body: the state machine deploys templates from S3 only (template.url), \
+                 each run pinned to the object version it reads first; upload the template to the \
+                 template bucket (versioning on) and give its URL",
+            ))
+        }
+    };
+    let location = s3_location(&url).map_err(|e| LambdaError::invalid(format!("template.url: {e}")))?;
+    let object = templates.read(&location).await.map_err(|error| match error {
+        PortError::Rejected { code, message } => {
+            LambdaError::invalid(format!("template.url: {code}: {message}"))
+        }
+        other => LambdaError::from(other),
+    })?;
+    let pinned =
+        PinnedTemplate::of(&url, &object).map_err(|e| LambdaError::invalid(format!("template.url: {e}")))?;
+    let deployed = pinned.deployed_url();
+    rollout.document.template = Some(TemplateRef::Url(deployed.clone()));
+    rollout.resolved.spec.template = TemplateSource::Url(deployed);
+    Ok(pinned)
+}
+
+pub async fn list<O, V, A, T, S>(
+    ports: ListerPorts<'_, O, V, A, T, S>,
+    settings: &ListerSettings,
     request: ListerRequest,
     now_ms: u64,
 ) -> Result<Discovered, LambdaError>
@@ -96,10 +217,19 @@ where
     O: Organization,
     V: ValidateTemplate,
     A: Alarms,
+    T: TemplateObjects,
     S: RunStore,
 {
+    let ListerPorts {
+        org,
+        validator,
+        alarms,
+        templates,
+        store,
+    } = ports;
     let run = RunId::from_lossy(&request.execution);
-    let rollout = input::parse(default_spec, &request.input)?;
+    let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
+    let pinned = pin_template(templates, &mut rollout).await?;
     let resolved = &rollout.resolved;
     preflight(validator, &resolved.spec).await.map_err(|e| match e {
         PreflightError::Spec(_) => LambdaError::invalid(e.to_string()),
@@ -113,12 +243,13 @@ where
             return Err(LambdaError::invalid(why));
         }
     }
-    let (waves, reported) = match &resolved.resume {
-        Some(resumed) => resumed_waves(store, &rollout, resumed).await?,
-        None => new_waves(org, &rollout).await?,
+    let (waves, reported) = match (&resolved.resume, &rollout.new_account) {
+        (Some(resumed), _) => resumed_waves(store, org, &rollout, resumed).await?,
+        (None, Some(account)) => new_account_waves(org, &rollout, account).await?,
+        (None, None) => new_waves(org, &rollout).await?,
     };
     let total: usize = waves.iter().map(|w| w.targets.len()).sum();
-    tracing::info!(run = %run, stack = %resolved.spec.stack_name, targets = total, waves = waves.len(), reported = reported.len(), resumes = ?resolved.resume, "discovered");
+    tracing::info!(run = %run, stack = %resolved.spec.stack_name, targets = total, waves = waves.len(), reported = reported.len(), resumes = ?resolved.resume, template_version = %pinned.version_id, template_sha256 = %pinned.sha256, "discovered");
 
     let keys = RunKeys::new(&run);
     // The run's own document: what every worker deploys, and what a resume starts from.
@@ -140,7 +271,8 @@ where
         failure_tolerance: resolved.tolerance,
         total,
         concurrency: resolved.concurrency,
-        new_account: rollout.new_account,
+        new_account: rollout.new_account.is_some(),
+        template: Some(pinned.clone()),
         waves: waves
             .iter()
             .map(|w| WaveHeader {

@@ -5,6 +5,7 @@
 use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::report::Report;
+use stackfleet_core::template::TemplateRef;
 use stackfleet_core::waves::{Halt, Wave};
 use stackfleet_core::wire::reduce::{FailureDigest, REDUCED_GROUPS};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RootCause};
@@ -136,14 +137,22 @@ pub async fn reduce<S: RunStore>(
         within_tolerance,
         outcomes,
     )
-    .with_waves(waves, halt.clone());
+    .with_waves(waves, halt.clone())
+    .with_template(record.template.clone());
     records::put_json(store, &keys.report_json(), &report).await?;
     store
         .put(&keys.report_md(), report.to_markdown(), "text/markdown")
         .await?;
     let resume_input_key = if report.outcomes.iter().any(Outcome::wants_rerun) {
+        // The template as the user gave it, not this run's pin: a resume reads the object
+        // again, so a fixed template reaches the targets left to do.
+        let template = match &record.template {
+            Some(pinned) => Some(TemplateRef::Url(pinned.url.clone())),
+            None => document.template.clone(),
+        };
         let input = Rollout {
             resume: Some(run.clone()),
+            template,
             ..document
         };
         records::put_json(store, &keys.resume_input(), &input).await?;

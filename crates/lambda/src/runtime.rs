@@ -37,6 +37,27 @@ impl Settings {
     }
 }
 
+/// What the lister lets an execution input do, from `STACKFLEET_INPUT_FIELDS` (the fields an
+/// input may change, separated by spaces or commas; unset: `policy::DEFAULT_INPUT_FIELDS`) and
+/// `STACKFLEET_ACCEPT` (`any`, the default, or `new-account`). A malformed value stops the
+/// function at init, before any input is taken.
+pub fn acceptance_from_env() -> Result<crate::input::Acceptance, Error> {
+    let policy = match std::env::var("STACKFLEET_INPUT_FIELDS") {
+        Ok(fields) => stackfleet_core::policy::InputPolicy::parse(&fields)
+            .map_err(|e| format!("STACKFLEET_INPUT_FIELDS: {e}"))?,
+        Err(_) => stackfleet_core::policy::InputPolicy::default(),
+    };
+    let new_accounts_only = match std::env::var("STACKFLEET_ACCEPT").as_deref() {
+        Err(_) | Ok("any") | Ok("") => false,
+        Ok("new-account") => true,
+        Ok(other) => return Err(format!("STACKFLEET_ACCEPT is {other:?}: give any or new-account").into()),
+    };
+    Ok(crate::input::Acceptance {
+        policy,
+        new_accounts_only,
+    })
+}
+
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     stackfleet_core::lifecycle::Clock::now_ms(&stackfleet_core::lifecycle::SystemClock)

@@ -7,7 +7,7 @@ use serde_json::Value;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::wire::gate::GateResponse;
 use stackfleet_core::{ErrorName, Rollout};
-use stackfleet_lambda::input;
+use stackfleet_lambda::input::{self, Acceptance};
 use stackfleet_lambda::lister::{Discovered, ListerRequest};
 use stackfleet_lambda::reducer::{Reduced, ReducerRequest};
 use stackfleet_lambda::worker::{WorkerRequest, WorkerResponse};
@@ -81,43 +81,45 @@ fn rollout_documents_round_trip() {
     }
 }
 
+/// The default acceptance: the default allow-list, any input.
+fn policy() -> Acceptance {
+    Acceptance::default()
+}
+
+/// A machine whose inputs may change every field.
+fn open() -> Acceptance {
+    Acceptance {
+        policy: stackfleet_core::policy::InputPolicy::everything(),
+        new_accounts_only: false,
+    }
+}
+
 #[test]
 fn the_three_kinds_of_execution_input_parse_over_the_default_spec() {
     let default = fixture("default-spec.json");
 
-    let pipeline = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
+    let pipeline = input::parse(&default, &fixture("execution-input-pipeline.json"), &policy()).unwrap();
     assert_eq!(
         (pipeline.resolved.concurrency, pipeline.resolved.tolerance),
         (20, FailureTolerance::Percent(10))
     );
     assert_eq!(pipeline.resolved.targets.exclude.len(), 1);
-    assert!(!pipeline.new_account);
+    assert_eq!(pipeline.new_account, None);
 
-    let rerun = input::parse(&default, &fixture("execution-input-rerun.json")).unwrap();
+    let rerun = input::parse(&default, &fixture("execution-input-rerun.json"), &policy()).unwrap();
     assert_eq!(rerun.resolved.targets.list.len(), 2);
 
-    let created = input::parse(&default, &fixture("event-create-account-result.json")).unwrap();
-    let targets = &created.resolved.targets;
-    assert_eq!(targets.accounts, vec!["444444444444".parse().unwrap()]);
-    assert!(
-        targets.ous.is_empty(),
-        "the default's OUs are cleared: that account alone"
-    );
-    assert_eq!(
-        targets.regions,
-        vec!["us-east-1".parse().unwrap()],
-        "the default's regions stay"
-    );
-    assert!(created.new_account);
+    // A new account's event deploys the default exactly: its targeting too, which the lister
+    // then applies to that account.
+    let created = input::parse(&default, &fixture("event-create-account-result.json"), &policy()).unwrap();
+    assert_eq!(created.new_account, Some("444444444444".parse().unwrap()));
+    assert_eq!(created.document, Rollout::default().over(created.default.clone()));
+    assert_eq!(created.resolved.targets.ous, vec!["r-ab12".to_owned()]);
     assert_eq!(created.resolved.spec.stack_name.as_str(), "org-baseline");
     assert_eq!(created.document.parameters["Env"], "prod");
 
-    let managed = input::parse(&default, &fixture("event-create-managed-account.json")).unwrap();
-    assert_eq!(
-        managed.resolved.targets.accounts,
-        vec!["555555555555".parse().unwrap()]
-    );
-    assert!(managed.new_account);
+    let managed = input::parse(&default, &fixture("event-create-managed-account.json"), &policy()).unwrap();
+    assert_eq!(managed.new_account, Some("555555555555".parse().unwrap()));
 }
 
 #[test]
@@ -125,36 +127,36 @@ fn a_misspelt_field_in_the_input_or_the_default_is_refused_by_name() {
     let default = fixture("default-spec.json");
     let mut typo = fixture("execution-input-pipeline.json");
     typo["targets"]["regoins"] = serde_json::json!(["us-east-1"]);
-    let error = input::parse(&default, &typo).unwrap_err();
+    let error = input::parse(&default, &typo, &policy()).unwrap_err();
     assert_eq!(error.name, ErrorName::InvalidInput);
     assert!(error.message.contains("regoins"), "{}", error.message);
 
     let mut bad_default = default;
     bad_default["toleratedFailurePercentage"] = serde_json::json!(10);
-    let error = input::parse(&bad_default, &fixture("execution-input-rerun.json")).unwrap_err();
+    let error = input::parse(&bad_default, &fixture("execution-input-rerun.json"), &policy()).unwrap_err();
     assert!(
         error.message.contains("default spec") && error.message.contains("toleratedFailurePercentage"),
         "{}",
         error.message
     );
     let file = serde_json::json!({ "template": { "file": "template.yaml" } });
-    let error = input::parse(&fixture("default-spec.json"), &file).unwrap_err();
+    let error = input::parse(&fixture("default-spec.json"), &file, &open()).unwrap_err();
     assert!(error.message.contains("template.url"), "{}", error.message);
 }
 
 #[test]
 fn a_template_in_the_input_replaces_the_defaults_whole() {
-    // The CDK app's example default names its template by URL; a pipeline sends a body.
-    let mut default = fixture("default-spec.json");
-    default["template"] = serde_json::json!({ "url": "https://templates.s3.amazonaws.com/baseline.yaml" });
-    let pipeline = input::parse(&default, &fixture("execution-input-pipeline.json")).unwrap();
+    // On a machine whose inputs may change the template (`inputFields: *`); the default
+    // allow-list refuses it (tests/trust.rs).
+    let body = serde_json::json!({ "template": { "body": "Resources: {T: {Type: AWS::SNS::Topic}}" } });
+    let pipeline = input::parse(&fixture("default-spec.json"), &body, &open()).unwrap();
     assert!(matches!(
         pipeline.resolved.spec.template,
         stackfleet_core::TemplateSource::Body(_)
     ));
 
     let url_only = serde_json::json!({ "template": { "url": "https://templates.s3.amazonaws.com/v2.yaml" } });
-    let by_url = input::parse(&fixture("default-spec.json"), &url_only).unwrap();
+    let by_url = input::parse(&fixture("default-spec.json"), &url_only, &open()).unwrap();
     assert!(matches!(
         by_url.resolved.spec.template,
         stackfleet_core::TemplateSource::Url(_)

@@ -1,23 +1,22 @@
 //! The handlers called directly, on the fakes and paused time: what each function reads, writes
 //! and returns.
 
+mod support;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stackfleet_aws::fake::{Call, FakeAlarms, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, FakeTemplates, Script, ROOT};
 use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::{PortError, RunStore};
 use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{AccountId, ErrorName, Outcome, OutcomeKind, RunId, Target};
 use stackfleet_lambda::error::LambdaError;
-use stackfleet_lambda::lister::{list, ListerRequest};
+use stackfleet_lambda::input::Acceptance;
+use stackfleet_lambda::lister::ListerSettings;
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
 use stackfleet_lambda::worker::{CaughtError, Worker, WorkerRequest, WorkerResponse};
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use support::{discover_on, fixture, templates};
 
 fn id(n: u64) -> AccountId {
     format!("{n:012}").parse().unwrap()
@@ -37,27 +36,43 @@ fn organization() -> FakeOrganization {
     org
 }
 
-fn request(execution: &str, input: Value) -> ListerRequest {
-    ListerRequest {
-        execution: execution.into(),
+/// Discover over the fixtures' Organization and default spec, under `acceptance`.
+async fn discover_with(
+    store: &FakeStore,
+    cloud: &FakeCloud,
+    templates: &FakeTemplates,
+    acceptance: Acceptance,
+    execution: &str,
+    input: Value,
+) -> Result<stackfleet_lambda::lister::Discovered, LambdaError> {
+    let settings = ListerSettings {
+        default_spec: fixture("default-spec.json"),
+        acceptance,
+    };
+    discover_on(
+        &organization(),
+        cloud,
+        store,
+        templates,
+        &settings,
+        execution,
         input,
-    }
+    )
+    .await
 }
 
 async fn discover(
     store: &FakeStore,
     execution: &str,
     input: Value,
-) -> Result<stackfleet_lambda::lister::Discovered, stackfleet_lambda::error::LambdaError> {
-    let default = fixture("default-spec.json");
-    list(
-        &organization(),
-        &FakeCloud::new(),
-        &FakeAlarms::new(),
+) -> Result<stackfleet_lambda::lister::Discovered, LambdaError> {
+    discover_with(
         store,
-        &default,
-        request(execution, input),
-        1_000,
+        &FakeCloud::new(),
+        &templates(),
+        Acceptance::default(),
+        execution,
+        input,
     )
     .await
 }
@@ -177,15 +192,13 @@ async fn bad_execution_input_is_refused_by_name() {
 
     let cloud = FakeCloud::new();
     cloud.reject_templates("Template format error: unresolved [Nope]");
-    let default = fixture("default-spec.json");
-    let error = list(
-        &organization(),
-        &cloud,
-        &FakeAlarms::new(),
+    let error = discover_with(
         &store,
-        &default,
-        request("bad", fixture("execution-input-pipeline.json")),
-        0,
+        &cloud,
+        &templates(),
+        Acceptance::default(),
+        "bad",
+        fixture("execution-input-pipeline.json"),
     )
     .await
     .unwrap_err();

@@ -3,6 +3,8 @@
 //! 20,000 targets (10,000 accounts x 2 regions) in waves, every one of them failing with its own
 //! text, through the real handlers on the fakes: none grows with the fleet beyond one wave part.
 
+mod support;
+
 use serde::Serialize;
 use serde_json::json;
 use stackfleet_aws::fake::{FakeAlarms, FakeCloud, FakeOrganization, FakeStore, ROOT};
@@ -10,7 +12,7 @@ use stackfleet_core::wire::gate::{GateAction, GateRequest, GateResponse, PART_SI
 use stackfleet_core::wire::worker::CaughtError;
 use stackfleet_core::{AccountId, ErrorName, Outcome, RootCause};
 use stackfleet_lambda::gate::gate;
-use stackfleet_lambda::lister::{list, ListerRequest};
+use stackfleet_lambda::lister::ListerRequest;
 use stackfleet_lambda::records::put_outcome;
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
 use stackfleet_lambda::worker::WorkerRequest;
@@ -48,7 +50,7 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
     let store = FakeStore::with_s3_pages();
     let input = json!({
         "stackName": "org-baseline",
-        "template": {"body": "Resources:\n  T:\n    Type: AWS::CloudFormation::WaitConditionHandle\n"},
+        "template": {"url": support::TEMPLATE_URL},
         "targets": {"regions": ["us-east-1", "ap-southeast-2"]},
         "concurrency": 10000,
         "failureTolerance": "100%",
@@ -64,14 +66,15 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
         input,
     };
     largest.saw("Discover (input)", size(&request));
-    let discovered = list(
+    let settings = support::open_settings(json!({}));
+    let discovered = support::discover_on(
         &org,
         &FakeCloud::new(),
-        &FakeAlarms::new(),
         &store,
-        &json!({}),
-        request,
-        0,
+        &support::templates(),
+        &settings,
+        &request.execution,
+        request.input.clone(),
     )
     .await
     .unwrap();

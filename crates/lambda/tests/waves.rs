@@ -3,182 +3,17 @@
 //! Reduce) played by `Machine` exactly as statemachine.asl.json sequences it. The same
 //! scenarios run end to end on moto in tests/statemachine.
 
+mod support;
+
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use stackfleet_aws::fake::{Call, FakeAlarms, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
-use stackfleet_core::lifecycle::{Clock, TokioClock};
-use stackfleet_core::ports::RunStore;
+use serde_json::json;
+use stackfleet_aws::fake::{Call, FakeCloud, Script};
+use stackfleet_core::lifecycle::Clock;
 use stackfleet_core::waves::AlarmState;
-use stackfleet_core::wire::gate::{GateAction, GateRequest};
-use stackfleet_core::wire::reduce::Reduced;
-use stackfleet_core::wire::worker::CaughtError;
-use stackfleet_core::{AccountId, Outcome, OutcomeKind, Target};
-use stackfleet_lambda::gate::gate;
-use stackfleet_lambda::lister::{list, ListerRequest};
-use stackfleet_lambda::reducer::{reduce, ReduceRequest};
-use stackfleet_lambda::worker::{Worker, WorkerRequest};
-
-fn account(n: u64) -> AccountId {
-    format!("{:012}", 100_000_000_000 + n).parse().unwrap()
-}
-
-fn target(n: u64) -> Target {
-    format!("{}:us-east-1", account(n)).parse().unwrap()
-}
-
-struct Machine {
-    org: FakeOrganization,
-    cloud: FakeCloud,
-    alarms: FakeAlarms,
-    store: FakeStore,
-    clock: TokioClock,
-    worker: Worker<FakeCloud, FakeStore, TokioClock>,
-    /// Targets whose child execution is aborted before its Start (the Map run's fault).
-    aborted: Vec<Target>,
-}
-
-/// How an execution ended.
-struct Ended {
-    reduced: Reduced,
-    gate_actions: Vec<GateAction>,
-}
-
-impl Machine {
-    fn new(accounts: u64) -> Self {
-        let org = FakeOrganization::new(&"999999999999".parse().unwrap());
-        for n in 0..accounts {
-            org.add_account(&account(n), &format!("member-{n}"), "ACTIVE", ROOT);
-        }
-        let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-        Self {
-            worker: Worker::new(cloud.clone(), store.clone(), clock),
-            org,
-            cloud,
-            alarms: FakeAlarms::new(),
-            store,
-            clock,
-            aborted: Vec::new(),
-        }
-    }
-
-    /// One child execution: Start, then Wait and Poll until done; any error is caught into
-    /// RecordFailure. Children run one at a time here (MaxConcurrency 1).
-    async fn child(&self, run: &stackfleet_core::RunId, wave: usize, target: &Target) {
-        let deadline = || self.clock.now_ms() + 150_000;
-        let mut request = WorkerRequest::Start {
-            run: run.clone(),
-            target: target.clone(),
-            wave,
-            new_account: false,
-        };
-        loop {
-            match self.worker.handle(request.clone(), deadline()).await {
-                Ok(response) if response.done => return,
-                Ok(response) => {
-                    tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
-                    request = WorkerRequest::Poll {
-                        run: response.run,
-                        target: response.target,
-                        wave: response.wave,
-                        new_account: response.new_account,
-                        state: response.state.unwrap(),
-                    };
-                }
-                Err(error) => {
-                    let fail = WorkerRequest::Fail {
-                        run: run.clone(),
-                        target: target.clone(),
-                        wave,
-                        error: CaughtError {
-                            error: error.name.to_string(),
-                            cause: error.message,
-                        },
-                    };
-                    self.worker.handle(fail, deadline()).await.unwrap();
-                    return;
-                }
-            }
-        }
-    }
-
-    async fn execute(&self, name: &str, input: Value) -> Ended {
-        let request = ListerRequest {
-            execution: name.into(),
-            input,
-        };
-        let discovered = list(
-            &self.org,
-            &self.cloud,
-            &self.alarms,
-            &self.store,
-            &json!({}),
-            request,
-            self.clock.now_ms(),
-        )
-        .await
-        .unwrap();
-        let run = discovered.run;
-        let mut gate_actions = Vec::new();
-        let mut request = GateRequest {
-            run: run.clone(),
-            cursor: None,
-            map_error: None,
-        };
-        loop {
-            let response = gate(&self.store, &self.alarms, request.clone(), self.clock.now_ms())
-                .await
-                .unwrap();
-            gate_actions.push(response.action);
-            match response.action {
-                GateAction::Deploy => {
-                    for target in &response.items {
-                        if !self.aborted.contains(target) {
-                            self.child(&run, response.wave, target).await;
-                        }
-                    }
-                }
-                GateAction::Bake => tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await,
-                GateAction::Halt | GateAction::Done => break,
-            }
-            request = GateRequest {
-                run: run.clone(),
-                cursor: response.cursor,
-                map_error: None,
-            };
-        }
-        let reduced = reduce(&self.store, ReduceRequest { run }, self.clock.now_ms())
-            .await
-            .unwrap();
-        Ended {
-            reduced,
-            gate_actions,
-        }
-    }
-
-    async fn resume_input(&self, reduced: &Reduced) -> Value {
-        let key = reduced.resume_input_key.as_ref().expect("a resume input");
-        serde_json::from_str(&self.store.get(key).await.unwrap().unwrap()).unwrap()
-    }
-
-    async fn report(&self, reduced: &Reduced) -> stackfleet_core::report::Report {
-        serde_json::from_str(&self.store.get(&reduced.report_key).await.unwrap().unwrap()).unwrap()
-    }
-
-    fn touched(&self, target: &Target) -> bool {
-        !self.cloud.operations(target).is_empty()
-    }
-}
-
-fn rollout(waves: &Value) -> Value {
-    json!({
-        "stackName": "org-baseline",
-        "template": {"body": "Resources:\n  T:\n    Type: AWS::CloudFormation::WaitConditionHandle\n"},
-        "targets": {"regions": ["us-east-1"]},
-        "concurrency": 5,
-        "waves": waves,
-    })
-}
+use stackfleet_core::wire::gate::GateAction;
+use stackfleet_core::{Outcome, OutcomeKind, Target};
+use support::{account, rollout, target, Machine};
 
 fn failing(cloud: &FakeCloud, target: &Target) {
     cloud.script(
@@ -356,20 +191,7 @@ async fn an_alarm_that_fires_during_the_bake_halts_after_it() {
     // A misspelt alarm is refused before anything is touched.
     let mut input = rollout(&json!([{"count": 5}]));
     input["alarms"] = json!(["erors"]);
-    let refused = list(
-        &quiet.org,
-        &quiet.cloud,
-        &quiet.alarms,
-        &quiet.store,
-        &json!({}),
-        ListerRequest {
-            execution: "typo".into(),
-            input,
-        },
-        0,
-    )
-    .await
-    .unwrap_err();
+    let refused = quiet.discover("typo", input).await.unwrap_err();
     assert!(
         refused.message.contains("not found in CloudWatch: erors"),
         "{refused}"

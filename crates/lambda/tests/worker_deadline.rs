@@ -2,6 +2,8 @@
 //! the target while there is time, and hands it back to the state machine before Lambda would end
 //! the invocation. On the fakes and paused time, so a fifty-minute operation takes milliseconds.
 
+mod support;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -9,7 +11,6 @@ use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script,
 use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::RunStore;
 use stackfleet_core::{Outcome, OutcomeKind, RunId, Target};
-use stackfleet_lambda::lister::{list, ListerRequest};
 use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse, HAND_BACK_MARGIN};
 
 /// What `cargo lambda watch` (1.9.2) sends as every invocation's deadline: 600,000 ms since the
@@ -31,18 +32,15 @@ async fn seeded_run(store: &FakeStore) -> RunId {
     let org = FakeOrganization::new(&"123456789012".parse().unwrap());
     org.add_account(&target().account, "member-1", "ACTIVE", ROOT);
     let input = json!({ "targets": { "list": [target().to_string()] }, "pollIntervalSeconds": 10 });
-    let request = ListerRequest {
-        execution: "deadlines".into(),
-        input,
-    };
-    list(
+    let settings = support::open_settings(default);
+    support::discover_on(
         &org,
         &FakeCloud::new(),
-        &stackfleet_core::ports::NoAlarms,
         store,
-        &default,
-        request,
-        0,
+        &support::templates(),
+        &settings,
+        "deadlines",
+        input,
     )
     .await
     .unwrap()

@@ -10,6 +10,7 @@ mod organization;
 mod stack_state;
 mod stacks;
 mod store;
+mod templates;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +27,7 @@ pub use executions::{FakeExecutions, StartCall};
 pub use organization::{FakeOrganization, ROOT};
 pub use stacks::FakeSession;
 pub use store::FakeStore;
+pub use templates::FakeTemplates;
 
 /// The AWS calls a fake answers, as CloudTrail would name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -280,6 +282,15 @@ impl FakeCloud {
         let stack = world.stacks.get_mut(&(target.clone(), name.to_owned()))?;
         stack.settle(Instant::now());
         (stack.status != StackStatus::DeleteComplete).then(|| stack.status.clone())
+    }
+
+    /// The template a stack was last created or updated with: the body, or the URL (with its
+    /// `versionId`) as given to CloudFormation.
+    pub fn stack_template(&self, target: &Target, name: &str) -> Option<String> {
+        self.world()
+            .stacks
+            .get(&(target.clone(), name.to_owned()))
+            .map(|stack| stack.template.clone())
     }
 
     /// The stack operations that actually began in `target` (CreateStack, UpdateStack, ...), in

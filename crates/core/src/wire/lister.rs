@@ -69,6 +69,10 @@ pub struct RunRecord {
     /// The run this one resumes: its successes are in `inherited.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes: Option<RunId>,
+    /// The template every target deploys: the URL given, the object version Discover read, and
+    /// its SHA-256. None only in records from before templates were pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::pinned::PinnedTemplate>,
 }
 
 impl RunRecord {
