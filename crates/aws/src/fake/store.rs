@@ -36,6 +36,14 @@ impl FakeStore {
         }
     }
 
+    /// The object at `key`; a test that reads one that is not there fails here.
+    pub fn object(&self, key: &str) -> String {
+        self.objects()
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no object {key} in {:?}", self.keys()))
+    }
+
     pub fn keys(&self) -> Vec<String> {
         self.objects().keys().cloned().collect()
     }
