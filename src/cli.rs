@@ -54,6 +54,10 @@ pub struct StartArgs {
     /// The execution's name (and run ID). Default: the stack name and a hash of the input.
     #[arg(long, conflicts_with = "run_id")]
     pub name: Option<String>,
+    /// Return once the execution is started, without waiting (up to 2 minutes) for its
+    /// Discover step to accept or refuse the input.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]

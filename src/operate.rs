@@ -12,7 +12,8 @@ use stackfleet_aws::{S3Store, SfnExecutions};
 use stackfleet_core::executions::{self, Status};
 use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_core::report::{targets_count, Report};
-use stackfleet_core::{InvalidId, Rollout, RunId, StackName};
+use stackfleet_core::started::{accepted_fields, await_discovery, Discovery};
+use stackfleet_core::{ErrorName, InvalidId, Rollout, RunId, StackName};
 
 use crate::cli::{ExecutionArgs, ReportArgs, ReportFormat, RerunArgs, StartArgs, StatusArgs, WatchArgs};
 use crate::inputs::{self, InputError};
@@ -110,7 +111,49 @@ pub async fn start(args: StartArgs) -> Result<ExitCode, CliError> {
     let executions = SfnExecutions::from_config(&inputs::aws_settings(&args.aws).sdk_config().await);
     let submitted = operator::submit(&executions, &args.state_machine_arn, &name, &input).await?;
     announce(&submitted);
-    Ok(ExitCode::SUCCESS)
+    if args.no_wait || submitted.existing.is_some() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    discovered(&executions, &args.state_machine_arn, &submitted.arn).await
+}
+
+/// How long `start` waits for Discover's verdict, and how often it looks.
+const DISCOVERY_PATIENCE: Duration = Duration::from_secs(120);
+const DISCOVERY_STEP: Duration = Duration::from_secs(2);
+
+/// Waits for Discover to take or refuse the input, and says which. A refused field is named
+/// by the machine; the fields it accepts come from its tags.
+async fn discovered(executions: &SfnExecutions, machine: &str, arn: &str) -> Result<ExitCode, CliError> {
+    match await_discovery(executions, arn, DISCOVERY_PATIENCE, DISCOVERY_STEP).await? {
+        Discovery::Listed {
+            targets,
+            waves,
+            skipped,
+        } => {
+            eprintln!(
+                "discovered {targets} targets in {waves} wave{} ({skipped} skipped at once)",
+                if waves == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Discovery::Pending => {
+            eprintln!(
+                "still discovering after {} s: follow it with stackfleet watch {arn}",
+                DISCOVERY_PATIENCE.as_secs()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Discovery::Refused { error, cause } => {
+            let mut message = format!("the execution ended at Discover: {error}: {cause}");
+            if error == ErrorName::InvalidInput.as_str() {
+                if let Some(accepted) = accepted_fields(executions, machine).await {
+                    message.push_str(&format!("\nthis state machine accepts {accepted}"));
+                }
+                return Err(InputError::new(message).into());
+            }
+            Err(CliError::Runtime(message))
+        }
+    }
 }
 
 pub async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
@@ -152,7 +195,10 @@ async fn store(
 ) -> Result<S3Store, CliError> {
     let machine = state_machine_of(&args.execution_arn)?;
     let bucket = operator::bucket(executions, &machine, args.bucket.as_deref()).await?;
-    Ok(S3Store::from_config(config, bucket))
+    // The bucket must be the state machine's account's: a tag or a --bucket naming another
+    // account's bucket gets a 403 from S3, not that account's records.
+    let owner = machine.split(':').nth(4).unwrap_or_default().to_owned();
+    Ok(S3Store::from_config(config, bucket).with_expected_owner(owner))
 }
 
 /// Status without the store is still status: the live failure count is then unknown. Said once.

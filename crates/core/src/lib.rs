@@ -18,6 +18,7 @@ pub mod rollout;
 pub mod run_keys;
 pub mod spec;
 pub mod stack;
+pub mod started;
 pub mod targeting;
 pub mod template;
 pub mod waves;
