@@ -239,6 +239,11 @@ pub struct SpecArgs {
     /// Enable termination protection on stacks this run creates.
     #[arg(long)]
     pub termination_protection: bool,
+    /// Take over an existing stack of the stack name that stackfleet did not create (it lacks
+    /// the stackfleet:managed-by tag): update or recover it, adding the tag. Without it such a
+    /// stack is left alone and its target fails with NeedsAttention [document: adopt; default: false].
+    #[arg(long)]
+    pub adopt: bool,
     /// Seconds one stack operation (or a wait for somebody else's) may take
     /// [document: operationTimeoutSeconds; default: 3600].
     #[arg(long, value_name = "SECONDS")]

@@ -162,6 +162,7 @@ fn flags_document(
             Recovery::Stop => RecoveryPolicy::Stop,
         }),
         skip_failed_rollback_resources: args.skip_failed_rollback_resources.then_some(true),
+        adopt: args.adopt.then_some(true),
         operation_timeout_seconds: args.operation_timeout,
         poll_interval_seconds: args.poll_interval,
         targets: Targets {
@@ -395,6 +396,7 @@ mod tests {
             matches!(file.template, Some(TemplateRef::Body(_))),
             "the file is read"
         );
+        assert_eq!(file.adopt, None, "no --adopt: the document's word (none) stands");
 
         let args = deploy_args(&[
             "--spec",
@@ -409,6 +411,7 @@ mod tests {
             "eu-west-1",
             "--tag",
             "cost=shared",
+            "--adopt",
         ]);
         let merged = document(
             &args.spec,
@@ -423,6 +426,7 @@ mod tests {
             ("1", "3")
         );
         assert_eq!(merged.recovery, Some(RecoveryPolicy::Recreate));
+        assert_eq!(merged.adopt, Some(true));
         assert_eq!(merged.concurrency, Some(16), "not given: the document's");
         assert_eq!(merged.tags.len(), 2, "tags add up");
         assert_eq!(merged.targets.accounts.len(), 1);
@@ -441,5 +445,6 @@ mod tests {
             resolved.spec.deploy_role.name.as_str(),
             "OrganizationAccountAccessRole"
         );
+        assert!(resolved.spec.adopt);
     }
 }

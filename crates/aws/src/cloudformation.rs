@@ -7,8 +7,8 @@ use aws_sdk_cloudformation::Client;
 use stackfleet_core::ports::{PortError, PortResult, StackOperations, ValidateTemplate};
 use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{
-    ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange, StackDescription, StackEvent,
-    StackRequest, UpdateStarted,
+    carries_managed_by, ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange, StackDescription,
+    StackEvent, StackRequest, UpdateStarted,
 };
 
 use crate::errors::{classify, service_error};
@@ -115,6 +115,12 @@ impl StackOperations for CfnStacks {
                 .unwrap_or_default()
                 .into(),
             status_reason: found.stack_status_reason().map(str::to_owned),
+            managed: carries_managed_by(
+                found
+                    .tags()
+                    .iter()
+                    .map(|tag| (tag.key().unwrap_or_default(), tag.value().unwrap_or_default())),
+            ),
         }))
     }
 

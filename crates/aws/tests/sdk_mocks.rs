@@ -11,7 +11,7 @@ use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEvent
 use aws_sdk_cloudformation::operation::describe_stacks::{DescribeStacksError, DescribeStacksOutput};
 use aws_sdk_cloudformation::operation::update_stack::{UpdateStackError, UpdateStackOutput};
 use aws_sdk_cloudformation::operation::validate_template::{ValidateTemplateError, ValidateTemplateOutput};
-use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus as SdkStatus};
+use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus as SdkStatus, Tag};
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
 use aws_sdk_sts::types::Credentials;
@@ -21,9 +21,10 @@ use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::DateTime;
 use stackfleet_aws::{CfnStacks, StsAssumer};
 use stackfleet_core::lifecycle::{self, run_target, DriveOptions, Job, Progress};
+use stackfleet_core::ports::StackOperations;
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::spec::{RecoveryPolicy, TemplateBody, TemplateSource};
-use stackfleet_core::stack::StackStatus;
+use stackfleet_core::stack::{StackStatus, MANAGED_BY_TAG, MANAGED_BY_VALUE};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RunId, Target};
 
 const STACK_ID: &str = "arn:aws:cloudformation:eu-west-1:111111111111:stack/org-baseline/0f1e";
@@ -42,7 +43,19 @@ fn target() -> Target {
     "111111111111:eu-west-1".parse().unwrap()
 }
 
+/// A stack stackfleet made: it carries the managed-by tag among others.
 fn stack(status: &str) -> DescribeStacksOutput {
+    stack_tagged(
+        status,
+        &[("team", "platform"), (MANAGED_BY_TAG, MANAGED_BY_VALUE)],
+    )
+}
+
+fn stack_tagged(status: &str, tags: &[(&str, &str)]) -> DescribeStacksOutput {
+    let tags = tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(*key).value(*value).build())
+        .collect();
     DescribeStacksOutput::builder()
         .stacks(
             Stack::builder()
@@ -50,9 +63,16 @@ fn stack(status: &str) -> DescribeStacksOutput {
                 .stack_name("org-baseline")
                 .stack_status(SdkStatus::from(status))
                 .creation_time(DateTime::from_secs(0))
+                .set_tags(Some(tags))
                 .build(),
         )
         .build()
+}
+
+/// The request carries stackfleet's tag alongside the document's.
+fn tagged(tags: &[Tag]) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(MANAGED_BY_TAG) && t.value() == Some(MANAGED_BY_VALUE))
 }
 
 fn validation(message: &str) -> ErrorMetadata {
@@ -121,13 +141,14 @@ fn create_ok() -> Rule {
         .match_requests(|r| {
             r.client_request_token() == Some("stackfleet-run-1-create")
                 && r.parameters().iter().any(|p| p.parameter_key() == Some("Env"))
+                && tagged(r.tags())
         })
         .then_output(|| CreateStackOutput::builder().stack_id(STACK_ID).build())
 }
 
 fn update_ok() -> Rule {
     mock!(Cfn::update_stack)
-        .match_requests(|r| r.client_request_token() == Some(OURS))
+        .match_requests(|r| r.client_request_token() == Some(OURS) && tagged(r.tags()))
         .then_output(|| UpdateStackOutput::builder().stack_id(STACK_ID).build())
 }
 
@@ -296,6 +317,34 @@ async fn rollback_complete_is_deleted_and_created_again_under_recreate() {
     assert_eq!(outcome.kind(), OutcomeKind::Created, "{outcome:?}");
     assert_eq!(outcome.recovered_from, Some(StackStatus::RollbackComplete));
     assert_eq!((delete.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn describe_stacks_tells_a_stack_stackfleet_manages_by_its_tag() {
+    let answers = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| stack("UPDATE_COMPLETE"))
+        .output(|| stack_tagged("UPDATE_COMPLETE", &[("team", "platform")]))
+        .output(|| stack_tagged("UPDATE_COMPLETE", &[(MANAGED_BY_TAG, "somebody-else")]))
+        .build();
+    let stacks = CfnStacks::new(cloudformation(&[&answers]));
+    let mut managed = Vec::new();
+    for _ in 0..3 {
+        let found = stacks.describe_stack("org-baseline").await.unwrap().unwrap();
+        managed.push(found.managed);
+    }
+    assert_eq!(managed, [true, false, false]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_without_the_tag_is_left_alone_at_the_sdk_seam() {
+    let describe = mock!(Cfn::describe_stacks).then_output(|| stack_tagged("ROLLBACK_COMPLETE", &[]));
+    let (delete, create) = (delete_ok(), create_ok());
+    let outcome = deploy(&[&describe, &delete, &create], &spec(RecoveryPolicy::Recreate)).await;
+    assert_eq!(outcome.error(), Some(ErrorName::NeedsAttention), "{outcome:?}");
+    let reason = &outcome.failure().unwrap().root_cause.reason;
+    assert!(reason.contains("not created by stackfleet"), "{reason}");
+    assert_eq!((delete.num_calls(), create.num_calls()), (0, 0));
 }
 
 #[tokio::test(start_paused = true)]

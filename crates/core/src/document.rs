@@ -54,11 +54,12 @@ pub struct Rollout {
     pub parameter_overrides: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<Capability>>,
-    /// Stack tags (at most 50; keys 1-128 characters, values at most 256).
+    /// Stack tags (at most 49; keys 1-128 characters, values at most 256). stackfleet adds its
+    /// own `stackfleet:managed-by: stackfleet`, which may not be given here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend(
-        "maxProperties" = 50,
-        "propertyNames" = {"minLength": 1, "maxLength": 128},
+        "maxProperties" = 49,
+        "propertyNames" = {"minLength": 1, "maxLength": 128, "not": {"const": "stackfleet:managed-by"}},
         "additionalProperties" = {"type": "string", "maxLength": 256}
     ))]
     pub tags: BTreeMap<String, String>,
@@ -78,6 +79,11 @@ pub struct Rollout {
     /// When continuing a failed update rollback, skip the resources whose rollback failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_failed_rollback_resources: Option<bool>,
+    /// Take over an existing stack of this name that stackfleet did not create (it lacks the
+    /// `stackfleet:managed-by` tag): update or recover it as stackfleet's own, tagging it.
+    /// Default: false: such a stack is left alone and its target fails with NeedsAttention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<bool>,
     /// How long one stack operation (or a wait for somebody else's) may take. Default: 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
@@ -267,6 +273,7 @@ impl Rollout {
             termination_protection,
             recovery,
             skip_failed_rollback_resources,
+            adopt,
             operation_timeout_seconds,
             poll_interval_seconds,
             targets,
@@ -289,6 +296,7 @@ impl Rollout {
             termination_protection: base_termination_protection,
             recovery: base_recovery,
             skip_failed_rollback_resources: base_skip_failed_rollback_resources,
+            adopt: base_adopt,
             operation_timeout_seconds: base_operation_timeout_seconds,
             poll_interval_seconds: base_poll_interval_seconds,
             targets: base_targets,
@@ -324,6 +332,7 @@ impl Rollout {
             recovery: recovery.or(base_recovery),
             skip_failed_rollback_resources: skip_failed_rollback_resources
                 .or(base_skip_failed_rollback_resources),
+            adopt: adopt.or(base_adopt),
             operation_timeout_seconds: operation_timeout_seconds.or(base_operation_timeout_seconds),
             poll_interval_seconds: poll_interval_seconds.or(base_poll_interval_seconds),
             targets: targets.over(base_targets),
@@ -374,6 +383,7 @@ impl Rollout {
             termination_protection: self.termination_protection.unwrap_or(false),
             recovery: self.recovery.unwrap_or_default(),
             skip_failed_rollback_resources: self.skip_failed_rollback_resources.unwrap_or(false),
+            adopt: self.adopt.unwrap_or(false),
             operation_timeout_seconds: self
                 .operation_timeout_seconds
                 .unwrap_or_else(defaults::operation_timeout_seconds),
@@ -491,6 +501,25 @@ failureTolerance: 5%
         let mut crowded = Rollout::parse(YAML).unwrap();
         crowded.concurrency = Some(MAX_CONCURRENCY + 1);
         assert!(crowded.resolve().unwrap_err().to_string().contains("concurrency"));
+    }
+
+    #[test]
+    fn adopt_is_off_unless_a_document_says_so_and_the_managed_by_tag_is_refused() {
+        let base = Rollout::parse(YAML).unwrap();
+        assert!(!base.resolve().unwrap().spec.adopt);
+        let adopting = Rollout::parse("adopt: true\n").unwrap().over(base.clone());
+        assert!(adopting.resolve().unwrap().spec.adopt);
+        assert_eq!(
+            Rollout::default().over(adopting).adopt,
+            Some(true),
+            "kept under a document that does not say"
+        );
+
+        let tagged = Rollout::parse("tags: {\"stackfleet:managed-by\": me}\n")
+            .unwrap()
+            .over(base);
+        let error = tagged.resolve().unwrap_err().to_string();
+        assert!(error.contains("tag \"stackfleet:managed-by\""), "{error}");
     }
 
     #[test]

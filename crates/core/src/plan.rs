@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{RunId, Target};
 use crate::lifecycle::{client_request_token, decide, Decision, Job};
 use crate::ports::{AssumeRequest, AssumeRole, PortError, StackOperations};
-use crate::stack::{ChangeSetRequest, ChangeSetType, ResourceChange, StackRequest, StackStatus};
+use crate::stack::{
+    ChangeSetRequest, ChangeSetType, ResourceChange, StackDescription, StackRequest, StackStatus,
+    MANAGED_BY_TAG,
+};
 
 /// How often, and how many times, a change set is described while CloudFormation computes it.
 const CHANGE_SET_POLL: Duration = Duration::from_secs(2);
@@ -34,6 +37,11 @@ pub enum PlanVerdict {
     },
     /// An operation is running; the deploy would wait for it.
     Busy {
+        status: StackStatus,
+    },
+    /// The stack exists without the `stackfleet:managed-by` tag: the deploy would refuse it
+    /// (NeedsAttention) unless the rollout adopts it.
+    NotManaged {
         status: StackStatus,
     },
     /// The plan itself could not be made here.
@@ -65,6 +73,10 @@ impl PlanVerdict {
             Self::Busy { status } => {
                 format!("an operation is running ({status}): the deploy would wait for it")
             }
+            Self::NotManaged { status } => format!(
+                "stack exists ({status}) but is not managed by stackfleet (no {MANAGED_BY_TAG} \
+                 tag): the deploy would refuse it without --adopt"
+            ),
             Self::CannotPlan { reason } => format!("cannot plan: {reason}"),
         }
     }
@@ -89,6 +101,25 @@ pub struct TargetPlan {
     pub target: Target,
     #[serde(flatten)]
     pub verdict: PlanVerdict,
+    /// The stack exists without the `stackfleet:managed-by` tag and the rollout adopts it: the
+    /// deploy takes it over, its update adding the tag.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopts: bool,
+}
+
+impl TargetPlan {
+    /// The line that names a group of targets.
+    pub fn headline(&self) -> String {
+        if self.adopts {
+            format!(
+                "stack exists but is not managed by stackfleet: the deploy would adopt it \
+                 (--adopt) and tag it {MANAGED_BY_TAG}; {}",
+                self.verdict.headline()
+            )
+        } else {
+            self.verdict.headline()
+        }
+    }
 }
 
 /// Targets grouped by identical plans, largest group first.
@@ -96,7 +127,7 @@ pub fn group_plans(plans: &[TargetPlan]) -> Vec<(String, Vec<Target>)> {
     let mut groups: BTreeMap<String, Vec<Target>> = BTreeMap::new();
     for plan in plans {
         groups
-            .entry(plan.verdict.headline())
+            .entry(plan.headline())
             .or_default()
             .push(plan.target.clone());
     }
@@ -111,19 +142,32 @@ fn change_set_name(run: &RunId) -> String {
 
 /// Plans one target. Never fails: what goes wrong is the verdict.
 pub async fn plan_target<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> TargetPlan {
-    let verdict = match verdict(assumer, job).await {
-        Ok(verdict) => verdict,
-        Err(error) => PlanVerdict::CannotPlan {
-            reason: format!("{}: {error}", error.name()),
-        },
+    let cannot_plan = |error: PortError| PlanVerdict::CannotPlan {
+        reason: format!("{}: {error}", error.name()),
+    };
+    let (verdict, adopts) = match look(assumer, job).await {
+        Ok((session, found)) => {
+            let adopts = job.spec.adopt
+                && found
+                    .as_ref()
+                    .is_some_and(|s| !s.managed && s.status != StackStatus::DeleteComplete);
+            let verdict = verdict(&session, job, found).await.unwrap_or_else(cannot_plan);
+            (verdict, adopts)
+        }
+        Err(error) => (cannot_plan(error), false),
     };
     TargetPlan {
         target: job.target.clone(),
         verdict,
+        adopts,
     }
 }
 
-async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdict, PortError> {
+/// A session in the target, and the stack found there.
+async fn look<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+) -> Result<(A::Session, Option<StackDescription>), PortError> {
     let spec = job.spec;
     let session = assumer
         .assume(AssumeRequest {
@@ -135,12 +179,26 @@ async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdic
         })
         .await?;
     let found = session.describe_stack(spec.stack_name.as_str()).await?;
+    Ok((session, found))
+}
+
+async fn verdict<S: StackOperations>(
+    session: &S,
+    job: &Job<'_>,
+    found: Option<StackDescription>,
+) -> Result<PlanVerdict, PortError> {
+    let spec = job.spec;
     let status = found.as_ref().map(|s| s.status.clone());
-    let kind = match decide(status.as_ref(), spec.recovery) {
+    let kind = match decide(found.as_ref().map(Into::into), spec.recovery, spec.adopt) {
         Decision::Create => ChangeSetType::Create,
         Decision::Update => ChangeSetType::Update,
         Decision::InspectRunningOperation => {
             return Ok(PlanVerdict::Busy {
+                status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
+            })
+        }
+        Decision::NotManaged => {
+            return Ok(PlanVerdict::NotManaged {
                 status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
             })
         }
@@ -162,7 +220,7 @@ async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdic
             template: spec.template.clone(),
             parameters: spec.parameters_for(job.target),
             capabilities: spec.capabilities.clone(),
-            tags: spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tags: spec.stack_tags(),
             token: client_request_token(job.run, "plan"),
             termination_protection: false,
         },
@@ -177,7 +235,7 @@ async fn verdict<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> Result<PlanVerdic
         }
         Err(error) => return Err(error),
     };
-    let described = described_when_ready(&session, &change_set).await;
+    let described = described_when_ready(session, &change_set).await;
     // Clean up whatever the description said: the plan leaves nothing behind.
     let cleanup = session.delete_change_set(&change_set).await;
     if kind == ChangeSetType::Create {
@@ -275,18 +333,11 @@ mod tests {
             changes: vec![change("Modify", "FederatedReadOnly", Some("False"))],
         };
         let plans = vec![
-            TargetPlan {
-                target: "111111111111:us-east-1".parse().unwrap(),
-                verdict: modify.clone(),
-            },
-            TargetPlan {
-                target: "222222222222:us-east-1".parse().unwrap(),
-                verdict: modify,
-            },
-            TargetPlan {
-                target: "333333333333:us-east-1".parse().unwrap(),
-                verdict: PlanVerdict::NoChanges,
-            },
+            plan("111111111111", modify.clone(), false),
+            plan("222222222222", modify.clone(), false),
+            plan("333333333333", PlanVerdict::NoChanges, false),
+            // The same changes in a stack the rollout adopts are a plan of their own.
+            plan("444444444444", modify, true),
         ];
         let groups = group_plans(&plans);
         assert_eq!(
@@ -295,5 +346,39 @@ mod tests {
         );
         assert_eq!(groups[0].1.len(), 2);
         assert_eq!(groups[1].0, "no changes");
+        assert_eq!(
+            groups[2].0,
+            "stack exists but is not managed by stackfleet: the deploy would adopt it (--adopt) \
+             and tag it stackfleet:managed-by; Modify AWS::IAM::Role FederatedReadOnly (no replacement)"
+        );
+    }
+
+    fn plan(account: &str, verdict: PlanVerdict, adopts: bool) -> TargetPlan {
+        TargetPlan {
+            target: format!("{account}:us-east-1").parse().unwrap(),
+            verdict,
+            adopts,
+        }
+    }
+
+    #[test]
+    fn a_stack_stackfleet_does_not_manage_is_said_so_and_adoption_shows_in_the_json() {
+        let refused = plan(
+            "111111111111",
+            PlanVerdict::NotManaged {
+                status: StackStatus::UpdateComplete,
+            },
+            false,
+        );
+        assert_eq!(
+            refused.headline(),
+            "stack exists (UPDATE_COMPLETE) but is not managed by stackfleet (no \
+             stackfleet:managed-by tag): the deploy would refuse it without --adopt"
+        );
+        let json = serde_json::to_value(&refused).unwrap();
+        assert_eq!(json["verdict"], "notManaged");
+        assert!(json.get("adopts").is_none(), "{json}");
+        let adopted = plan("111111111111", PlanVerdict::NoChanges, true);
+        assert_eq!(serde_json::to_value(&adopted).unwrap()["adopts"], true);
     }
 }

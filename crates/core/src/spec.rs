@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{InvalidId, StackName, Target};
+use crate::stack::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 pub use crate::template::{
     TemplateBody, TemplateError, TemplateSource, TemplateUrl, MAX_INLINE_TEMPLATE_BYTES,
 };
@@ -174,6 +175,9 @@ impl DeployRole {
     }
 }
 
+/// Tags a document may give: CloudFormation's 50, less stackfleet's own.
+pub const MAX_DOCUMENT_TAGS: usize = 49;
+
 /// A spec that does not hold together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
@@ -204,6 +208,9 @@ pub struct RolloutSpec {
     pub recovery: RecoveryPolicy,
     /// When continuing an update rollback, skip the resources whose rollback failed.
     pub skip_failed_rollback_resources: bool,
+    /// Take over a stack of the stack name that stackfleet did not create (no
+    /// `stackfleet:managed-by` tag) instead of leaving it alone.
+    pub adopt: bool,
     /// How long one stack operation (or a wait for somebody else's) may take.
     pub operation_timeout_seconds: u64,
     pub poll_interval_seconds: u64,
@@ -233,6 +240,7 @@ impl RolloutSpec {
             termination_protection: false,
             recovery: RecoveryPolicy::default(),
             skip_failed_rollback_resources: false,
+            adopt: false,
             operation_timeout_seconds: defaults::operation_timeout_seconds(),
             poll_interval_seconds: defaults::poll_interval_seconds(),
         }
@@ -247,9 +255,17 @@ impl RolloutSpec {
                 )));
             }
         }
-        if self.tags.len() > 50 {
+        if self.tags.contains_key(MANAGED_BY_TAG) {
             return Err(SpecError::Invalid(format!(
-                "{} tags given; CloudFormation takes at most 50",
+                "tag {MANAGED_BY_TAG:?} is stackfleet's own: it marks the stacks stackfleet manages \
+                 and is put on every stack it deploys; remove it from tags (to take over a stack \
+                 that lacks it, use adopt: true or --adopt)"
+            )));
+        }
+        if self.tags.len() > MAX_DOCUMENT_TAGS {
+            return Err(SpecError::Invalid(format!(
+                "{} tags given; CloudFormation takes at most 50, and stackfleet adds its own \
+                 {MANAGED_BY_TAG}: give at most {MAX_DOCUMENT_TAGS}",
                 self.tags.len()
             )));
         }
@@ -294,6 +310,14 @@ impl RolloutSpec {
 
     pub fn operation_timeout(&self) -> Duration {
         Duration::from_secs(self.operation_timeout_seconds)
+    }
+
+    /// The tags every stack request carries: the document's, and stackfleet's own
+    /// `stackfleet:managed-by` (which `validate` keeps the document from setting).
+    pub fn stack_tags(&self) -> Vec<(String, String)> {
+        let mut tags: Vec<(String, String)> = self.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        tags.push((MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned()));
+        tags
     }
 
     /// The parameters this target gets: the spec's, then its account's overrides, then its own.
@@ -348,6 +372,37 @@ mod tests {
 
         spec.parameter_overrides.insert("acct".into(), BTreeMap::new());
         assert!(spec.validate().is_err());
+    }
+
+    #[test]
+    fn every_request_carries_the_managed_by_tag_which_a_document_may_not_set() {
+        let mut spec = RolloutSpec::new(
+            "s".parse().unwrap(),
+            TemplateSource::Body(TemplateBody::parse(TEMPLATE.into()).unwrap()),
+        );
+        spec.tags.insert("team".into(), "platform".into());
+        assert_eq!(
+            spec.stack_tags(),
+            vec![
+                ("team".to_string(), "platform".to_string()),
+                ("stackfleet:managed-by".to_string(), "stackfleet".to_string()),
+            ]
+        );
+        spec.validate().unwrap();
+
+        spec.tags.insert(MANAGED_BY_TAG.into(), "me".into());
+        let error = spec.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("\"stackfleet:managed-by\" is stackfleet's own"),
+            "{error}"
+        );
+        assert!(error.contains("--adopt"), "{error}");
+
+        spec.tags.remove(MANAGED_BY_TAG);
+        spec.tags
+            .extend((0..MAX_DOCUMENT_TAGS).map(|n| (format!("k{n}"), String::new())));
+        let error = spec.validate().unwrap_err().to_string();
+        assert!(error.contains("at most 49"), "{error}");
     }
 
     #[test]

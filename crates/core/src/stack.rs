@@ -71,6 +71,18 @@ impl From<StackStatus> for String {
     }
 }
 
+/// The tag every stack stackfleet creates or updates carries: a stack is stackfleet's to
+/// update, recover or delete only if it carries this tag with `MANAGED_BY_VALUE` (or the rollout
+/// says `adopt`). A rollout document may not set it itself.
+pub const MANAGED_BY_TAG: &str = "stackfleet:managed-by";
+pub const MANAGED_BY_VALUE: &str = "stackfleet";
+
+/// The stack's tags, as DescribeStacks lists them, mark it as stackfleet's.
+pub fn carries_managed_by<'t>(tags: impl IntoIterator<Item = (&'t str, &'t str)>) -> bool {
+    tags.into_iter()
+        .any(|(key, value)| key == MANAGED_BY_TAG && value == MANAGED_BY_VALUE)
+}
+
 /// DescribeStacks, reduced to what the lifecycle decides on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,6 +90,9 @@ pub struct StackDescription {
     pub stack_id: String,
     pub status: StackStatus,
     pub status_reason: Option<String>,
+    /// The stack carries the `stackfleet:managed-by` tag: stackfleet made it (or adopted it).
+    #[serde(default)]
+    pub managed: bool,
 }
 
 /// One stack event. `token` is the ClientRequestToken of the operation that caused it.
@@ -195,6 +210,17 @@ mod tests {
             serde_json::from_str::<StackStatus>("\"UPDATE_PAUSED\"").unwrap(),
             future
         );
+    }
+
+    #[test]
+    fn only_the_managed_by_tag_with_its_value_marks_a_stack_as_stackfleets() {
+        assert!(carries_managed_by([
+            ("team", "platform"),
+            (MANAGED_BY_TAG, MANAGED_BY_VALUE)
+        ]));
+        assert!(!carries_managed_by([("team", "platform")]));
+        assert!(!carries_managed_by([(MANAGED_BY_TAG, "terraform")]));
+        assert!(!carries_managed_by([("Stackfleet:Managed-By", MANAGED_BY_VALUE)]));
     }
 
     #[test]

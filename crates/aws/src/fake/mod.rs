@@ -19,7 +19,7 @@ use std::time::Duration;
 use stackfleet_core::ids::{AccountId, Target};
 use stackfleet_core::ports::{AssumeRequest, AssumeRole, PortError, PortResult, ValidateTemplate};
 use stackfleet_core::spec::TemplateSource;
-use stackfleet_core::stack::{StackEvent, StackStatus};
+use stackfleet_core::stack::{StackEvent, StackStatus, MANAGED_BY_TAG, MANAGED_BY_VALUE};
 use tokio::time::Instant;
 
 pub use alarms::FakeAlarms;
@@ -153,6 +153,8 @@ pub(crate) struct FakeStack {
     pub events: Vec<StackEvent>,
     pub running: Option<Running>,
     pub creation_token: Option<String>,
+    /// As the last CreateStack or UpdateStack gave them.
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -252,14 +254,44 @@ impl FakeCloud {
         self.world().rejected_template = Some(message.into());
     }
 
-    /// A stack that already exists in `status`, as someone left it.
+    /// A stack that stackfleet made earlier (it carries the `stackfleet:managed-by` tag),
+    /// left in `status`.
     pub fn put_stack(&self, target: &Target, name: &str, status: StackStatus) {
+        let managed_by = (MANAGED_BY_TAG.to_owned(), MANAGED_BY_VALUE.to_owned());
+        self.put(target, name, status, vec![managed_by]);
+    }
+
+    /// A stack somebody else made (the console, another tool): it lacks stackfleet's tag and
+    /// carries these instead.
+    pub fn put_unmanaged_stack(
+        &self,
+        target: &Target,
+        name: &str,
+        status: StackStatus,
+        tags: &[(&str, &str)],
+    ) {
+        let tags = tags
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        self.put(target, name, status, tags);
+    }
+
+    fn put(&self, target: &Target, name: &str, status: StackStatus, tags: Vec<(String, String)>) {
         let mut world = self.world();
         let id = world.fresh_id();
         let opening = status.as_str().to_owned();
         let mut stack = FakeStack::new(target, name, id, status, "{}".into(), Vec::new());
+        stack.tags = tags;
         stack.push_event(name, "AWS::CloudFormation::Stack", &opening, None, None);
         world.stacks.insert((target.clone(), name.to_owned()), stack);
+    }
+
+    /// The tags of a live stack, as the last CreateStack or UpdateStack gave them.
+    pub fn stack_tags(&self, target: &Target, name: &str) -> Option<Vec<(String, String)>> {
+        let world = self.world();
+        let stack = world.stacks.get(&(target.clone(), name.to_owned()))?;
+        Some(stack.tags.clone())
     }
 
     /// Somebody else (the console, another pipeline) starts an operation on an existing stack.

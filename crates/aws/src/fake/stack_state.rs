@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use stackfleet_core::ids::Target;
-use stackfleet_core::stack::{StackDescription, StackEvent, StackStatus};
+use stackfleet_core::stack::{carries_managed_by, StackDescription, StackEvent, StackStatus};
 use tokio::time::Instant;
 
 use super::{FakeStack, OpKind, Running, ScriptEnd};
@@ -34,6 +34,7 @@ impl FakeStack {
             events: Vec::new(),
             running: None,
             creation_token: None,
+            tags: Vec::new(),
         }
     }
 
@@ -121,6 +122,7 @@ impl FakeStack {
             stack_id: self.stack_id.clone(),
             status: self.status.clone(),
             status_reason: self.reason.clone(),
+            managed: carries_managed_by(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         }
     }
 }

@@ -178,6 +178,7 @@ impl StackOperations for FakeSession {
                 request.parameters.clone(),
             );
             stack.creation_token = Some(request.token.clone());
+            stack.tags = request.tags.clone();
             stack.begin(OpKind::Create, request.token.clone(), script.duration, script.end);
             world.operations.push((target.clone(), Call::CreateStack));
             let stack_id = stack.stack_id.clone();
@@ -201,11 +202,16 @@ impl StackOperations for FakeSession {
                 return Err(busy(stack));
             }
             let template = template_text(&request.template);
-            if stack.template == template && stack.parameters == request.parameters {
+            // New tags alone are an update, as in CloudFormation: they reach every resource.
+            if stack.template == template
+                && stack.parameters == request.parameters
+                && stack.tags == request.tags
+            {
                 return Ok(UpdateStarted::NoChanges);
             }
             stack.template = template;
             stack.parameters = request.parameters.clone();
+            stack.tags = request.tags.clone();
             let stack_id = stack.stack_id.clone();
             let script = world.next_script(target);
             let stack = find(world, target, &request.stack_name).expect("found above");

@@ -9,7 +9,8 @@ use super::{client_request_token, decide, Decision, EngineError, InFlight, Job, 
 use crate::errors::ErrorName;
 use crate::outcome::{Failure, RootCause, Verdict};
 use crate::ports::{PortError, StackOperations};
-use crate::stack::{StackDescription, StackRequest, StackStatus, UpdateStarted};
+use crate::spec::RolloutSpec;
+use crate::stack::{StackDescription, StackRequest, StackStatus, UpdateStarted, MANAGED_BY_TAG};
 use crate::Outcome;
 
 /// Decides what the target needs and launches it.
@@ -38,6 +39,15 @@ pub async fn poll<S: StackOperations>(
         Ok(found) => engine.advance(state, found).await,
         Err(error) => engine.settle(&error, Some(&state.stack_id)),
     }
+}
+
+/// Why a stack of the rollout's name that stackfleet did not make is left alone, and what to do.
+pub(crate) fn not_managed(spec: &RolloutSpec) -> String {
+    format!(
+        "stack {} exists but was not created by stackfleet (no {MANAGED_BY_TAG} tag): pass \
+         --adopt (document: adopt: true) to take it over",
+        spec.stack_name
+    )
 }
 
 /// What a call that launches an operation came to.
@@ -101,7 +111,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             template: spec.template.clone(),
             parameters: spec.parameters_for(self.job.target),
             capabilities: spec.capabilities.clone(),
-            tags: spec.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tags: spec.stack_tags(),
             token: self.token(phase),
             termination_protection: spec.termination_protection,
         }
@@ -183,7 +193,8 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         let Some(stack) = found else {
             return self.create().await;
         };
-        let step = match decide(Some(&stack.status), self.job.spec.recovery) {
+        let spec = self.job.spec;
+        let step = match decide(Some((&stack).into()), spec.recovery, spec.adopt) {
             Decision::Create => return self.create().await,
             Decision::Update => return self.update(&stack).await,
             Decision::InspectRunningOperation => self.inspect_running(&stack).await,
@@ -197,7 +208,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
                     "stack is {} ({}); recovery policy is {:?}: fix or delete it, then re-run",
                     stack.status,
                     stack.status_reason.as_deref().unwrap_or("no reason given"),
-                    self.job.spec.recovery,
+                    spec.recovery,
                 );
                 Ok(self.failed(
                     Some(&stack),
@@ -205,6 +216,11 @@ impl<'a, S: StackOperations> Engine<'a, S> {
                     RootCause::message(reason),
                 ))
             }
+            Decision::NotManaged => Ok(self.failed(
+                Some(&stack),
+                ErrorName::NeedsAttention,
+                RootCause::message(not_managed(spec)),
+            )),
         };
         Launch::Step(step)
     }

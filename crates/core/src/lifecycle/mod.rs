@@ -15,7 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use counted::Counted;
-pub use decide::{decide, Decision};
+pub use decide::{decide, Decision, Found};
 pub use drive::{assume_failure, millis, run_target, Clock, DriveOptions, SystemClock, TokioClock};
 pub use engine::{poll, start};
 pub use follow::{follow, Followed, PassingErrors};
