@@ -138,6 +138,17 @@ def stacks(endpoint, state_path, stack_name, ou=None):
     print(json.dumps({account: status for account, status in found.items() if status is not None}))
 
 
+def upload_template(endpoint, bucket, key, path):
+    """Puts a template into a versioned bucket (made if missing), as the state machine needs."""
+    s3 = client(endpoint, "s3")
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    with open(path, "rb") as body:
+        put = s3.put_object(Bucket=bucket, Key=key, Body=body.read())
+    return {"url": f"https://{bucket}.s3.us-east-1.amazonaws.com/{key}", "versionId": put["VersionId"]}
+
+
 def alarm(endpoint, name, state_value):
     cloudwatch = client(endpoint, "cloudwatch")
     if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
@@ -178,6 +189,10 @@ if __name__ == "__main__":
     reading.add_argument("state")
     reading.add_argument("stack")
     reading.add_argument("--ou")
+    uploading = actions.add_parser("template", help="upload a template to a versioned bucket; print its URL and version")
+    uploading.add_argument("bucket")
+    uploading.add_argument("key")
+    uploading.add_argument("file")
     alarming = actions.add_parser("alarm")
     alarming.add_argument("name")
     alarming.add_argument("state", choices=["OK", "ALARM", "INSUFFICIENT_DATA"])
@@ -197,6 +212,8 @@ if __name__ == "__main__":
         print(body.decode())
     elif args.action == "stacks":
         stacks(args.endpoint, args.state, args.stack, args.ou)
+    elif args.action == "template":
+        print(json.dumps(upload_template(args.endpoint, args.bucket, args.key, args.file)))
     elif args.action == "alarm":
         alarm(args.endpoint, args.name, args.state)
     else:

@@ -4,8 +4,7 @@
 // Run by `scripts/statemachine-test --cost N` from `scripts/bench`.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, example, execute, fixture } from './harness.mjs';
+import { FEDERATION, example, execute, fixture } from './harness.mjs';
 
 const PRICE = {
   transition: 0.025 / 1000, // Step Functions Standard, per state transition
@@ -17,7 +16,7 @@ const MEMORY_GB = 128 / 1024;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
 const input = fixture('execution-input-pipeline.json');
 input.stackName = 'org-federation';
-input.template = { body: readFileSync(join(ROOT, 'examples/federation/template.yaml'), 'utf8') };
+input.template = FEDERATION;
 input.parameters = example('federation/rollout.yaml').parameters;
 input.capabilities = ['CAPABILITY_NAMED_IAM'];
 input.targets = { ...input.targets, ous: [state.root], exclude: [] };

@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, example, execute, fixture, org, runObject } from './harness.mjs';
+import { FEDERATION, example, execute, fixture, org, runObject } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
@@ -18,7 +17,7 @@ const prod = state.accounts.filter((a) => a.ou === 'Prod').map((a) => target(a.i
 function pipelineInput() {
   const input = fixture('execution-input-pipeline.json');
   input.stackName = 'org-federation';
-  input.template = { body: readFileSync(join(ROOT, 'examples/federation/template.yaml'), 'utf8') };
+  input.template = FEDERATION;
   input.parameters = example('federation/rollout.yaml').parameters;
   input.capabilities = ['CAPABILITY_NAMED_IAM'];
   input.targets = { ...input.targets, ous: [state.ous.Prod], exclude: [] };

@@ -2,7 +2,8 @@
 // the CDK app fills them, its Lambda tasks reaching the real binaries served by `cargo lambda
 // watch`. Nothing here reshapes the definition.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,4 +156,18 @@ export function runObject(key) {
 /** {account: stack status} for the accounts of the e2e Organization (of `ou`) that have `stack`. */
 export function stacksIn(stack, ou) {
   return JSON.parse(org('stacks', process.env.STACKFLEET_E2E_STATE, stack, ...(ou ? ['--ou', ou] : [])));
+}
+
+/** The federation example's template, in the versioned bucket scripts/statemachine-test fills. */
+export const FEDERATION = { url: 'https://stackfleet-templates.s3.us-east-1.amazonaws.com/federation/template.yaml' };
+
+/**
+ * Uploads a template body as a new version of `key` in that bucket (the state machine deploys
+ * templates from S3 only); returns the document's `template` field and the version written.
+ */
+export function uploaded(key, body) {
+  const file = join(mkdtempSync(join(tmpdir(), 'stackfleet-template-')), 'template.yaml');
+  writeFileSync(file, body);
+  const { url, versionId } = JSON.parse(org('template', 'stackfleet-templates', key, file));
+  return { template: { url }, versionId };
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, example, execute, org, runObject, stacksIn } from './harness.mjs';
+import { FEDERATION, example, execute, org, runObject, stacksIn, uploaded } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const statePath = process.env.STACKFLEET_E2E_STATE;
@@ -65,7 +65,7 @@ test('a canary failure halts with nothing beyond the canary touched; after the f
   org('conflict', conflict);
   const waves = [{ name: 'canary', accounts: [conflict, clean] }, { name: 'half', percent: 50 }, { name: 'all', percent: 100 }];
   const input = rollout('waves-canary', {
-    template: { body: readFileSync(join(ROOT, 'examples/federation/template.yaml'), 'utf8') },
+    template: FEDERATION,
     parameters: example('federation/rollout.yaml').parameters,
     capabilities: ['CAPABILITY_NAMED_IAM'],
     concurrency: 1,
@@ -136,8 +136,9 @@ test('an alarm in ALARM during the bake halts the rollout before the next wave',
   const alarm = 'waves-errors';
   org('alarm', alarm, 'OK');
   const input = rollout('waves-alarm', {
-    template: {
-      body: [
+    template: uploaded(
+      'waves-alarm.yaml',
+      [
         'Parameters:',
         '  Name:',
         '    Type: String',
@@ -149,7 +150,7 @@ test('an alarm in ALARM during the bake halts the rollout before the next wave',
         '      Type: String',
         '      Value: baked',
       ].join('\n'),
-    },
+    ).template,
     parameters: { Name: '/stackfleet/waves-alarm' },
     concurrency: 8,
     waves: [{ name: 'canary', count: 2, bakeSeconds: 2 }, { name: 'half', percent: 50 }, { name: 'all', percent: 100 }],
