@@ -48,7 +48,7 @@ pub fn acceptance_from_env() -> Result<crate::input::Acceptance, Error> {
         Err(_) => stackfleet_core::policy::InputPolicy::default(),
     };
     let new_accounts_only = match std::env::var("STACKFLEET_ACCEPT").as_deref() {
-        Err(_) | Ok("any") | Ok("") => false,
+        Err(_) | Ok("any" | "") => false,
         Ok("new-account") => true,
         Ok(other) => return Err(format!("STACKFLEET_ACCEPT is {other:?}: give any or new-account").into()),
     };

@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex};
 use stackfleet_core::pinned::{S3Location, TemplateObject};
 use stackfleet_core::ports::{PortError, PortResult, TemplateObjects};
 
+/// One version of an object: its ID (none without versioning) and its body.
+type Version = (Option<String>, String);
+
 #[derive(Debug, Default)]
 struct Objects {
-    /// (bucket, key) -> versions, oldest first: (version ID, body).
-    versions: BTreeMap<(String, String), Vec<(Option<String>, String)>>,
+    /// (bucket, key) -> versions, oldest first.
+    versions: BTreeMap<(String, String), Vec<Version>>,
     written: u32,
 }
 
