@@ -83,7 +83,7 @@ export function checkDeployRole(spec: Record<string, unknown>, accept: Accept, a
     : `deployRole is absent, and the default is ${role}`;
   throw new Error(
     `defaultSpec: ${named}, an administrator role in every member account: anyone who may start this machine ` +
-      'would deploy anything, as administrator, everywhere. Install a least-privilege deploy role first ' +
+      'would deploy anything, as administrator, everywhere. Install a deploy role with guardrails first ' +
       '(as a person: stackfleet deploy --spec examples/bootstrap/rollout.yaml) and name it: ' +
       '"deployRole": {"name": "stackfleet-deploy"}. The machine that installs that role in new accounts ' +
       'takes -c accept=new-account (it then runs the default spec on new-account events only). ' +

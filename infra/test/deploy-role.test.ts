@@ -175,7 +175,7 @@ describe('GIVEN a role that carries the boundary this stack creates, with Admini
 });
 
 describe('GIVEN the Service Authorization Reference', () => {
-  const template = new ResolvedTemplate(TEMPLATE, { accountId: MEMBER, parameters: { ManagementAccountId: STACKFLEET_ACCOUNT, TemplateBucketName: TEMPLATE_BUCKET } });
+  const template = new ResolvedTemplate(TEMPLATE, { accountId: MEMBER, parameters: { StackfleetAccountId: STACKFLEET_ACCOUNT, TemplateBucketName: TEMPLATE_BUCKET } });
   const guardrails = (template.properties('DeployRole')!.Policies as { PolicyName: string; PolicyDocument: { Statement: Statement[] } }[])
     .find((policy) => policy.PolicyName === 'stackfleet-guardrails')!.PolicyDocument.Statement;
   const boundaryStatements = template.properties('PermissionsBoundary')!.PolicyDocument.Statement as Statement[];
@@ -209,7 +209,7 @@ describe('GIVEN the Service Authorization Reference', () => {
 });
 
 describe('GIVEN the template itself', () => {
-  const raw = new ResolvedTemplate(TEMPLATE, { accountId: MEMBER, parameters: { ManagementAccountId: STACKFLEET_ACCOUNT, TemplateBucketName: TEMPLATE_BUCKET } }).raw;
+  const raw = new ResolvedTemplate(TEMPLATE, { accountId: MEMBER, parameters: { StackfleetAccountId: STACKFLEET_ACCOUNT, TemplateBucketName: TEMPLATE_BUCKET } }).raw;
 
   test('THEN its parameters default to the names the CDK app and the federation example use', () => {
     const parameters = raw.Parameters;
@@ -217,7 +217,7 @@ describe('GIVEN the template itself', () => {
     expect(parameters.WorkerRoleName.Default).toBe('stackfleet-worker');
     expect(parameters.PermissionsBoundaryName.Default).toBe('stackfleet-boundary');
     expect(parameters.UnboundedRoleNames.Default).toBe('');
-    for (const required of ['ManagementAccountId', 'TemplateBucketName']) expect(parameters[required].Default).toBeUndefined();
+    for (const required of ['StackfleetAccountId', 'TemplateBucketName']) expect(parameters[required].Default).toBeUndefined();
     const spec = JSON.parse(fs.readFileSync(path.join(REPO, 'infra/default-spec.example.json'), 'utf8'));
     expect(spec.deployRole.name).toBe(parameters.RoleName.Default);
     expect(spec.parameters.PermissionsBoundaryName).toBe(parameters.PermissionsBoundaryName.Default);

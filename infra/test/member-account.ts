@@ -26,7 +26,7 @@ export interface DeployRolePolicies {
 export function deployRolePolicies(parameters: Record<string, string> = {}): DeployRolePolicies {
   const template = new ResolvedTemplate(path.join(REPO, 'examples/bootstrap/deploy-role.yaml'), {
     accountId: MEMBER,
-    parameters: { ManagementAccountId: STACKFLEET_ACCOUNT, TemplateBucketName: TEMPLATE_BUCKET, ...parameters },
+    parameters: { StackfleetAccountId: STACKFLEET_ACCOUNT, TemplateBucketName: TEMPLATE_BUCKET, ...parameters },
   });
   const role = template.properties('DeployRole')!;
   return {

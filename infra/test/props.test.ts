@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultSpecJson, MAX_DEFAULT_SPEC_BYTES, validateDefaultSpec } from '../lib/default-spec';
 import { RolloutSchema } from '../lib/rollout-schema';
@@ -131,5 +132,21 @@ describe('GIVEN the schema the default spec is checked against', () => {
   test('WHEN the schema has not been generated THEN validation says how to generate it', () => {
     const absent = path.join(REPO, 'schema', 'not-generated.schema.json');
     expect(() => validateDefaultSpec(exampleSpec(), absent)).toThrow(/is missing or empty: generate it with `cargo run -q -- schema/);
+  });
+});
+
+describe('GIVEN the README, "Deploying to a real Organization"', () => {
+  const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Deploying to a real Organization'), readme.indexOf('## Security model'));
+
+  test('THEN the size limit it states is the one synth applies', () => {
+    expect(section).toContain(`refuses a spec over ${MAX_DEFAULT_SPEC_BYTES.toLocaleString('en-US')} bytes`);
+  });
+
+  test('THEN it names every context key the app reads', () => {
+    const app = fs.readFileSync(path.join(REPO, 'infra/bin/stackfleet.ts'), 'utf8');
+    const keys = [...new Set([...app.matchAll(/\b(?:context|list)\('(\w+)'\)/g)].map(([, key]) => key))];
+    expect(keys.length).toBeGreaterThan(10);
+    expect(keys.filter((key) => !section.includes(`\`${key}\``) && !section.includes(`-c ${key}=`))).toEqual([]);
   });
 });
