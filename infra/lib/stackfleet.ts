@@ -40,8 +40,11 @@ export interface StackfleetProps {
   /** The Organization whose accounts the worker may deploy to, e.g. `o-abc123defg`. */
   readonly organizationId: string;
   /**
-   * What a new-account event deploys, and what every execution input is merged over: a rollout
-   * document, checked at synth against schema/rollout.schema.json, the schema of the Rust types.
+   * What a new-account event deploys, and what every execution input is merged over (an input
+   * may change only the fields of `inputFields`): the policy of this machine. A rollout document,
+   * checked at synth against schema/rollout.schema.json, the schema of the Rust types, with its
+   * template in S3 and no administrator deploy role unless `accept` or `allowAdminDeployRole`
+   * says otherwise.
    */
   readonly defaultSpec: Record<string, unknown>;
   /** @default 'stackfleet' (fixed, so that its own policy can name it without a circular reference) */
