@@ -8,7 +8,17 @@
  *                       synth checks it against ../schema/rollout.schema.json
  *   alarmEmail          subscribed to the alarm topic
  *   operatorPrincipals  comma-separated account IDs or ARNs; creates the operator role
- *   templateBucketNames comma-separated buckets in other accounts holding templates
+ *   templateBucketNames comma-separated buckets an input's template.url may name (with
+ *                       `template` in inputFields), besides the default spec's
+ *   inputFields         comma-separated fields an execution input may change: top-level fields of
+ *                       the rollout document, or parameters.NAME (default:
+ *                       targets,concurrency,failureTolerance,waves)
+ *   accept              any (default), or new-account: only new-account events, nothing else
+ *   allowAdminDeployRole=true   lets a machine that accepts any input deploy through
+ *                       OrganizationAccountAccessRole or AWSControlTowerExecution
+ *   secretPrefix        the names of SSM parameters and secrets the worker may resolve start with
+ *                       it (default stackfleet/: /stackfleet/... and stackfleet/...)
+ *   secretKmsKeyArns    comma-separated customer managed keys of those, for kms:Decrypt
  *   stackName, stateMachineName, workerRoleName   to run a second stackfleet beside the first
  *   runRetentionDays    days run records are kept (default 90)
  *   skipBundling=true   synth without building the Rust functions (see below)
@@ -17,6 +27,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { StackfleetProps } from '../lib/stackfleet';
 import { StackfleetStack } from '../lib/stackfleet-stack';
 
 const app = new App();
@@ -50,6 +61,10 @@ try {
   throw new Error(`defaultSpecFile ${specFile}: ${(error as Error).message}`);
 }
 const runRetentionDays = context('runRetentionDays');
+const allowAdminDeployRole = context('allowAdminDeployRole');
+if (allowAdminDeployRole !== undefined && !['true', 'false'].includes(allowAdminDeployRole)) {
+  throw new Error(`allowAdminDeployRole ${JSON.stringify(allowAdminDeployRole)} must be true or false`);
+}
 
 const stack = new StackfleetStack(app, context('stackName') ?? 'Stackfleet', {
   description: 'stackfleet: rolls one CloudFormation stack out to every account of an AWS Organization',
@@ -59,6 +74,11 @@ const stack = new StackfleetStack(app, context('stackName') ?? 'Stackfleet', {
     alarmEmail: context('alarmEmail'),
     operatorPrincipals: list('operatorPrincipals'),
     templateBucketNames: list('templateBucketNames'),
+    inputFields: list('inputFields'),
+    accept: context('accept') as StackfleetProps['accept'],
+    allowAdminDeployRole: allowAdminDeployRole === 'true',
+    secretPrefix: context('secretPrefix'),
+    secretKmsKeyArns: list('secretKmsKeyArns'),
     stateMachineName: context('stateMachineName'),
     workerRoleName: context('workerRoleName'),
     runRetentionDays: runRetentionDays === undefined ? undefined : Number(runRetentionDays),

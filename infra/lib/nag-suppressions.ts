@@ -12,12 +12,14 @@ const IAM5 = 'AwsSolutions-IAM5';
 
 export interface AcceptedFindingsOptions {
   readonly deployRoleName: string;
-  readonly templateBucketNames: readonly string[];
+  /** The lister's template objects, `BUCKET/KEY` or `BUCKET/*`. */
+  readonly templateObjects: readonly string[];
+  readonly secretPrefix: string;
 }
 
 export function suppressAcceptedFindings(
   fleet: Stackfleet,
-  { deployRoleName, templateBucketNames }: AcceptedFindingsOptions,
+  { deployRoleName, templateObjects, secretPrefix }: AcceptedFindingsOptions,
 ): void {
   const stack = Stack.of(fleet);
   const logicalId = (construct: IConstruct): string =>
@@ -36,6 +38,7 @@ export function suppressAcceptedFindings(
   const alarms =
     'cloudwatch:DescribeAlarms (the alarm gates, read-only) answers composite alarms only to a permission ' +
     'scoped to *; scoped to alarm ARNs, a composite alarm the document names would read as not found.';
+  const anyTemplate = templateObjects.filter((object) => object.endsWith('/*'));
   const suppress = (construct: IConstruct, suppressions: NagPackSuppression[]) =>
     NagSuppressions.addResourceSuppressions(construct, suppressions, true);
 
@@ -49,14 +52,14 @@ export function suppressAcceptedFindings(
       appliesTo: ['Resource::*'],
     },
     runRecords([...RUN_KEYS.listerGet, ...RUN_KEYS.listerPut]),
-    ...(templateBucketNames.length
+    ...(anyTemplate.length
       ? [
           {
             id: IAM5,
             reason:
-              'ValidateTemplate reads the template at whatever key an execution input names in template.url; ' +
-              'only the template buckets given in templateBucketNames, and only GetObject.',
-            appliesTo: templateBucketNames.map((name) => `Resource::arn:<AWS::Partition>:s3:::${name}/*`),
+              'The lister pins (GetObject, GetObjectVersion) and validates the template at whatever key an ' +
+              'execution input may name in template.url: only in the template buckets, read-only.',
+            appliesTo: anyTemplate.map((object) => `Resource::arn:<AWS::Partition>:s3:::${object}`),
           },
         ]
       : []),
@@ -72,6 +75,16 @@ export function suppressAcceptedFindings(
     },
     { id: IAM5, reason: xray, appliesTo: ['Resource::*'] },
     runRecords([...RUN_KEYS.workerGet, ...RUN_KEYS.workerPut]),
+    {
+      id: IAM5,
+      reason:
+        'Parameters given by reference name an SSM parameter or a secret at run time; the worker reads only ' +
+        `those under the secret prefix (${secretPrefix}) of this account and region, to pass them to CloudFormation.`,
+      appliesTo: [
+        `Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${secretPrefix}*`,
+        `Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${secretPrefix}*`,
+      ],
+    },
   ]);
 
   suppress(fleet.reducer.role!, [

@@ -70,16 +70,22 @@ function describeAlarms(): iam.PolicyStatement {
 
 export interface ListerGrants {
   readonly bucket: s3.IBucket;
-  /** Buckets in other accounts that hold templates given by URL (ValidateTemplate reads them as the lister). */
-  readonly templateBuckets: string[];
+  /**
+   * Template objects the lister reads to pin a run to one version (GetObject, GetObjectVersion)
+   * and that ValidateTemplate reads as the lister: `BUCKET/KEY` or `BUCKET/*`.
+   */
+  readonly templateObjects: string[];
 }
 
+/** An object or object pattern `BUCKET/KEY` as an ARN. */
+export const s3ObjectArn = (object: string): string => `arn:${Aws.PARTITION}:s3:::${object}`;
+
 /**
- * Discover: list the Organization, validate the template once, check that the alarms exist, read
- * a resumed run's record and report, write the run's records.
+ * Discover: list the Organization, pin and validate the template once, check that the alarms
+ * exist, read a resumed run's record and report, write the run's records.
  */
-export function listerStatements({ bucket, templateBuckets }: ListerGrants): iam.PolicyStatement[] {
-  const statements = [
+export function listerStatements({ bucket, templateObjects }: ListerGrants): iam.PolicyStatement[] {
+  return [
     // Organizations and ValidateTemplate have no resource-level permissions: Resource must be `*`.
     allow(
       [
@@ -97,17 +103,19 @@ export function listerStatements({ bucket, templateBuckets }: ListerGrants): iam
     allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.listerPut)),
     // A resume of a run that does not exist, or has no report yet, must read as absent.
     listAnyKey(bucket),
+    // The template's current version (GetObject, HeadObject) and that version again by its ID.
+    allow(['s3:GetObject', 's3:GetObjectVersion'], templateObjects.map(s3ObjectArn)),
   ];
-  if (templateBuckets.length > 0) {
-    statements.push(allow(['s3:GetObject'], templateBuckets.map((name) => `arn:${Aws.PARTITION}:s3:::${name}/*`)));
-  }
-  return statements;
 }
 
 export interface WorkerGrants {
   readonly bucket: s3.IBucket;
   readonly deployRoleName: string;
   readonly organizationId: string;
+  /** Names of the SSM parameters and secrets a rollout's parameters may refer to start with it. */
+  readonly secretPrefix: string;
+  /** Customer managed keys those parameters and secrets are encrypted with; none for AWS managed keys. */
+  readonly secretKmsKeyArns: string[];
 }
 
 /** The deploy role in any account: the condition beside it keeps the accounts to the Organization. */
@@ -115,12 +123,28 @@ export function deployRoleArnPattern(deployRoleName: string): string {
   return `arn:${Aws.PARTITION}:iam::*:role/${deployRoleName}`;
 }
 
+/** SSM parameters `/<prefix>...` of this account and region (the ARN drops the leading slash). */
+export const secretParameterArns = (prefix: string): string =>
+  `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${prefix}*`;
+/** Secrets Manager secrets `<prefix>...` of this account and region (the ARN ends in a random suffix). */
+export const secretArns = (prefix: string): string =>
+  `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${prefix}*`;
+
 /**
  * One target's lifecycle: assume the deploy role there, read the spec, honour the stop marker,
- * record the outcome, and after a failure count the wave's failures against its budget.
+ * record the outcome, and after a failure count the wave's failures against its budget. And
+ * resolve the parameters given by reference ({{resolve:ssm-secure:/<prefix>...}},
+ * {{resolve:secretsmanager:<prefix>...}}) when it calls CloudFormation, so that no secret is
+ * ever in an input, a record or an environment.
  */
-export function workerStatements({ bucket, deployRoleName, organizationId }: WorkerGrants): iam.PolicyStatement[] {
-  return [
+export function workerStatements({
+  bucket,
+  deployRoleName,
+  organizationId,
+  secretPrefix,
+  secretKmsKeyArns,
+}: WorkerGrants): iam.PolicyStatement[] {
+  const statements = [
     // Whatever account an execution input names, only roles owned by this Organization's accounts.
     allow(['sts:AssumeRole'], [deployRoleArnPattern(deployRoleName)], {
       StringEquals: { 'aws:ResourceOrgID': organizationId },
@@ -130,7 +154,20 @@ export function workerStatements({ bucket, deployRoleName, organizationId }: Wor
     // Usually absent: the stop marker, a target's started marker, and the outcome RecordFailure
     // reads first (a 403 there would leave the failure unrecorded). It also lists failed/<wave>/.
     listAnyKey(bucket),
+    allow(['ssm:GetParameter'], [secretParameterArns(secretPrefix)]),
+    allow(['secretsmanager:GetSecretValue'], [secretArns(secretPrefix)]),
   ];
+  if (secretKmsKeyArns.length > 0) {
+    // Only as SSM or Secrets Manager decrypt for the worker, never a direct Decrypt of anything else.
+    statements.push(
+      allow(['kms:Decrypt'], secretKmsKeyArns, {
+        StringEquals: {
+          'kms:ViaService': ['ssm', 'secretsmanager'].map((service) => `${service}.${Aws.REGION}.${Aws.URL_SUFFIX}`),
+        },
+      }),
+    );
+  }
+  return statements;
 }
 
 /**

@@ -75,6 +75,11 @@ export class RolloutSchema {
     visit(root, '');
   }
 
+  /** The document's top-level fields, as the schema names them. */
+  topLevelFields(): string[] {
+    return Object.keys((this.root.properties ?? {}) as Schema);
+  }
+
   /** Everything wrong with `document`; empty when it is a valid rollout document. */
   problems(document: unknown): SchemaProblem[] {
     return this.check(document, '', '').map(({ path: where, message }) => ({ path: where, message }));

@@ -25,6 +25,10 @@ export class StackfleetStack extends Stack {
       description: "The principal every member account's deploy role trusts (aws:PrincipalArn)",
       value: this.fleet.workerRole.roleArn,
     });
+    new CfnOutput(this, 'ListerRoleArn', {
+      description: "A template bucket in another account lets it read (template-bucket.yaml's ReaderRoleArns)",
+      value: this.fleet.lister.role!.roleArn,
+    });
     if (this.fleet.operatorRole) {
       new CfnOutput(this, 'OperatorRoleArn', {
         description: 'Assumed by a pipeline or an operator to start, follow and report rollouts',

@@ -18,9 +18,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { defaultSpecJson, deployRoleName, validateDefaultSpec } from './default-spec';
+import { checkProps } from './check-props';
+import { defaultSpecJson, defaultTemplateObject, deployRoleName } from './default-spec';
 import { suppressAcceptedFindings } from './nag-suppressions';
 import * as permissions from './permissions';
+import { Accept } from './trust';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
@@ -34,14 +36,15 @@ const WORKER_TIMEOUT = Duration.seconds(150);
  * for the Gate the Task's timeout, not this one, is the limit: see test/state-machine.test.ts. */
 const LISTER_REDUCER_TIMEOUT = Duration.seconds(900);
 
-const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
-
 export interface StackfleetProps {
   /** The Organization whose accounts the worker may deploy to, e.g. `o-abc123defg`. */
   readonly organizationId: string;
   /**
-   * What a new-account event deploys, and what every execution input is merged over: a rollout
-   * document, checked at synth against schema/rollout.schema.json, the schema of the Rust types.
+   * What a new-account event deploys, and what every execution input is merged over (an input
+   * may change only the fields of `inputFields`): the policy of this machine. A rollout document,
+   * checked at synth against schema/rollout.schema.json, the schema of the Rust types, with its
+   * template in S3 and no administrator deploy role unless `accept` or `allowAdminDeployRole`
+   * says otherwise.
    */
   readonly defaultSpec: Record<string, unknown>;
   /** @default 'stackfleet' (fixed, so that its own policy can name it without a circular reference) */
@@ -57,10 +60,34 @@ export interface StackfleetProps {
   /** ARNs or account IDs allowed to assume an operator role; no role when absent. */
   readonly operatorPrincipals?: string[];
   /**
-   * Buckets in other accounts holding templates given by URL: the lister's ValidateTemplate reads
-   * them with its own role. A bucket in this account needs only its bucket policy. @default none
+   * Buckets of templates an execution input may name in template.url (with `template` in
+   * inputFields), besides the default spec's. The lister reads (pins) and validates any object
+   * of them. The default spec's own template object is always granted. @default none
    */
   readonly templateBucketNames?: string[];
+  /**
+   * The fields of the default spec an execution input may change: top-level fields of the rollout
+   * document, or `parameters.NAME`. Any other field in an input is refused by the lister.
+   * @default targets, concurrency, failureTolerance, waves
+   */
+  readonly inputFields?: string[];
+  /**
+   * `new-account`: the lister refuses every input but a new-account event, which deploys exactly
+   * the default spec (the machine that installs the deploy role). @default 'any'
+   */
+  readonly accept?: Accept;
+  /**
+   * Lets the default spec's deploy role be OrganizationAccountAccessRole or
+   * AWSControlTowerExecution on a machine that accepts any input. @default false
+   */
+  readonly allowAdminDeployRole?: boolean;
+  /**
+   * Parameters given by reference name SSM parameters `/<prefix>...` or secrets `<prefix>...` of
+   * this account and region; the worker may read those only. @default 'stackfleet/'
+   */
+  readonly secretPrefix?: string;
+  /** Customer managed KMS keys of those parameters and secrets (key ARNs). @default none */
+  readonly secretKmsKeyArns?: string[];
   /** The workspace manifest whose package `stackfleet-lambda` has the three binaries. @default the repository's */
   readonly manifestPath?: string;
   /** @default the repository's statemachine.asl.json */
@@ -81,7 +108,7 @@ export class Stackfleet extends Construct {
 
   constructor(scope: Construct, id: string, props: StackfleetProps) {
     super(scope, id);
-    checkProps(props);
+    const { inputFields, accept } = checkProps(props);
     const stateMachineName = (this.stateMachineName = props.stateMachineName ?? 'stackfleet');
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const manifestPath = props.manifestPath ?? path.join(REPO_ROOT, 'Cargo.toml');
@@ -108,19 +135,30 @@ export class Stackfleet extends Construct {
     };
 
     const listerRole = lambdaRole(this, 'ListerRole');
+    const template = defaultTemplateObject(props.defaultSpec);
+    // Unless an input may name another template, the lister reads the default's object alone.
+    const templateObjects = [
+      inputFields.includes('template') ? `${template.bucket}/*` : `${template.bucket}/${template.key}`,
+      ...(props.templateBucketNames ?? []).map((name) => `${name}/*`),
+    ];
     permissions
-      .listerStatements({ bucket: this.bucket, templateBuckets: props.templateBucketNames ?? [] })
+      .listerStatements({ bucket: this.bucket, templateObjects })
       .forEach((statement) => listerRole.addToPrincipalPolicy(statement));
     this.lister = rustFunction('Lister', listerRole, LISTER_REDUCER_TIMEOUT, {
       STACKFLEET_DEFAULT_SPEC: defaultSpecJson(props.defaultSpec),
+      STACKFLEET_INPUT_FIELDS: inputFields.join(' '),
+      STACKFLEET_ACCEPT: accept,
     });
 
     this.workerRole = lambdaRole(this, 'WorkerRole', props.workerRoleName ?? 'stackfleet-worker');
+    const secretPrefix = props.secretPrefix ?? 'stackfleet/';
     permissions
       .workerStatements({
         bucket: this.bucket,
         deployRoleName: deployRoleName(props.defaultSpec),
         organizationId: props.organizationId,
+        secretPrefix,
+        secretKmsKeyArns: props.secretKmsKeyArns ?? [],
       })
       .forEach((statement) => this.workerRole.addToPrincipalPolicy(statement));
     this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, {});
@@ -158,7 +196,12 @@ export class Stackfleet extends Construct {
       .forEach((statement) => this.stateMachine.addToRolePolicy(statement));
     // The CLI's operator commands find the reports through this tag (ListTagsForResource). On
     // the CloudFormation resource alone: Tags.of(stateMachine) would tag its roles too.
-    Tags.of(this.stateMachine.node.defaultChild as sfn.CfnStateMachine).add('stackfleet:bucket', this.bucket.bucketName);
+    // `stackfleet start` reads what the machine accepts from the other two, to refuse an input
+    // before sending it. Tag values hold no commas: the fields are separated by spaces.
+    const stateMachineResource = this.stateMachine.node.defaultChild as sfn.CfnStateMachine;
+    Tags.of(stateMachineResource).add('stackfleet:bucket', this.bucket.bucketName);
+    Tags.of(stateMachineResource).add('stackfleet:input-fields', inputFields.join(' '));
+    Tags.of(stateMachineResource).add('stackfleet:accept', accept);
 
     this.deadLetterQueue = this.newAccountTriggers();
     this.alarmTopic = this.alarms(props.alarmEmail);
@@ -175,7 +218,8 @@ export class Stackfleet extends Construct {
 
     suppressAcceptedFindings(this, {
       deployRoleName: deployRoleName(props.defaultSpec),
-      templateBucketNames: props.templateBucketNames ?? [],
+      templateObjects,
+      secretPrefix,
     });
   }
 
@@ -328,25 +372,4 @@ export class Stackfleet extends Construct {
 
 function lambdaRole(scope: Construct, id: string, roleName?: string): iam.Role {
   return new iam.Role(scope, id, { roleName, assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-}
-
-function checkProps(props: StackfleetProps): void {
-  if (!ORGANIZATION_ID.test(props.organizationId ?? '')) {
-    throw new Error(
-      `organizationId ${JSON.stringify(props.organizationId)} is not an Organization ID (o- and 10 to 32 lowercase letters or digits, e.g. o-abc123defg)`,
-    );
-  }
-  validateDefaultSpec(props.defaultSpec);
-  const days = props.runRetentionDays;
-  if (days !== undefined && !(Number.isInteger(days) && days >= 1)) {
-    throw new Error(`runRetentionDays must be a whole number of days, at least 1, not ${days}`);
-  }
-  for (const principal of props.operatorPrincipals ?? []) {
-    if (!/^\d{12}$/.test(principal) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/.test(principal)) {
-      throw new Error(`operatorPrincipals: ${JSON.stringify(principal)} is neither an account ID nor an IAM ARN`);
-    }
-  }
-  if (props.workerRoleName !== undefined && !/^[\w+=,.@-]{1,64}$/.test(props.workerRoleName)) {
-    throw new Error(`workerRoleName ${JSON.stringify(props.workerRoleName)} is not an IAM role name`);
-  }
 }

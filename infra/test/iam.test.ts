@@ -73,9 +73,10 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     const actions = actionsOf(lister);
     expect(actions.filter((action) => action.startsWith('sts:'))).toEqual([]);
     expect(s3Objects(lister, 's3:GetObject')).toEqual(objects('run.json', 'report.json'));
-    expect(resourcesOf(lister, 's3:GetObject').filter((arn) => !arn.startsWith(bucketArn))).toEqual([
-      'arn:<AWS::Partition>:s3:::org-templates/*',
-    ]);
+    // The default spec's template object (no input may name another), and the buckets given.
+    const templates = ['arn:<AWS::Partition>:s3:::stackfleet-templates-111111111111/federation/template.yaml', 'arn:<AWS::Partition>:s3:::org-templates/*'];
+    expect(resourcesOf(lister, 's3:GetObject').filter((arn) => !arn.startsWith(bucketArn))).toEqual(templates);
+    expect(resourcesOf(lister, 's3:GetObjectVersion')).toEqual(templates);
     expect(s3Objects(lister, 's3:PutObject')).toEqual(
       objects('spec.json', 'waves/*', 'outcomes/*', 'inherited.json', 'run.json'),
     );
@@ -91,6 +92,20 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*', 'stop.json', 'started/*'));
     // On the bucket, not its objects: so that S3 answers a missing outcome or marker with 404, not 403.
     expect(listings(worker)).toEqual([[[bucketArn], undefined]]);
+  });
+
+  test('THEN the worker resolves references only under stackfleet/, in this account and region, and needs no KMS grant for AWS managed keys', () => {
+    const worker = of(fleet.stack.fleet.workerRole);
+    const here = (service: string, resource: string) => `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>:${resource}`;
+    expect(resourcesOf(worker, 'ssm:GetParameter')).toEqual([here('ssm', 'parameter/stackfleet/*')]);
+    expect(resourcesOf(worker, 'secretsmanager:GetSecretValue')).toEqual([here('secretsmanager', 'secret:stackfleet/*')]);
+    expect(actionsOf(worker).filter((action) => /^(ssm|secretsmanager|kms):/.test(action)).sort()).toEqual([
+      'secretsmanager:GetSecretValue',
+      'ssm:GetParameter',
+    ]);
+    for (const role of [fleet.stack.fleet.lister.role!, fleet.stack.fleet.reducer.role!, fleet.stack.fleet.operatorRole!]) {
+      expect(actionsOf(of(role)).filter((action) => /^(ssm|secretsmanager|kms):/.test(action))).toEqual([]);
+    }
   });
 
   test('THEN the reducer (Gate and Reduce) reads the run, records lost targets and the halt, and writes the report and the resume input', () => {

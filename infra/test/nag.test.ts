@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { StackfleetStack } from '../lib/stackfleet-stack';
-import { exampleSpec, ORGANIZATION_ID, synth } from './support';
+import { bootstrapSpec, exampleSpec, ORGANIZATION_ID, synth } from './support';
 
 const AWS_SOLUTIONS = Match.stringLikeRegexp('AwsSolutions-.*');
 
@@ -16,7 +16,18 @@ interface Suppression {
 
 describe.each([
   ['the minimal stack', {}],
-  ['every optional part', { operatorPrincipals: ['222222222222'], alarmEmail: 'ops@example.com', templateBucketNames: ['t'] }],
+  [
+    'every optional part',
+    {
+      operatorPrincipals: ['222222222222'],
+      alarmEmail: 'ops@example.com',
+      templateBucketNames: ['team-templates'],
+      inputFields: ['template', 'parameters.Env', 'targets'],
+      secretPrefix: 'platform/stackfleet/',
+      secretKmsKeyArns: ['arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+    },
+  ],
+  ['the bootstrap machine', { defaultSpec: bootstrapSpec(), accept: 'new-account' as const }],
 ])('GIVEN %s checked by cdk-nag AwsSolutions', (_name, props) => {
   let stack: StackfleetStack;
   let template: Template;

@@ -31,10 +31,17 @@ describe('GIVEN the stack with the example default spec', () => {
     }
   });
 
-  test('THEN every function knows the bucket, the lister its default spec, and the worker no poll budget', () => {
+  test('THEN every function knows the bucket, the lister its default spec and what an input may change, and the worker no poll budget', () => {
     const bucket = `<${logicalId(fleet.stack.fleet.bucket)}>`;
     const environment = (name: 'lister' | 'worker' | 'reducer') => fn(name).Environment.Variables;
-    expect(Object.keys(environment('lister')).sort()).toEqual(['STACKFLEET_BUCKET', 'STACKFLEET_DEFAULT_SPEC']);
+    expect(Object.keys(environment('lister')).sort()).toEqual([
+      'STACKFLEET_ACCEPT',
+      'STACKFLEET_BUCKET',
+      'STACKFLEET_DEFAULT_SPEC',
+      'STACKFLEET_INPUT_FIELDS',
+    ]);
+    expect(environment('lister').STACKFLEET_INPUT_FIELDS).toBe('targets concurrency failureTolerance waves');
+    expect(environment('lister').STACKFLEET_ACCEPT).toBe('any');
     expect(Object.keys(environment('worker'))).toEqual(['STACKFLEET_BUCKET']);
     expect(Object.keys(environment('reducer'))).toEqual(['STACKFLEET_BUCKET']);
     for (const name of ['lister', 'worker', 'reducer'] as const) {
@@ -92,16 +99,21 @@ describe('GIVEN the stack with the example default spec', () => {
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
     });
-    expect(props.Tags).toEqual([{ Key: 'stackfleet:bucket', Value: { Ref: logicalId(fleet.stack.fleet.bucket) } }]);
+    expect(props.Tags).toEqual([
+      { Key: 'stackfleet:accept', Value: 'any' },
+      { Key: 'stackfleet:bucket', Value: { Ref: logicalId(fleet.stack.fleet.bucket) } },
+      { Key: 'stackfleet:input-fields', Value: 'targets concurrency failureTolerance waves' },
+    ]);
     const logGroup = render(props.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn);
     expect(fleet.template.findResources('AWS::Logs::LogGroup')[logGroup.slice(1, -5)].Properties.LogGroupName).toBe(
       '/aws/vendedlogs/states/stackfleet',
     );
   });
 
-  test('THEN only the state machine carries the bucket tag, not the roles beside it', () => {
+  test('THEN only the state machine carries the stackfleet tags, not the roles beside it', () => {
     for (const role of Object.values(fleet.template.findResources('AWS::IAM::Role'))) {
-      expect(role.Properties.Tags ?? []).not.toContainEqual(expect.objectContaining({ Key: 'stackfleet:bucket' }));
+      const keys = ((role.Properties.Tags ?? []) as { Key: string }[]).map((tag) => tag.Key);
+      expect(keys.filter((key) => key.startsWith('stackfleet:'))).toEqual([]);
     }
   });
 
@@ -186,6 +198,7 @@ describe('GIVEN the stack with the example default spec', () => {
     expect(Object.keys(fleet.template.findOutputs('*')).sort()).toEqual([
       'AlarmTopicArn',
       'BucketName',
+      'ListerRoleArn',
       'StateMachineArn',
       'WorkerRoleArn',
     ]);

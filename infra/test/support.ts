@@ -17,6 +17,8 @@ export function readJson<T>(file: string): T {
 }
 
 export const exampleSpec = (): Record<string, unknown> => readJson(path.join(INFRA, 'default-spec.example.json'));
+/** The bootstrap machine's default spec: through OrganizationAccountAccessRole, for new accounts only. */
+export const bootstrapSpec = (): Record<string, unknown> => readJson(path.join(REPO, 'examples/bootstrap/new-account-spec.json'));
 
 export interface Synth {
   readonly app: App;

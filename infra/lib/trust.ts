@@ -1,0 +1,92 @@
+/**
+ * The machine's trust boundary, decided at deploy time: which fields of the stored default spec
+ * an execution input may change (`inputFields`), which inputs it takes at all (`accept`), and
+ * whether its deploy role may be an administrator role. The lister enforces the first two (env
+ * STACKFLEET_INPUT_FIELDS and STACKFLEET_ACCEPT); `stackfleet start` reads them from the state
+ * machine's tags to say what it will refuse before it sends anything.
+ */
+import { RolloutSchema, ROLLOUT_SCHEMA_FILE } from './rollout-schema';
+import { deployRoleName } from './default-spec';
+
+/** What a pipeline may choose per execution when nobody says otherwise: where, how fast, how careful. */
+export const DEFAULT_INPUT_FIELDS: readonly string[] = ['targets', 'concurrency', 'failureTolerance', 'waves'];
+
+export const ACCEPT_VALUES = ['any', 'new-account'] as const;
+export type Accept = (typeof ACCEPT_VALUES)[number];
+
+/** Administrator roles that exist in member accounts whatever one deploys there. */
+export const ADMIN_ROLE_NAMES: readonly string[] = ['OrganizationAccountAccessRole', 'AWSControlTowerExecution'];
+
+/** Step Functions tag values: at most 256 characters, of these. */
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+/** A CloudFormation parameter name: alphanumeric. */
+const PARAMETER_NAME = /^[A-Za-z0-9]{1,255}$/;
+
+/**
+ * The allow-list as given, checked against the rollout document's schema: each entry a top-level
+ * field or `parameters.NAME`. Throws naming every entry it does not know.
+ */
+export function checkInputFields(fields: readonly string[], schemaFile: string = ROLLOUT_SCHEMA_FILE): string[] {
+  const known = RolloutSchema.load(schemaFile).topLevelFields().filter((field) => field !== '$schema');
+  if (fields.length === 0) {
+    throw new Error(
+      `inputFields is empty: name the fields an execution input may change (${known.join(', ')}, or parameters.NAME), ` +
+        `or leave it out for the default (${DEFAULT_INPUT_FIELDS.join(',')})`,
+    );
+  }
+  const problems = fields.flatMap((field) => {
+    const parameter = /^parameters\.(.*)$/.exec(field);
+    if (parameter) {
+      return PARAMETER_NAME.test(parameter[1])
+        ? []
+        : [`inputFields: ${JSON.stringify(field)}: a CloudFormation parameter name is letters and digits only`];
+    }
+    if (known.includes(field)) return [];
+    const near = known.find((name) => name.toLowerCase() === field.toLowerCase());
+    return [
+      `inputFields: ${JSON.stringify(field)} is not a field of the rollout document` +
+        (near ? ` (did you mean ${near}?)` : '') +
+        `: give top-level fields (${known.join(', ')}) or parameters.NAME`,
+    ];
+  });
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  const unique = [...new Set(fields)];
+  const tag = unique.join(' ');
+  if (!TAG_VALUE.test(tag)) {
+    throw new Error(
+      `inputFields: ${tag.length} characters as the stackfleet:input-fields tag, over the 256 a tag value holds: ` +
+        'name fewer fields (a whole parameters rather than many parameters.NAME)',
+    );
+  }
+  return unique;
+}
+
+export function checkAccept(accept: string): Accept {
+  if (!(ACCEPT_VALUES as readonly string[]).includes(accept)) {
+    throw new Error(
+      `accept ${JSON.stringify(accept)} must be ${ACCEPT_VALUES.map((value) => JSON.stringify(value)).join(' or ')}: ` +
+        'new-account for the machine that only installs the deploy role in new accounts',
+    );
+  }
+  return accept as Accept;
+}
+
+/**
+ * Refuses a standing machine that acts as an administrator in every account: whoever may start
+ * it could deploy anything anywhere, and the allow-list would be all that stands in the way.
+ */
+export function checkDeployRole(spec: Record<string, unknown>, accept: Accept, allowAdminDeployRole: boolean): void {
+  const role = deployRoleName(spec);
+  if (!ADMIN_ROLE_NAMES.includes(role) || accept === 'new-account' || allowAdminDeployRole) return;
+  const named = (spec.deployRole as { name?: string } | null | undefined)?.name
+    ? `deployRole.name is ${role}`
+    : `deployRole is absent, and the default is ${role}`;
+  throw new Error(
+    `defaultSpec: ${named}, an administrator role in every member account: anyone who may start this machine ` +
+      'would deploy anything, as administrator, everywhere. Install a deploy role with guardrails first ' +
+      '(as a person: stackfleet deploy --spec examples/bootstrap/rollout.yaml) and name it: ' +
+      '"deployRole": {"name": "stackfleet-deploy"}. The machine that installs that role in new accounts ' +
+      'takes -c accept=new-account (it then runs the default spec on new-account events only). ' +
+      'To run an administrator role anyway, knowing this: -c allowAdminDeployRole=true.',
+  );
+}
