@@ -210,7 +210,7 @@ async fn an_input_narrows_the_default_targets_and_never_widens_them() {
 async fn a_new_account_gets_the_default_exactly_and_only_within_its_targeting() {
     let bench = Bench::new(Acceptance::default());
     let inside = bench
-        .discover("joined-prod", new_account_event(&account(1).to_string()))
+        .discover("joined-prod", new_account_event(account(1).as_ref()))
         .await
         .unwrap();
     assert_eq!((inside.targets, inside.skipped), (1, 0));
@@ -221,7 +221,7 @@ async fn a_new_account_gets_the_default_exactly_and_only_within_its_targeting() 
         ("joined-untagged", 2, "tag filter"),
     ] {
         let run = bench
-            .discover(name, new_account_event(&account(n).to_string()))
+            .discover(name, new_account_event(account(n).as_ref()))
             .await
             .unwrap();
         assert_eq!((run.targets, run.skipped), (0, 1), "{name}");
@@ -255,7 +255,7 @@ async fn the_bootstrap_machine_takes_new_account_events_only() {
     bench.nothing_written("doc");
     assert_eq!(
         bench
-            .discover("event", new_account_event(&account(0).to_string()))
+            .discover("event", new_account_event(account(0).as_ref()))
             .await
             .unwrap()
             .targets,
