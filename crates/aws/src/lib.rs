@@ -6,6 +6,7 @@ pub mod cloudformation;
 pub mod cloudwatch;
 pub mod config;
 mod errors;
+pub mod logs;
 pub mod organizations;
 pub mod s3;
 pub mod secrets;

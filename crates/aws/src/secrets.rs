@@ -48,9 +48,9 @@ impl AwsSecrets {
                 .and_then(|p| p.value())
                 .map(|value| SecretValue::new(value.to_owned()))),
             Err(error) => match error.as_service_error() {
-                Some(GetParameterError::ParameterNotFound(_) | GetParameterError::ParameterVersionNotFound(_)) => {
-                    Ok(None)
-                }
+                Some(
+                    GetParameterError::ParameterNotFound(_) | GetParameterError::ParameterVersionNotFound(_),
+                ) => Ok(None),
                 _ => Err(classify(&error)),
             },
         }

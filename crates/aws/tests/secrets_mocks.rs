@@ -71,7 +71,9 @@ async fn a_missing_parameter_or_version_is_none_and_access_denied_is_named() {
         .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
     let no_version = mock!(aws_sdk_ssm::Client::get_parameter)
         .match_requests(|r| r.name() == Some("/stackfleet/db:9"))
-        .then_error(|| GetParameterError::ParameterVersionNotFound(ParameterVersionNotFound::builder().build()));
+        .then_error(|| {
+            GetParameterError::ParameterVersionNotFound(ParameterVersionNotFound::builder().build())
+        });
     let denied = mock!(aws_sdk_ssm::Client::get_parameter)
         .match_requests(|r| r.name() == Some("/other/db"))
         .then_error(|| {
@@ -83,9 +85,17 @@ async fn a_missing_parameter_or_version_is_none_and_access_denied_is_named() {
             )
         });
     let adapter = secrets(&[&missing, &no_version, &denied], &[]);
-    assert_eq!(read(&adapter, "{{resolve:ssm-secure:/stackfleet/missing}}").await, Ok(None));
-    assert_eq!(read(&adapter, "{{resolve:ssm-secure:/stackfleet/db:9}}").await, Ok(None));
-    let error = read(&adapter, "{{resolve:ssm-secure:/other/db}}").await.unwrap_err();
+    assert_eq!(
+        read(&adapter, "{{resolve:ssm-secure:/stackfleet/missing}}").await,
+        Ok(None)
+    );
+    assert_eq!(
+        read(&adapter, "{{resolve:ssm-secure:/stackfleet/db:9}}").await,
+        Ok(None)
+    );
+    let error = read(&adapter, "{{resolve:ssm-secure:/other/db}}")
+        .await
+        .unwrap_err();
     assert!(matches!(error, PortError::AccessDenied(_)), "{error}");
 
     // Through core: the error names the field and the reference, and says what to grant.
@@ -93,11 +103,15 @@ async fn a_missing_parameter_or_version_is_none_and_access_denied_is_named() {
         "s".parse().unwrap(),
         TemplateSource::Url(TemplateUrl::parse("https://b.s3.amazonaws.com/t.yaml".into()).unwrap()),
     );
-    spec.parameters.insert("Db".into(), "{{resolve:ssm-secure:/other/db}}".into());
+    spec.parameters
+        .insert("Db".into(), "{{resolve:ssm-secure:/other/db}}".into());
     let error = secrets::resolve(&adapter, &spec).await.unwrap_err();
     assert_eq!(error.name(), ErrorName::AccessDenied);
     let text = error.to_string();
-    assert!(text.contains("parameters.Db: {{resolve:ssm-secure:/other/db}} could not be read"), "{text}");
+    assert!(
+        text.contains("parameters.Db: {{resolve:ssm-secure:/other/db}} could not be read"),
+        "{text}"
+    );
     assert!(text.contains("/stackfleet/*"), "{text}");
 }
 
@@ -105,14 +119,18 @@ async fn a_missing_parameter_or_version_is_none_and_access_denied_is_named() {
 async fn a_secret_is_read_by_id_stage_or_version_and_its_json_key_picked_by_core() {
     let arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:stackfleet/api-AbCdEf";
     let current = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
-        .match_requests(move |r| r.secret_id() == Some(arn) && r.version_stage().is_none() && r.version_id().is_none())
+        .match_requests(move |r| {
+            r.secret_id() == Some(arn) && r.version_stage().is_none() && r.version_id().is_none()
+        })
         .then_output(|| {
             GetSecretValueOutput::builder()
                 .secret_string(format!(r#"{{"token": "{CANARY}"}}"#))
                 .build()
         });
     let previous = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
-        .match_requests(|r| r.secret_id() == Some("stackfleet/api") && r.version_stage() == Some("AWSPREVIOUS"))
+        .match_requests(|r| {
+            r.secret_id() == Some("stackfleet/api") && r.version_stage() == Some("AWSPREVIOUS")
+        })
         .then_output(|| GetSecretValueOutput::builder().secret_string("old").build());
     let missing = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
         .match_requests(|r| r.secret_id() == Some("stackfleet/gone"))
@@ -144,8 +162,13 @@ async fn a_secret_is_read_by_id_stage_or_version_and_its_json_key_picked_by_core
     assert_eq!(resolved.parameters["Token"], CANARY);
     assert_eq!(resolved.parameters["Old"], "old");
 
-    assert_eq!(read(&adapter, "{{resolve:secretsmanager:stackfleet/gone}}").await, Ok(None));
-    let error = read(&adapter, "{{resolve:secretsmanager:stackfleet/cert}}").await.unwrap_err();
+    assert_eq!(
+        read(&adapter, "{{resolve:secretsmanager:stackfleet/gone}}").await,
+        Ok(None)
+    );
+    let error = read(&adapter, "{{resolve:secretsmanager:stackfleet/cert}}")
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("SecretBinary"), "{error}");
 }
 
@@ -153,13 +176,30 @@ async fn a_secret_is_read_by_id_stage_or_version_and_its_json_key_picked_by_core
 async fn validate_template_answers_the_no_echo_parameters() {
     let answer = mock!(aws_sdk_cloudformation::Client::validate_template).then_output(|| {
         ValidateTemplateOutput::builder()
-            .parameters(TemplateParameter::builder().parameter_key("Db").no_echo(true).build())
-            .parameters(TemplateParameter::builder().parameter_key("Env").no_echo(false).build())
+            .parameters(
+                TemplateParameter::builder()
+                    .parameter_key("Db")
+                    .no_echo(true)
+                    .build(),
+            )
+            .parameters(
+                TemplateParameter::builder()
+                    .parameter_key("Env")
+                    .no_echo(false)
+                    .build(),
+            )
             .parameters(TemplateParameter::builder().parameter_key("Name").build())
             .build()
     });
-    let validator = CfnStacks::new(mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&answer]));
+    let validator = CfnStacks::new(mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&answer]
+    ));
     let url = TemplateUrl::parse("https://b.s3.amazonaws.com/t.yaml".into()).unwrap();
-    let validated = validator.validate_template(&TemplateSource::Url(url)).await.unwrap();
+    let validated = validator
+        .validate_template(&TemplateSource::Url(url))
+        .await
+        .unwrap();
     assert_eq!(validated.no_echo, ["Db".to_owned()].into());
 }

@@ -240,7 +240,10 @@ impl fmt::Debug for RolloutSpec {
             .field("session_duration_seconds", &self.session_duration_seconds)
             .field("termination_protection", &self.termination_protection)
             .field("recovery", &self.recovery)
-            .field("skip_failed_rollback_resources", &self.skip_failed_rollback_resources)
+            .field(
+                "skip_failed_rollback_resources",
+                &self.skip_failed_rollback_resources,
+            )
             .field("operation_timeout_seconds", &self.operation_timeout_seconds)
             .field("poll_interval_seconds", &self.poll_interval_seconds)
             .finish_non_exhaustive()

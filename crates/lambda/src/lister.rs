@@ -7,6 +7,7 @@ use stackfleet_core::ports::{Alarms, Organization, RunStore, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::secrets::refuse_plaintext_no_echo;
 use stackfleet_core::targeting::{resolve, wave_choices, Resolution, TargetingError};
 use stackfleet_core::waves::{alarm_verdict, assign, remaining, Wave};
 pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
@@ -101,11 +102,15 @@ where
     let run = RunId::from_lossy(&request.execution);
     let rollout = input::parse(default_spec, &request.input)?;
     let resolved = &rollout.resolved;
-    preflight(validator, &resolved.spec).await.map_err(|e| match e {
+    let template = preflight(validator, &resolved.spec).await.map_err(|e| match e {
         PreflightError::Spec(_) => LambdaError::invalid(e.to_string()),
         PreflightError::Template(_) => LambdaError::new(ErrorName::TemplateInvalid, e.to_string()),
         PreflightError::Unreachable(error) => LambdaError::from(error),
     })?;
+    // A NoEcho value in plaintext would be kept in the run's records and the execution's
+    // history: refused before anything is written. References are resolved by the worker.
+    refuse_plaintext_no_echo(&resolved.spec, &template.no_echo)
+        .map_err(|e| LambdaError::invalid(e.to_string()))?;
     // A misspelt alarm would be a gate that never closes: refused before any target is touched.
     if !resolved.alarms.is_empty() {
         let states = alarms.states(&resolved.alarms).await?;

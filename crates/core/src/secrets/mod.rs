@@ -29,7 +29,7 @@ pub enum SecretsError {
     )]
     NotFound {
         field: String,
-        reference: SecretRef,
+        reference: String,
         what: &'static str,
     },
     #[error(
@@ -38,14 +38,14 @@ pub enum SecretsError {
     )]
     NoSuchKey {
         field: String,
-        reference: SecretRef,
+        reference: String,
         key: String,
         why: &'static str,
     },
     #[error("{field}: {reference} could not be read: {error}{hint}")]
     Unreadable {
         field: String,
-        reference: SecretRef,
+        reference: String,
         error: PortError,
         hint: &'static str,
     },
@@ -94,17 +94,15 @@ fn written_values<'a>(
 /// Checks that every value that looks like a reference is one stackfleet resolves.
 pub fn check_references(spec: &RolloutSpec) -> Result<(), SecretsError> {
     for (field, _, value) in written_values(&spec.parameters, &spec.parameter_overrides) {
-        SecretRef::parse(value).map_err(|reason| SecretsError::Malformed {
-            field,
-            reason,
-        })?;
+        SecretRef::parse(value).map_err(|reason| SecretsError::Malformed { field, reason })?;
     }
     Ok(())
 }
 
 /// True when some parameter value is a reference.
 pub fn has_references(spec: &RolloutSpec) -> bool {
-    written_values(&spec.parameters, &spec.parameter_overrides).any(|(_, _, value)| matches!(SecretRef::parse(value), Ok(Some(_))))
+    written_values(&spec.parameters, &spec.parameter_overrides)
+        .any(|(_, _, value)| matches!(SecretRef::parse(value), Ok(Some(_))))
 }
 
 /// The spec with every reference replaced by the value it names, each distinct reference read
@@ -116,12 +114,7 @@ pub async fn resolve<S: Secrets>(secrets: &S, spec: &RolloutSpec) -> Result<Roll
         let reference = match SecretRef::parse(value) {
             Ok(Some(reference)) => reference,
             Ok(None) => continue,
-            Err(reason) => {
-                return Err(SecretsError::Malformed {
-                    field,
-                    reason,
-                })
-            }
+            Err(reason) => return Err(SecretsError::Malformed { field, reason }),
         };
         if read.contains_key(value) {
             continue;
@@ -160,7 +153,7 @@ async fn resolve_one<S: Secrets>(
             };
             return Err(SecretsError::Unreadable {
                 field: field.to_owned(),
-                reference,
+                reference: reference.to_string(),
                 error,
                 hint,
             });
@@ -173,7 +166,7 @@ async fn resolve_one<S: Secrets>(
     let Some(value) = read else {
         return Err(SecretsError::NotFound {
             field: field.to_owned(),
-            reference,
+            reference: reference.to_string(),
             what,
         });
     };
@@ -185,12 +178,12 @@ async fn resolve_one<S: Secrets>(
     };
     let no_such_key = |why| SecretsError::NoSuchKey {
         field: field.to_owned(),
-        reference: reference.clone(),
+        reference: reference.to_string(),
         key: key.clone(),
         why,
     };
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(value.expose()).map_err(|_| no_such_key("is not a JSON object, so it has no keys"))?;
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(value.expose())
+        .map_err(|_| no_such_key("is not a JSON object, so it has no keys"))?;
     match object.get(&key) {
         Some(serde_json::Value::String(text)) => Ok(SecretValue::new(text.clone())),
         Some(serde_json::Value::Null) | None => Err(no_such_key("does not have")),

@@ -89,7 +89,11 @@ impl fmt::Display for SecretRef {
 /// `NAME` or an ARN, then `:VERSION` if any.
 fn split_arn(rest: &str, arn_parts: usize) -> (String, Vec<&str>) {
     let parts: Vec<&str> = rest.split(':').collect();
-    let taken = if parts[0] == "arn" { arn_parts.min(parts.len()) } else { 1 };
+    let taken = if parts[0] == "arn" {
+        arn_parts.min(parts.len())
+    } else {
+        1
+    };
     (parts[..taken].join(":"), parts[taken..].to_vec())
 }
 
@@ -108,9 +112,11 @@ fn ssm_secure(rest: &str) -> Result<SecretSource, String> {
     }
     let version = match after.as_slice() {
         [] => None,
-        [version] => Some(version.parse::<u64>().map_err(|_| {
-            format!("ssm-secure: the version {version:?} of {name} is not a number")
-        })?),
+        [version] => Some(
+            version
+                .parse::<u64>()
+                .map_err(|_| format!("ssm-secure: the version {version:?} of {name} is not a number"))?,
+        ),
         _ => return Err(format!("ssm-secure: {rest:?} has parts after NAME:VERSION")),
     };
     Ok(SecretSource::SsmSecure { name, version })

@@ -43,7 +43,9 @@ impl Secrets for Vault {
 fn spec(parameters: &[(&str, &str)]) -> RolloutSpec {
     let mut spec = RolloutSpec::new(
         "s".parse().unwrap(),
-        TemplateSource::Body(TemplateBody::parse(r#"{"Resources":{"T":{"Type":"AWS::SNS::Topic"}}}"#.into()).unwrap()),
+        TemplateSource::Body(
+            TemplateBody::parse(r#"{"Resources":{"T":{"Type":"AWS::SNS::Topic"}}}"#.into()).unwrap(),
+        ),
     );
     spec.parameters = parameters
         .iter()
@@ -61,19 +63,32 @@ async fn references_are_replaced_by_their_values_each_read_once() {
     let mut given = spec(&[
         ("Env", "prod"),
         ("Db", "{{resolve:ssm-secure:/stackfleet/db}}"),
-        ("ApiKey", "{{resolve:secretsmanager:stackfleet/api:SecretString:key}}"),
-        ("ApiPort", "{{resolve:secretsmanager:stackfleet/api:SecretString:port}}"),
+        (
+            "ApiKey",
+            "{{resolve:secretsmanager:stackfleet/api:SecretString:key}}",
+        ),
+        (
+            "ApiPort",
+            "{{resolve:secretsmanager:stackfleet/api:SecretString:port}}",
+        ),
     ]);
     given.parameter_overrides.insert(
         "111111111111".into(),
-        [("Db".to_owned(), "{{resolve:ssm-secure:/stackfleet/db}}".to_owned())].into(),
+        [(
+            "Db".to_owned(),
+            "{{resolve:ssm-secure:/stackfleet/db}}".to_owned(),
+        )]
+        .into(),
     );
     given.validate().unwrap();
     let resolved = resolve(&vault, &given).await.unwrap();
     assert_eq!(resolved.parameters["Env"], "prod");
     assert_eq!(resolved.parameters["Db"], CANARY);
     assert_eq!(resolved.parameters["ApiKey"], "k-123");
-    assert_eq!(resolved.parameters["ApiPort"], "8080", "a number is its JSON text");
+    assert_eq!(
+        resolved.parameters["ApiPort"], "8080",
+        "a number is its JSON text"
+    );
     assert_eq!(resolved.parameter_overrides["111111111111"]["Db"], CANARY);
     let mut reads = vault.reads.lock().unwrap().clone();
     reads.sort();
@@ -83,7 +98,10 @@ async fn references_are_replaced_by_their_values_each_read_once() {
         "one read per distinct reference"
     );
     assert!(!format!("{resolved:?}").contains(CANARY), "{resolved:?}");
-    assert_eq!(given.parameters["Db"], "{{resolve:ssm-secure:/stackfleet/db}}", "the spec is left as written");
+    assert_eq!(
+        given.parameters["Db"], "{{resolve:ssm-secure:/stackfleet/db}}",
+        "the spec is left as written"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +121,10 @@ async fn what_cannot_be_resolved_is_an_error_naming_the_field_and_the_reference(
     assert_eq!(error.name(), ErrorName::InvalidInput);
     let text = error.to_string();
     assert!(text.contains("parameters.Db"), "{text}");
-    assert!(text.contains("{{resolve:ssm-secure:/stackfleet/missing}}"), "{text}");
+    assert!(
+        text.contains("{{resolve:ssm-secure:/stackfleet/missing}}"),
+        "{text}"
+    );
     assert!(text.contains("names no SSM parameter"), "{text}");
 
     let mut vault = Vault::with(&[("stackfleet/db", CANARY)]);
@@ -112,12 +133,22 @@ async fn what_cannot_be_resolved_is_an_error_naming_the_field_and_the_reference(
     let error = resolve(&vault, &denied).await.unwrap_err();
     assert_eq!(error.name(), ErrorName::AccessDenied);
     let text = error.to_string();
-    assert!(text.contains("{{resolve:secretsmanager:stackfleet/db}}") && text.contains("secretsmanager:GetSecretValue"), "{text}");
+    assert!(
+        text.contains("{{resolve:secretsmanager:stackfleet/db}}")
+            && text.contains("secretsmanager:GetSecretValue"),
+        "{text}"
+    );
 
     let vault = Vault::with(&[("stackfleet/db", CANARY), ("stackfleet/json", r#"{"user": "u"}"#)]);
     for (reference, why) in [
-        ("{{resolve:secretsmanager:stackfleet/db:SecretString:password}}", "is not a JSON object"),
-        ("{{resolve:secretsmanager:stackfleet/json:SecretString:password}}", "does not have"),
+        (
+            "{{resolve:secretsmanager:stackfleet/db:SecretString:password}}",
+            "is not a JSON object",
+        ),
+        (
+            "{{resolve:secretsmanager:stackfleet/json:SecretString:password}}",
+            "does not have",
+        ),
     ] {
         let error = resolve(&vault, &spec(&[("Db", reference)])).await.unwrap_err();
         let text = error.to_string();
@@ -159,18 +190,32 @@ fn a_no_echo_parameter_in_plaintext_is_refused_by_name_never_by_value() {
     let error = refuse_plaintext_no_echo(&plaintext, &no_echo).unwrap_err();
     assert_eq!(error.name(), ErrorName::InvalidInput);
     let text = error.to_string();
-    assert!(text.contains("parameter Db is NoEcho") && text.contains("(parameters.Db)"), "{text}");
+    assert!(
+        text.contains("parameter Db is NoEcho") && text.contains("(parameters.Db)"),
+        "{text}"
+    );
     assert!(!text.contains(CANARY), "{text}");
 
     let mut overridden = spec(&[("Db", "{{resolve:ssm-secure:/stackfleet/db}}")]);
-    assert!(refuse_plaintext_no_echo(&overridden, &no_echo).is_ok(), "a reference is fine");
+    assert!(
+        refuse_plaintext_no_echo(&overridden, &no_echo).is_ok(),
+        "a reference is fine"
+    );
     overridden.parameter_overrides.insert(
         "111111111111:eu-west-1".into(),
         [("Db".to_owned(), CANARY.to_owned())].into(),
     );
-    let text = refuse_plaintext_no_echo(&overridden, &no_echo).unwrap_err().to_string();
-    assert!(text.contains("parameterOverrides.111111111111:eu-west-1.Db"), "{text}");
-    assert!(refuse_plaintext_no_echo(&spec(&[("Db", "")]), &no_echo).is_ok(), "empty is no secret");
+    let text = refuse_plaintext_no_echo(&overridden, &no_echo)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("parameterOverrides.111111111111:eu-west-1.Db"),
+        "{text}"
+    );
+    assert!(
+        refuse_plaintext_no_echo(&spec(&[("Db", "")]), &no_echo).is_ok(),
+        "empty is no secret"
+    );
 }
 
 #[test]
@@ -188,5 +233,8 @@ fn no_echo_values_are_shown_masked() {
         termination_protection: false,
     };
     let debug = format!("{request:?}");
-    assert!(debug.contains("\"Db\": \"****\"") && !debug.contains(CANARY), "{debug}");
+    assert!(
+        debug.contains("\"Db\": \"****\"") && !debug.contains(CANARY),
+        "{debug}"
+    );
 }
