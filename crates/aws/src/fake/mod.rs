@@ -286,6 +286,14 @@ impl FakeCloud {
         (stack.status != StackStatus::DeleteComplete).then(|| stack.status.clone())
     }
 
+    /// The parameters the stack was last created or updated with, as CloudFormation got them.
+    pub fn stack_parameters(&self, target: &Target, name: &str) -> Option<Vec<(String, String)>> {
+        self.world()
+            .stacks
+            .get(&(target.clone(), name.to_owned()))
+            .map(|stack| stack.parameters.clone())
+    }
+
     /// The stack operations that actually began in `target` (CreateStack, UpdateStack, ...), in
     /// order: a call answered idempotently from an earlier one with the same token is not one.
     pub fn operations(&self, target: &Target) -> Vec<Call> {
