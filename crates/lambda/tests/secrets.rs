@@ -12,7 +12,8 @@ use stackfleet_lambda::lister::{list, Discovered, ListerRequest};
 use stackfleet_lambda::worker::{CaughtError, Worker, WorkerRequest};
 
 const CANARY: &str = "canary-5d1e0b7a";
-const TEMPLATE: &str = "Parameters:\n  Env:\n    Type: String\n  DbPassword:\n    Type: String\n    NoEcho: true\n\
+const TEMPLATE: &str =
+    "Parameters:\n  Env:\n    Type: String\n  DbPassword:\n    Type: String\n    NoEcho: true\n\
                         Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n";
 
 fn target() -> Target {
@@ -36,7 +37,16 @@ async fn discover(store: &FakeStore, execution: &str, input: Value) -> Result<Di
         execution: execution.into(),
         input,
     };
-    list(&org, &FakeCloud::new(), &FakeAlarms::new(), store, &default, request, 1_000).await
+    list(
+        &org,
+        &FakeCloud::new(),
+        &FakeAlarms::new(),
+        store,
+        &default,
+        request,
+        1_000,
+    )
+    .await
 }
 
 /// Every object the run wrote, whole.
@@ -63,7 +73,10 @@ async fn a_no_echo_value_in_plaintext_is_refused_before_anything_is_written() {
     let store = FakeStore::new();
     let error = discover(&store, "plain", input(CANARY)).await.unwrap_err();
     assert_eq!(error.name, ErrorName::InvalidInput);
-    assert!(error.message.contains("parameter DbPassword is NoEcho"), "{error}");
+    assert!(
+        error.message.contains("parameter DbPassword is NoEcho"),
+        "{error}"
+    );
     assert!(!error.message.contains(CANARY), "{error}");
     assert!(store.keys().is_empty(), "nothing written: {:?}", store.keys());
 }
@@ -73,13 +86,20 @@ async fn the_worker_resolves_references_and_only_cloudformation_gets_the_value()
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
     let secrets = FakeSecrets::new();
     secrets.put_parameter("/stackfleet/db-password", CANARY);
-    let run = discover(&store, "referenced", input("{{resolve:ssm-secure:/stackfleet/db-password}}"))
-        .await
-        .unwrap()
-        .run;
+    let run = discover(
+        &store,
+        "referenced",
+        input("{{resolve:ssm-secure:/stackfleet/db-password}}"),
+    )
+    .await
+    .unwrap()
+    .run;
     let worker = Worker::new(cloud.clone(), store.clone(), clock).with_secrets(secrets.clone());
 
-    let mut response = worker.handle(start(&run), clock.now_ms() + 900_000).await.unwrap();
+    let mut response = worker
+        .handle(start(&run), clock.now_ms() + 900_000)
+        .await
+        .unwrap();
     while !response.done {
         tokio::time::sleep(std::time::Duration::from_secs(response.wait_seconds)).await;
         let poll = WorkerRequest::Poll {
@@ -93,11 +113,21 @@ async fn the_worker_resolves_references_and_only_cloudformation_gets_the_value()
     }
     assert_eq!(response.outcome, Some(OutcomeKind::Created));
     let parameters = cloud.stack_parameters(&target(), "org-secrets").unwrap();
-    assert!(parameters.contains(&("DbPassword".into(), CANARY.into())), "{parameters:?}");
-    assert_eq!(secrets.reads(), ["/stackfleet/db-password"], "read once for the run");
+    assert!(
+        parameters.contains(&("DbPassword".into(), CANARY.into())),
+        "{parameters:?}"
+    );
+    assert_eq!(
+        secrets.reads(),
+        ["/stackfleet/db-password"],
+        "read once for the run"
+    );
     let stored = everything_stored(&store).await;
     assert!(!stored.contains(CANARY), "a record holds the secret: {stored}");
-    assert!(stored.contains("{{resolve:ssm-secure:/stackfleet/db-password}}"), "the reference is kept");
+    assert!(
+        stored.contains("{{resolve:ssm-secure:/stackfleet/db-password}}"),
+        "the reference is kept"
+    );
     assert!(!serde_json::to_string(&response).unwrap().contains(CANARY));
 }
 
@@ -107,16 +137,29 @@ async fn a_reference_that_cannot_be_read_fails_the_target_naming_it() {
     let secrets = FakeSecrets::new();
     secrets.put_secret("other-team/db", CANARY);
     secrets.deny("other-team/db");
-    let run = discover(&store, "denied", input("{{resolve:secretsmanager:other-team/db}}"))
-        .await
-        .unwrap()
-        .run;
+    let run = discover(
+        &store,
+        "denied",
+        input("{{resolve:secretsmanager:other-team/db}}"),
+    )
+    .await
+    .unwrap()
+    .run;
     let worker = Worker::new(cloud.clone(), store.clone(), clock).with_secrets(secrets);
 
-    let error = worker.handle(start(&run), clock.now_ms() + 900_000).await.unwrap_err();
+    let error = worker
+        .handle(start(&run), clock.now_ms() + 900_000)
+        .await
+        .unwrap_err();
     assert_eq!(error.name, ErrorName::AccessDenied);
-    assert!(error.message.contains("{{resolve:secretsmanager:other-team/db}}"), "{error}");
-    assert!(cloud.stack_parameters(&target(), "org-secrets").is_none(), "no stack call");
+    assert!(
+        error.message.contains("{{resolve:secretsmanager:other-team/db}}"),
+        "{error}"
+    );
+    assert!(
+        cloud.stack_parameters(&target(), "org-secrets").is_none(),
+        "no stack call"
+    );
 
     // The state machine catches it and has the worker record it: the target's Failed outcome.
     let fail = WorkerRequest::Fail {
@@ -128,11 +171,20 @@ async fn a_reference_that_cannot_be_read_fails_the_target_naming_it() {
             cause: error.message.clone(),
         },
     };
-    assert_eq!(worker.handle(fail, clock.now_ms()).await.unwrap().outcome, Some(OutcomeKind::Failed));
+    assert_eq!(
+        worker.handle(fail, clock.now_ms()).await.unwrap().outcome,
+        Some(OutcomeKind::Failed)
+    );
     let stored = everything_stored(&store).await;
-    assert!(stored.contains("could not be read") && !stored.contains(CANARY), "{stored}");
+    assert!(
+        stored.contains("could not be read") && !stored.contains(CANARY),
+        "{stored}"
+    );
 
     let unread = Worker::new(cloud, store, clock);
-    let error = unread.handle(start(&run), clock.now_ms() + 900_000).await.unwrap_err();
+    let error = unread
+        .handle(start(&run), clock.now_ms() + 900_000)
+        .await
+        .unwrap_err();
     assert!(error.message.contains("cannot read secrets"), "{error}");
 }
