@@ -239,3 +239,34 @@ fn a_reference_to_nothing_stops_the_run_before_any_target() {
     );
     assert_eq!(stacks.trim(), "{}", "no target was touched");
 }
+
+#[test]
+fn start_refuses_a_no_echo_value_in_plaintext_before_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(&template, TEMPLATE).unwrap();
+    // Nothing listens there: a refusal that had sent anything would fail otherwise (exit 1).
+    let output = support::stackfleet_at("http://127.0.0.1:9")
+        .args([
+            "start",
+            "--state-machine-arn",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:stackfleet",
+            "--stack-name",
+            "secrets-canary",
+            "--template",
+            template.to_str().unwrap(),
+            "--parameter",
+            &format!("LegacyKey={PLAIN_CANARY}"),
+            "--parameter",
+            "DbPassword={{resolve:ssm-secure:/stackfleet/db-password}}",
+        ])
+        .output()
+        .expect("run stackfleet");
+    let said = said(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("parameter LegacyKey is NoEcho in the template and given in plaintext"),
+        "{said}"
+    );
+    assert!(!said.contains(PLAIN_CANARY), "{said}");
+}
