@@ -23,6 +23,15 @@
     demo_org.py ENDPOINT alarm NAME STATE
         a CloudWatch alarm in the caller's account (made if missing) set to OK, ALARM or
         INSUFFICIENT_DATA
+    demo_org.py ENDPOINT secret ssm|secretsmanager NAME VALUE
+        a secret in the caller's account: an SSM SecureString, or a Secrets Manager secret
+    demo_org.py ENDPOINT parameters STATE.json STACK
+        prints {account: {parameter: value}} of the stack in each account that has it, as
+        DescribeStacks answers inside the account
+    demo_org.py ENDPOINT template BUCKET KEY FILE
+        uploads FILE to a versioned bucket (made if missing); prints its https URL
+    demo_org.py ENDPOINT objects BUCKET
+        prints {key: body} of every object (every version) of the bucket
 
 Uses boto3, which moto brings along.
 """
@@ -165,6 +174,40 @@ def alarm(endpoint, name, state_value):
     cloudwatch.set_alarm_state(AlarmName=name, StateValue=state_value, StateReason="set by the test")
 
 
+def secret(endpoint, kind, name, value):
+    if kind == "ssm":
+        client(endpoint, "ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+    else:
+        client(endpoint, "secretsmanager").create_secret(Name=name, SecretString=value)
+
+
+def parameters(endpoint, state_path, stack_name):
+    with open(state_path) as source:
+        accounts = [a["id"] for a in json.load(source)["accounts"]]
+
+    def described(account):
+        cloudformation = inside(endpoint, account, "cloudformation")
+        try:
+            stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        except Exception:  # no such stack here (or one moto cannot describe)
+            return None
+        return {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = dict(zip(accounts, pool.map(described, accounts)))
+    print(json.dumps({account: found for account, found in found.items() if found is not None}))
+
+
+def objects(endpoint, bucket):
+    s3 = client(endpoint, "s3")
+    found = {}
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for version in page.get("Versions", []):
+            body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])["Body"].read()
+            found[f'{version["Key"]}#{version["VersionId"]}'] = body.decode(errors="replace")
+    print(json.dumps(found))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("endpoint")
@@ -196,6 +239,15 @@ if __name__ == "__main__":
     alarming = actions.add_parser("alarm")
     alarming.add_argument("name")
     alarming.add_argument("state", choices=["OK", "ALARM", "INSUFFICIENT_DATA"])
+    keeping = actions.add_parser("secret")
+    keeping.add_argument("kind", choices=["ssm", "secretsmanager"])
+    keeping.add_argument("name")
+    keeping.add_argument("value")
+    described = actions.add_parser("parameters")
+    described.add_argument("state")
+    described.add_argument("stack")
+    listing = actions.add_parser("objects")
+    listing.add_argument("bucket")
     args = parser.parse_args()
     if args.action == "seed":
         if args.size not in LAYOUTS and not args.size.startswith("plain:"):
@@ -212,8 +264,14 @@ if __name__ == "__main__":
         print(body.decode())
     elif args.action == "stacks":
         stacks(args.endpoint, args.state, args.stack, args.ou)
+    elif args.action == "secret":
+        secret(args.endpoint, args.kind, args.name, args.value)
+    elif args.action == "parameters":
+        parameters(args.endpoint, args.state, args.stack)
     elif args.action == "template":
         print(json.dumps(upload_template(args.endpoint, args.bucket, args.key, args.file)))
+    elif args.action == "objects":
+        objects(args.endpoint, args.bucket)
     elif args.action == "alarm":
         alarm(args.endpoint, args.name, args.state)
     else:

@@ -122,6 +122,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     }
     let Prepared {
         spec,
+        no_echo,
         run,
         config,
         resolution,
@@ -248,7 +249,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     let next = Next {
         report_json: report_json.as_deref(),
         resume: match (&report_json, resumable) {
-            (Some(path), true) => Some(resume_command(&argv, path)),
+            (Some(path), true) => Some(resume_command(&argv, path, &no_echo)),
             _ => None,
         },
         kept_by_default: args.report_json.is_none(),

@@ -1,15 +1,16 @@
 //! Flags into core's values: every check that can be made without AWS is made here, so a typo
 //! costs no AWS call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws_config::SdkConfig;
 use serde::Deserialize;
-use stackfleet_aws::{AwsSettings, CfnStacks, OrgClient};
+use stackfleet_aws::{AwsSecrets, AwsSettings, CfnStacks, OrgClient};
 use stackfleet_core::document::Resolved;
 use stackfleet_core::preflight::preflight;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::secrets;
 use stackfleet_core::spec::{Capability, DeployRole, RecoveryPolicy, TemplateBody, TemplateUrl};
 use stackfleet_core::targeting::{resolve as resolve_targets, wave_choices, Resolution, Selection};
 use stackfleet_core::template::TemplateRef;
@@ -281,7 +282,10 @@ pub struct Carried {
 /// Everything a command needs before it touches a target.
 #[derive(Debug)]
 pub struct Prepared {
+    /// Its references resolved: parameters in plaintext, for CloudFormation only.
     pub spec: RolloutSpec,
+    /// The template's NoEcho parameters: masked wherever parameters are shown.
+    pub no_echo: BTreeSet<String>,
     pub run: RunId,
     pub config: SdkConfig,
     pub resolution: Resolution,
@@ -293,9 +297,10 @@ pub struct Prepared {
     pub alarms: Vec<String>,
 }
 
-/// Validates the template once with CloudFormation, resolves the targets from the Organization
-/// (unless `carried`, or the document lists them) and assigns them to the document's waves.
-/// Nothing here changes a stack.
+/// Validates the template once with CloudFormation, resolves the secrets the parameters refer
+/// to (in the caller's account), resolves the targets from the Organization (unless `carried`,
+/// or the document lists them) and assigns them to the document's waves. A reference that
+/// cannot be resolved ends the run here, before any target. Nothing here changes a stack.
 pub async fn prepare(
     resolved: Resolved,
     spec_args: &SpecArgs,
@@ -313,7 +318,13 @@ pub async fn prepare(
     } = resolved;
     let config = aws_settings(aws_args).sdk_config().await;
     let selection = selection(&targets, config.region().map(|r| r.as_ref()))?;
-    preflight(&CfnStacks::from_config(&config), &spec).await?;
+    let template = preflight(&CfnStacks::from_config(&config), &spec).await?;
+    let spec = secrets::resolve(&AwsSecrets::from_config(&config), &spec)
+        .await
+        .map_err(|e| match e.name() {
+            stackfleet_core::ErrorName::InvalidInput => CliError::Input(InputError::new(e.to_string())),
+            _ => CliError::Runtime(e.to_string()),
+        })?;
     let (run, resolution, waves) = match carried {
         Some(Carried { waves, run }) => {
             let resolution = Resolution {
@@ -340,6 +351,7 @@ pub async fn prepare(
     };
     Ok(Prepared {
         spec,
+        no_echo: template.no_echo,
         run,
         config,
         resolution,

@@ -43,14 +43,23 @@ impl From<stackfleet_core::targeting::TargetingError> for CliError {
     }
 }
 
+/// Logs on stderr, as `RUST_LOG` asks; the SDK's TRACE events (whole request bodies, parameter
+/// values among them) never.
+fn init_tracing() {
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let asked = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(asked.and(filter_fn(stackfleet_aws::logs::loggable)));
+    tracing_subscriber::registry().with(logs).init();
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

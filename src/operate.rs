@@ -12,7 +12,9 @@ use stackfleet_aws::{S3Store, SfnExecutions};
 use stackfleet_core::executions::{self, Status};
 use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_core::report::{targets_count, Report};
+use stackfleet_core::secrets;
 use stackfleet_core::started::{accepted_fields, await_discovery, Discovery};
+use stackfleet_core::template::TemplateRef;
 use stackfleet_core::{ErrorName, InvalidId, Rollout, RunId, StackName};
 
 use crate::cli::{ExecutionArgs, ReportArgs, ReportFormat, RerunArgs, StartArgs, StatusArgs, WatchArgs};
@@ -45,6 +47,16 @@ fn execution_input(args: &StartArgs) -> Result<Rollout, InputError> {
         Some(&args.pace),
         inputs::RoleDefault::Stored,
     )?;
+    // The state machine keeps its input: a NoEcho value in plaintext is refused before it is
+    // sent, when the template is here to say which parameters are NoEcho (else the lister does).
+    if let Some(TemplateRef::Body(body)) = &document.template {
+        secrets::refuse_plaintext_no_echo_in(
+            &document.parameters,
+            &document.parameter_overrides,
+            &secrets::no_echo_declared(body.as_str()),
+        )
+        .map_err(|e| InputError::new(e.to_string()))?;
+    }
     let size = serde_json::to_string(&document).map_or(0, |text| text.len());
     if size > MAX_INPUT_BYTES {
         return Err(InputError::new(format!(

@@ -8,6 +8,7 @@ use std::path::Path;
 use stackfleet_core::document::Resolved;
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::secrets;
 use stackfleet_core::waves::{remaining, Wave, REST_WAVE};
 #[cfg(test)]
 use stackfleet_core::OutcomeKind;
@@ -177,10 +178,21 @@ fn quoted(arg: &str) -> String {
     }
 }
 
+/// `KEY=VALUE` of a `--parameter`, its value masked when KEY is NoEcho (a reference stays: it
+/// is no secret); `None` when nothing was masked.
+fn masked_parameter(key_value: &str, no_echo: &BTreeSet<String>) -> Option<String> {
+    let (key, value) = key_value.split_once('=')?;
+    let shown = secrets::shown(key, value, no_echo);
+    let reference = matches!(secrets::SecretRef::parse(value), Ok(Some(_)));
+    (shown != value && !reference).then(|| format!("{key}={shown}"))
+}
+
 /// The command line that resumes this run: the one given (`argv`, program first), without its
-/// targeting, run ID, `--resume` and `--rerun-failed`, with `--resume REPORT`.
-pub fn resume_command(argv: &[String], report: &Path) -> String {
+/// targeting, run ID, `--resume` and `--rerun-failed`, with `--resume REPORT`. The value of a
+/// `--parameter` that the template declares NoEcho is shown as `****`, and a second line says so.
+pub fn resume_command(argv: &[String], report: &Path, no_echo: &BTreeSet<String>) -> String {
     let mut kept: Vec<String> = Vec::with_capacity(argv.len() + 2);
+    let mut masked: Vec<&str> = Vec::new();
     let mut args = argv.iter();
     while let Some(arg) = args.next() {
         let (name, inline_value) = match arg.split_once('=') {
@@ -191,14 +203,41 @@ pub fn resume_command(argv: &[String], report: &Path) -> String {
             if !inline_value {
                 args.next();
             }
+        } else if name == PARAMETER {
+            let key_value = match arg.split_once('=') {
+                Some((_, key_value)) => Some(key_value),
+                None => args.next().map(String::as_str),
+            };
+            let Some(key_value) = key_value else {
+                kept.push(arg.clone());
+                continue;
+            };
+            let shown = masked_parameter(key_value, no_echo);
+            if shown.is_some() {
+                masked.push(key_value.split('=').next().unwrap_or_default());
+            }
+            kept.push(PARAMETER.into());
+            kept.push(shown.unwrap_or_else(|| key_value.to_owned()));
         } else if !DROPPED_SWITCHES.contains(&arg.as_str()) {
             kept.push(arg.clone());
         }
     }
     kept.push("--resume".into());
     kept.push(report.display().to_string());
-    kept.iter().map(|arg| quoted(arg)).collect::<Vec<_>>().join(" ")
+    let command = kept.iter().map(|arg| quoted(arg)).collect::<Vec<_>>().join(" ");
+    if masked.is_empty() {
+        command
+    } else {
+        format!(
+            "{command}\n  (NoEcho parameter {} shown as {}: give the value again, or better a \
+             {{{{resolve:ssm-secure:NAME}}}} reference, which is never written out)",
+            masked.join(", "),
+            secrets::MASK
+        )
+    }
 }
+
+const PARAMETER: &str = "--parameter";
 
 #[cfg(test)]
 mod tests {
@@ -216,7 +255,7 @@ mod tests {
              --report-json r.json",
         );
         assert_eq!(
-            resume_command(&argv, Path::new(".stackfleet/r1/report.json")),
+            resume_command(&argv, Path::new(".stackfleet/r1/report.json"), &BTreeSet::new()),
             "stackfleet deploy --spec rollout.yaml --failure-tolerance 10% --report-json r.json \
              --resume .stackfleet/r1/report.json"
         );
@@ -227,9 +266,30 @@ mod tests {
             "Motto=it's fine".to_owned(),
         ];
         assert_eq!(
-            resume_command(&argv, Path::new("my report.json")),
+            resume_command(&argv, Path::new("my report.json"), &BTreeSet::new()),
             r"stackfleet deploy --parameter 'Motto=it'\''s fine' --resume 'my report.json'"
         );
+    }
+
+    #[test]
+    fn the_resume_command_masks_no_echo_parameters_and_says_so() {
+        let argv = words(
+            "stackfleet deploy --spec r.yaml --parameter Db=hunter2 --parameter=Key=k-1 \
+             --parameter Env=prod --parameter Token={{resolve:ssm-secure:/stackfleet/t}}",
+        );
+        let no_echo: BTreeSet<String> = ["Db", "Key", "Token"].map(str::to_owned).into();
+        let command = resume_command(&argv, Path::new("r.json"), &no_echo);
+        assert!(
+            !command.contains("hunter2") && !command.contains("k-1"),
+            "{command}"
+        );
+        let (line, note) = command.split_once('\n').unwrap();
+        assert_eq!(
+            line,
+            "stackfleet deploy --spec r.yaml --parameter 'Db=****' --parameter 'Key=****' \
+             --parameter Env=prod --parameter 'Token={{resolve:ssm-secure:/stackfleet/t}}' --resume r.json"
+        );
+        assert!(note.contains("NoEcho parameter Db, Key shown as ****"), "{note}");
     }
 
     fn target(n: u64) -> Target {

@@ -42,8 +42,11 @@ fn free_port() -> u16 {
 impl Moto {
     pub fn start() -> Self {
         let port = free_port();
+        // moto with ValidateTemplate answering the template's parameters, as AWS does.
+        let server = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/moto_server.py");
         let child = Command::new(python())
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .arg(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{self as cfn, Capability, ChangeSetType, Parameter, Tag};
 use aws_sdk_cloudformation::Client;
-use stackfleet_core::ports::{PortError, PortResult, StackOperations, ValidateTemplate};
+use stackfleet_core::ports::{PortError, PortResult, StackOperations, ValidateTemplate, ValidatedTemplate};
 use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{
     carries_managed_by, ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange, StackDescription,
@@ -279,15 +279,23 @@ impl StackOperations for CfnStacks {
 }
 
 impl ValidateTemplate for CfnStacks {
-    async fn validate_template(&self, template: &TemplateSource) -> PortResult<()> {
+    async fn validate_template(&self, template: &TemplateSource) -> PortResult<ValidatedTemplate> {
         let (body, url) = template_fields(template);
-        self.client
+        let answer = self
+            .client
             .validate_template()
             .set_template_body(body)
             .set_template_url(url)
             .send()
             .await
             .map_err(|e| template_error(classify(&e)))?;
-        Ok(())
+        Ok(ValidatedTemplate {
+            no_echo: answer
+                .parameters()
+                .iter()
+                .filter(|p| p.no_echo() == Some(true))
+                .filter_map(|p| p.parameter_key().map(str::to_owned))
+                .collect(),
+        })
     }
 }

@@ -6,8 +6,10 @@ pub mod cloudformation;
 pub mod cloudwatch;
 pub mod config;
 mod errors;
+pub mod logs;
 pub mod organizations;
 pub mod s3;
+pub mod secrets;
 #[cfg(feature = "operator")]
 pub mod sfn;
 pub mod sts;
@@ -20,6 +22,7 @@ pub use cloudwatch::CloudWatchAlarms;
 pub use config::{AwsSettings, RetryMode};
 pub use organizations::OrgClient;
 pub use s3::{S3Store, S3Templates};
+pub use secrets::AwsSecrets;
 #[cfg(feature = "operator")]
 pub use sfn::SfnExecutions;
 pub use sts::StsAssumer;

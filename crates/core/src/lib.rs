@@ -16,6 +16,7 @@ pub mod preflight;
 pub mod report;
 pub mod rollout;
 pub mod run_keys;
+pub mod secrets;
 pub mod spec;
 pub mod stack;
 pub mod started;

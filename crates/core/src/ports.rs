@@ -114,9 +114,45 @@ pub trait StackOperations: Send + Sync {
     fn delete_change_set(&self, change_set_id: &str) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// What CloudFormation's validation says of a template that stackfleet acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidatedTemplate {
+    /// The parameters declared `NoEcho`: never written out in plaintext.
+    pub no_echo: std::collections::BTreeSet<String>,
+}
+
 /// CloudFormation's own check of a template, made once before any target is touched.
 pub trait ValidateTemplate: Send + Sync {
-    fn validate_template(&self, template: &TemplateSource) -> impl Future<Output = PortResult<()>> + Send;
+    fn validate_template(
+        &self,
+        template: &TemplateSource,
+    ) -> impl Future<Output = PortResult<ValidatedTemplate>> + Send;
+}
+
+/// Reads secrets in the caller's own account: SSM Parameter Store (decrypted) and Secrets Manager.
+pub trait Secrets: Send + Sync {
+    /// The text `reference` points at: a parameter's value, or a secret's whole SecretString (a
+    /// JSON key is picked by core). `Ok(None)` when no such parameter, secret or version exists.
+    fn read(
+        &self,
+        reference: &crate::secrets::SecretRef,
+    ) -> impl Future<Output = PortResult<Option<crate::secrets::SecretValue>>> + Send;
+}
+
+/// For processes that were given no way to read secrets: every reference is refused, by name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSecrets;
+
+impl Secrets for NoSecrets {
+    async fn read(
+        &self,
+        reference: &crate::secrets::SecretRef,
+    ) -> PortResult<Option<crate::secrets::SecretValue>> {
+        Err(PortError::Rejected {
+            code: "NoSecrets".into(),
+            message: format!("this process cannot read secrets, so {reference} stays unresolved"),
+        })
+    }
 }
 
 /// An account as Organizations lists it.

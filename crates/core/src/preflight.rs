@@ -1,7 +1,7 @@
 //! Checks made once per rollout, before any target is touched.
 
-use crate::ports::{PortError, ValidateTemplate};
-use crate::spec::{RolloutSpec, SpecError};
+use crate::ports::{PortError, ValidateTemplate, ValidatedTemplate};
+use crate::spec::{RolloutSpec, SpecError, TemplateSource};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PreflightError {
@@ -14,11 +14,22 @@ pub enum PreflightError {
 }
 
 /// Validates the spec locally, then has CloudFormation validate the template once. A spec that
-/// fails locally costs no AWS call.
-pub async fn preflight<V: ValidateTemplate>(validator: &V, spec: &RolloutSpec) -> Result<(), PreflightError> {
+/// fails locally costs no AWS call. The NoEcho parameters are CloudFormation's answer together
+/// with what an inline body declares itself (emulators answer no parameters).
+pub async fn preflight<V: ValidateTemplate>(
+    validator: &V,
+    spec: &RolloutSpec,
+) -> Result<ValidatedTemplate, PreflightError> {
     spec.validate()?;
     match validator.validate_template(&spec.template).await {
-        Ok(()) => Ok(()),
+        Ok(mut validated) => {
+            if let TemplateSource::Body(body) = &spec.template {
+                validated
+                    .no_echo
+                    .extend(crate::secrets::no_echo_declared(body.as_str()));
+            }
+            Ok(validated)
+        }
         Err(error @ PortError::TemplateInvalid(_)) => Err(PreflightError::Template(error)),
         Err(error) => Err(PreflightError::Unreachable(error)),
     }

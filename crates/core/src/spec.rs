@@ -191,7 +191,9 @@ pub enum SpecError {
 
 /// Everything one rollout applies to each target: the rollout document (`crate::document`)
 /// resolved, its defaults filled in and its rules checked. Never on the wire: the document is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Once its secrets are resolved (`crate::secrets::resolve`) its parameters hold plaintext, so
+/// its `Debug` shows parameter names only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RolloutSpec {
     pub stack_name: StackName,
     pub template: TemplateSource,
@@ -214,6 +216,45 @@ pub struct RolloutSpec {
     /// How long one stack operation (or a wait for somebody else's) may take.
     pub operation_timeout_seconds: u64,
     pub poll_interval_seconds: u64,
+}
+
+/// Parameter names, their values masked: what `Debug` may show of parameters.
+pub(crate) struct Masked<I>(pub I);
+
+impl<'a, I: Iterator<Item = &'a String> + Clone> fmt::Debug for Masked<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.clone().map(|name| (name, crate::secrets::MASK)))
+            .finish()
+    }
+}
+
+impl fmt::Debug for RolloutSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let overrides: BTreeMap<&String, Masked<_>> = self
+            .parameter_overrides
+            .iter()
+            .map(|(key, values)| (key, Masked(values.keys())))
+            .collect();
+        f.debug_struct("RolloutSpec")
+            .field("stack_name", &self.stack_name)
+            .field("template", &self.template)
+            .field("parameters", &Masked(self.parameters.keys()))
+            .field("parameter_overrides", &overrides)
+            .field("capabilities", &self.capabilities)
+            .field("tags", &self.tags)
+            .field("deploy_role", &self.deploy_role)
+            .field("session_duration_seconds", &self.session_duration_seconds)
+            .field("termination_protection", &self.termination_protection)
+            .field("recovery", &self.recovery)
+            .field(
+                "skip_failed_rollback_resources",
+                &self.skip_failed_rollback_resources,
+            )
+            .field("operation_timeout_seconds", &self.operation_timeout_seconds)
+            .field("poll_interval_seconds", &self.poll_interval_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 pub(crate) mod defaults {
@@ -296,6 +337,7 @@ impl RolloutSpec {
                 ));
             }
         }
+        crate::secrets::check_references(self).map_err(|e| SpecError::Invalid(e.to_string()))?;
         if self.poll_interval_seconds == 0 || self.operation_timeout_seconds == 0 {
             return Err(SpecError::Invalid(
                 "poll interval and operation timeout must be at least one second".into(),

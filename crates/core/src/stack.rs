@@ -122,8 +122,9 @@ pub struct EventPage {
     pub next_page: Option<String>,
 }
 
-/// What CreateStack and UpdateStack carry. Built by core from a spec and a target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What CreateStack and UpdateStack carry. Built by core from a spec and a target. Its
+/// parameters may hold resolved secrets: its `Debug` shows their names only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StackRequest {
     pub stack_name: String,
     pub template: TemplateSource,
@@ -133,6 +134,23 @@ pub struct StackRequest {
     pub token: String,
     /// Only CreateStack takes it; UpdateStack leaves protection as it is.
     pub termination_protection: bool,
+}
+
+impl std::fmt::Debug for StackRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackRequest")
+            .field("stack_name", &self.stack_name)
+            .field("template", &self.template)
+            .field(
+                "parameters",
+                &crate::spec::Masked(self.parameters.iter().map(|(name, _)| name)),
+            )
+            .field("capabilities", &self.capabilities)
+            .field("tags", &self.tags)
+            .field("token", &self.token)
+            .field("termination_protection", &self.termination_protection)
+            .finish()
+    }
 }
 
 /// UpdateStack either starts an operation or finds nothing to do.

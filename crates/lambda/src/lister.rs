@@ -2,12 +2,15 @@
 //! the Organization and assigned to waves (or, for a resume, the resumed run's waves less what
 //! it deployed). Writes the run's records; returns counts only, whatever the fleet's size.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 use stackfleet_core::pinned::{s3_location, PinnedTemplate};
 use stackfleet_core::ports::{Alarms, Organization, PortError, RunStore, TemplateObjects, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::secrets::{no_echo_declared, refuse_plaintext_no_echo};
 use stackfleet_core::targeting::{resolve, wave_choices, within_scope, Resolution, TargetingError};
 use stackfleet_core::template::TemplateRef;
 use stackfleet_core::waves::{alarm_verdict, assign, remaining, Wave};
@@ -177,11 +180,12 @@ async fn resumed_waves<O: Organization, S: RunStore>(
 }
 
 /// Pins the template to the S3 object version read now: the run's document and spec name that
-/// version, so every worker deploys it, whatever is written to the key later.
+/// version, so every worker deploys it, whatever is written to the key later. Returns the pin
+/// and the parameters that version declares NoEcho.
 async fn pin_template<T: TemplateObjects>(
     templates: &T,
     rollout: &mut RolloutInput,
-) -> Result<PinnedTemplate, LambdaError> {
+) -> Result<(PinnedTemplate, BTreeSet<String>), LambdaError> {
     let url = match &rollout.resolved.spec.template {
         TemplateSource::Url(url) => url.clone(),
         TemplateSource::Body(_) => {
@@ -204,7 +208,8 @@ async fn pin_template<T: TemplateObjects>(
     let deployed = pinned.deployed_url();
     rollout.document.template = Some(TemplateRef::Url(deployed.clone()));
     rollout.resolved.spec.template = TemplateSource::Url(deployed);
-    Ok(pinned)
+    let no_echo = no_echo_declared(&String::from_utf8_lossy(&object.body));
+    Ok((pinned, no_echo))
 }
 
 pub async fn list<O, V, A, T, S>(
@@ -229,13 +234,19 @@ where
     } = ports;
     let run = RunId::from_lossy(&request.execution);
     let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
-    let pinned = pin_template(templates, &mut rollout).await?;
+    let (pinned, declared_no_echo) = pin_template(templates, &mut rollout).await?;
     let resolved = &rollout.resolved;
-    preflight(validator, &resolved.spec).await.map_err(|e| match e {
+    let mut template = preflight(validator, &resolved.spec).await.map_err(|e| match e {
         PreflightError::Spec(_) => LambdaError::invalid(e.to_string()),
         PreflightError::Template(_) => LambdaError::new(ErrorName::TemplateInvalid, e.to_string()),
         PreflightError::Unreachable(error) => LambdaError::from(error),
     })?;
+    // A NoEcho value in plaintext would be kept in the run's records and the execution's
+    // history: refused before anything is written. References are resolved by the worker.
+    // The NoEcho parameters are CloudFormation's answer and what the pinned version declares.
+    template.no_echo.extend(declared_no_echo);
+    refuse_plaintext_no_echo(&resolved.spec, &template.no_echo)
+        .map_err(|e| LambdaError::invalid(e.to_string()))?;
     // A misspelt alarm would be a gate that never closes: refused before any target is touched.
     if !resolved.alarms.is_empty() {
         let states = alarms.states(&resolved.alarms).await?;

@@ -3,17 +3,21 @@
 use lambda_runtime::Error;
 use serde_json::Value;
 
-/// Structured logs, as CloudWatch reads them; `RUST_LOG` narrows them.
+/// Structured logs, as CloudWatch reads them; `RUST_LOG` narrows them. The SDK's TRACE events
+/// (whole request bodies, parameter values among them) never reach them.
 pub fn init_tracing() {
-    tracing_subscriber::fmt()
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let asked = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
         .with_target(false)
         .without_time()
-        .init();
+        .with_filter(asked.and(filter_fn(stackfleet_aws::logs::loggable)));
+    tracing_subscriber::registry().with(logs).init();
 }
 
 /// The functions' settings, from the environment the CDK app gives them.

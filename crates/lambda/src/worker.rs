@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stackfleet_core::lifecycle::{follow, millis, Clock, Followed, InFlight, Job, PassingErrors};
-use stackfleet_core::ports::{AssumeRole, RunStore};
+use stackfleet_core::ports::{AssumeRole, NoSecrets, RunStore, Secrets};
+use stackfleet_core::secrets;
 pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, RunId, Target};
 use tracing::Instrument;
@@ -34,24 +35,45 @@ fn target_span(run: &RunId, target: &Target) -> tracing::Span {
 }
 
 /// Clients and caches live as long as the Lambda process: built once, reused by every invocation.
+/// The cached specs hold the run's secrets resolved: in this process's memory only.
 #[derive(Debug)]
-pub struct Worker<A, S, C> {
+pub struct Worker<A, S, C, K = NoSecrets> {
     assumer: A,
     store: S,
     clock: C,
+    secrets: K,
     specs: Mutex<HashMap<RunId, Arc<RolloutSpec>>>,
 }
 
 impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
+    /// A worker that resolves no reference: a run whose parameters hold one fails its targets
+    /// until `with_secrets` gives it a way to read them.
     pub fn new(assumer: A, store: S, clock: C) -> Self {
         Self {
             assumer,
             store,
             clock,
+            secrets: NoSecrets,
             specs: Mutex::new(HashMap::new()),
         }
     }
+}
 
+impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
+    /// Resolves the references in a run's parameters with `secrets`, in the worker's own account.
+    pub fn with_secrets<R: Secrets>(self, secrets: R) -> Worker<A, S, C, R> {
+        Worker {
+            assumer: self.assumer,
+            store: self.store,
+            clock: self.clock,
+            secrets,
+            specs: self.specs,
+        }
+    }
+
+    /// The run's spec, its references resolved: read and resolved once per process and run. A
+    /// reference that cannot be resolved fails the target with an error naming it; it is not
+    /// cached, so a retry after the secret is made succeeds.
     async fn spec(&self, run: &RunId) -> Result<Arc<RolloutSpec>, LambdaError> {
         let cached = self
             .specs
@@ -62,7 +84,12 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
         if let Some(spec) = cached {
             return Ok(spec);
         }
-        let spec = Arc::new(records::spec(&self.store, run).await?);
+        let written = records::spec(&self.store, run).await?;
+        let spec = Arc::new(
+            secrets::resolve(&self.secrets, &written)
+                .await
+                .map_err(|e| LambdaError::new(e.name(), e.to_string()))?,
+        );
         self.specs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -7,6 +7,7 @@
 mod alarms;
 mod executions;
 mod organization;
+mod secrets;
 mod stack_state;
 mod stacks;
 mod store;
@@ -17,7 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use stackfleet_core::ids::{AccountId, Target};
-use stackfleet_core::ports::{AssumeRequest, AssumeRole, PortError, PortResult, ValidateTemplate};
+use stackfleet_core::ports::{
+    AssumeRequest, AssumeRole, PortError, PortResult, ValidateTemplate, ValidatedTemplate,
+};
 use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{StackEvent, StackStatus, MANAGED_BY_TAG, MANAGED_BY_VALUE};
 use tokio::time::Instant;
@@ -25,6 +28,7 @@ use tokio::time::Instant;
 pub use alarms::FakeAlarms;
 pub use executions::{FakeExecutions, StartCall};
 pub use organization::{FakeOrganization, ROOT};
+pub use secrets::FakeSecrets;
 pub use stacks::FakeSession;
 pub use store::FakeStore;
 pub use templates::FakeTemplates;
@@ -325,6 +329,14 @@ impl FakeCloud {
             .map(|stack| stack.template.clone())
     }
 
+    /// The parameters the stack was last created or updated with, as CloudFormation got them.
+    pub fn stack_parameters(&self, target: &Target, name: &str) -> Option<Vec<(String, String)>> {
+        self.world()
+            .stacks
+            .get(&(target.clone(), name.to_owned()))
+            .map(|stack| stack.parameters.clone())
+    }
+
     /// The stack operations that actually began in `target` (CreateStack, UpdateStack, ...), in
     /// order: a call answered idempotently from an earlier one with the same token is not one.
     pub fn operations(&self, target: &Target) -> Vec<Call> {
@@ -389,13 +401,20 @@ impl AssumeRole for FakeCloud {
     }
 }
 
+/// Answers the NoEcho parameters an inline body declares, as CloudFormation would; a template
+/// by URL, whose object the fake cannot read, declares none.
 impl ValidateTemplate for FakeCloud {
-    async fn validate_template(&self, _template: &TemplateSource) -> PortResult<()> {
+    async fn validate_template(&self, template: &TemplateSource) -> PortResult<ValidatedTemplate> {
         let mut world = self.world();
         world.call(None, Call::ValidateTemplate)?;
-        match &world.rejected_template {
-            Some(message) => Err(PortError::TemplateInvalid(message.clone())),
-            None => Ok(()),
+        if let Some(message) = &world.rejected_template {
+            return Err(PortError::TemplateInvalid(message.clone()));
         }
+        Ok(ValidatedTemplate {
+            no_echo: match template {
+                TemplateSource::Body(body) => stackfleet_core::secrets::no_echo_declared(body.as_str()),
+                TemplateSource::Url(_) => BTreeSet::new(),
+            },
+        })
     }
 }

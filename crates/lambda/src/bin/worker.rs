@@ -1,6 +1,6 @@
 use futures::FutureExt;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use stackfleet_aws::{AwsSettings, S3Store, StsAssumer};
+use stackfleet_aws::{AwsSecrets, AwsSettings, S3Store, StsAssumer};
 use stackfleet_core::lifecycle::SystemClock;
 use stackfleet_lambda::runtime::{init_tracing, Settings};
 use stackfleet_lambda::worker::{Worker, WorkerRequest};
@@ -11,7 +11,9 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let config = AwsSettings::default().sdk_config().await;
     let store = S3Store::from_config(&config, &settings.bucket);
-    let worker = Worker::new(StsAssumer::new(&config), store, SystemClock);
+    // References in a run's parameters are read in the worker's own account, with its role.
+    let worker = Worker::new(StsAssumer::new(&config), store, SystemClock)
+        .with_secrets(AwsSecrets::from_config(&config));
     let worker = &worker;
     run(service_fn(move |event: LambdaEvent<WorkerRequest>| {
         // The invocation's own deadline decides when the target goes back to the state machine.
