@@ -148,6 +148,10 @@ async fn discovered(executions: &SfnExecutions, machine: &str, arn: &str) -> Res
             );
             Ok(ExitCode::SUCCESS)
         }
+        Discovery::Finished => {
+            eprintln!("the execution has already succeeded: stackfleet status {arn}");
+            Ok(ExitCode::SUCCESS)
+        }
         Discovery::Pending => {
             eprintln!(
                 "still discovering after {} s: follow it with stackfleet watch {arn}",

@@ -16,7 +16,11 @@ use support::{stackfleet, Moto};
 
 const BUCKET: &str = "stackfleet-runs";
 const DEFINITION: &str = r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#;
-const START: [&str; 8] = [
+/// moto records a start without running the machine (outside the tests that switch its engine
+/// on), so `start` would wait its 2 minutes for a Discover that never comes: these tests do not
+/// wait. The wait itself is tested on the fakes (crates/aws/tests/operator_discovery.rs).
+const START: [&str; 9] = [
+    "--no-wait",
     "--stack-name",
     "org-federation",
     "--template",

@@ -13,22 +13,9 @@ use stackfleet_core::ports::{AssumeRequest, AssumeRole, StackOperations};
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::stack::{StackDescription, StackRequest, StackStatus};
 use stackfleet_core::{RunId, Target};
-use support::{demo_org, stackfleet, Moto};
+use support::{demo_org, stackfleet, Moto, MARKER_TEMPLATE};
 
 const STACK: &str = "org-federation";
-const TEMPLATE: &str = r#"
-AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  Env:
-    Type: String
-Resources:
-  Marker:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /stackfleet/marker
-      Type: String
-      Value: !Ref Env
-"#;
 
 fn run(moto: &Moto, args: &[&str]) -> Output {
     let output = stackfleet(moto).args(args).output().expect("run stackfleet");
@@ -105,7 +92,7 @@ async fn a_hand_made_stack_is_refused_until_adopt_takes_it_over() {
     let account = org["accounts"][0]["id"].as_str().unwrap().to_owned();
     let target: Target = format!("{account}:us-east-1").parse().unwrap();
     let template = dir.path().join("federation.yaml");
-    std::fs::write(&template, TEMPLATE).unwrap();
+    std::fs::write(&template, MARKER_TEMPLATE).unwrap();
 
     // Another team made a stack of the same name with their own tool, long ago.
     let assumer = StsAssumer::new(&moto.sdk_config().await);
@@ -113,7 +100,7 @@ async fn a_hand_made_stack_is_refused_until_adopt_takes_it_over() {
     by_hand
         .create_stack(&StackRequest {
             stack_name: STACK.into(),
-            template: TemplateSource::Body(TemplateBody::parse(TEMPLATE.into()).unwrap()),
+            template: TemplateSource::Body(TemplateBody::parse(MARKER_TEMPLATE.into()).unwrap()),
             parameters: vec![("Env".into(), "theirs".into())],
             capabilities: Vec::new(),
             tags: vec![("owner".into(), "network-team".into())],

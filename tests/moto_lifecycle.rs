@@ -11,24 +11,10 @@ use stackfleet_core::preflight::preflight;
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::stack::StackStatus;
 use stackfleet_core::{AccountId, OutcomeKind, RolloutSpec, RunId, Target};
-use support::{Moto, MANAGEMENT_ACCOUNT};
-
-const TEMPLATE: &str = r#"
-AWSTemplateFormatVersion: "2010-09-09"
-Parameters:
-  Env:
-    Type: String
-Resources:
-  Marker:
-    Type: AWS::SSM::Parameter
-    Properties:
-      Name: /stackfleet/marker
-      Type: String
-      Value: !Ref Env
-"#;
+use support::{Moto, MANAGEMENT_ACCOUNT, MARKER_TEMPLATE};
 
 fn spec(env: &str) -> RolloutSpec {
-    let body = TemplateBody::parse(TEMPLATE.into()).unwrap();
+    let body = TemplateBody::parse(MARKER_TEMPLATE.into()).unwrap();
     let mut spec = RolloutSpec::new("stackfleet-moto".parse().unwrap(), TemplateSource::Body(body));
     spec.parameters.insert("Env".into(), env.into());
     spec.poll_interval_seconds = 1;

@@ -39,6 +39,21 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// A one-resource template with one parameter (an SSM parameter named /stackfleet/marker).
+pub const MARKER_TEMPLATE: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Env:
+    Type: String
+Resources:
+  Marker:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: /stackfleet/marker
+      Type: String
+      Value: !Ref Env
+"#;
+
 impl Moto {
     pub fn start() -> Self {
         let port = free_port();

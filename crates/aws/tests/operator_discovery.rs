@@ -80,6 +80,19 @@ async fn a_refusal_comes_back_with_its_cause_and_what_the_machine_accepts() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_execution_that_already_succeeded_is_no_wait() {
+    let executions = FakeExecutions::new();
+    let arn = executions.add(MACHINE, "run-4", "{}");
+    executions.finish(&arn, stackfleet_core::executions::Status::Succeeded, Some("{}"));
+    let began = tokio::time::Instant::now();
+    assert_eq!(
+        await_discovery(&executions, &arn, PATIENCE, STEP).await.unwrap(),
+        Discovery::Finished
+    );
+    assert_eq!(began.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_slow_discover_is_left_to_watch_after_the_patience() {
     let executions = FakeExecutions::new();
     let arn = executions.add(MACHINE, "run-3", "{}");

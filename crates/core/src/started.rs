@@ -24,6 +24,8 @@ pub enum Discovery {
     Listed { targets: u64, waves: u64, skipped: u64 },
     /// The execution ended before Discover handed over: its error and cause.
     Refused { error: String, cause: String },
+    /// The execution already succeeded (its Discover output no longer in the history's reach).
+    Finished,
     /// Still at Discover when the patience ran out (a large Organization, a throttled one).
     Pending,
 }
@@ -47,7 +49,10 @@ pub async fn await_discovery<E: Executions>(
             });
         }
         if let Some(execution) = executions.describe(execution_arn).await? {
-            if execution.status.is_finished() && execution.status != Status::Succeeded {
+            if execution.status == Status::Succeeded {
+                return Ok(Discovery::Finished);
+            }
+            if execution.status.is_finished() {
                 return Ok(Discovery::Refused {
                     error: execution.error.unwrap_or_else(|| execution.status.to_string()),
                     cause: execution.cause.unwrap_or_default(),

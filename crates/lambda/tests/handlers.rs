@@ -16,7 +16,7 @@ use stackfleet_lambda::input::Acceptance;
 use stackfleet_lambda::lister::ListerSettings;
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
 use stackfleet_lambda::worker::{CaughtError, Worker, WorkerRequest, WorkerResponse};
-use support::{discover_on, fixture, templates};
+use support::{discover_on, fixture, start, templates};
 
 fn id(n: u64) -> AccountId {
     format!("{n:012}").parse().unwrap()
@@ -245,15 +245,6 @@ async fn tolerant_run(store: &FakeStore) -> RunId {
     let mut input = fixture("execution-input-rerun.json");
     input["failureTolerance"] = json!("100%");
     discover(store, "run-1", input).await.unwrap().run
-}
-
-fn start(run: &RunId, target: &Target) -> WorkerRequest {
-    WorkerRequest::Start {
-        run: run.clone(),
-        target: target.clone(),
-        wave: 0,
-        new_account: false,
-    }
 }
 
 async fn stored_outcome(store: &FakeStore, run: &RunId, target: &Target) -> Outcome {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use stackfleet_aws::fake::{FakeCloud, FakeOrganization, FakeSecrets, FakeStore, ROOT};
 use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::RunStore;
-use stackfleet_core::{ErrorName, OutcomeKind, RunId, Target};
+use stackfleet_core::{ErrorName, OutcomeKind, Target};
 use stackfleet_lambda::error::LambdaError;
 use stackfleet_lambda::lister::Discovered;
 use stackfleet_lambda::worker::{CaughtError, Worker, WorkerRequest};
@@ -60,15 +60,6 @@ async fn everything_stored(store: &FakeStore) -> String {
     all
 }
 
-fn start(run: &RunId) -> WorkerRequest {
-    WorkerRequest::Start {
-        run: run.clone(),
-        target: target(),
-        wave: 0,
-        new_account: false,
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_no_echo_value_in_plaintext_is_refused_before_anything_is_written() {
     let store = FakeStore::new();
@@ -98,7 +89,7 @@ async fn the_worker_resolves_references_and_only_cloudformation_gets_the_value()
     let worker = Worker::new(cloud.clone(), store.clone(), clock).with_secrets(secrets.clone());
 
     let mut response = worker
-        .handle(start(&run), clock.now_ms() + 900_000)
+        .handle(support::start(&run, &target()), clock.now_ms() + 900_000)
         .await
         .unwrap();
     while !response.done {
@@ -149,7 +140,7 @@ async fn a_reference_that_cannot_be_read_fails_the_target_naming_it() {
     let worker = Worker::new(cloud.clone(), store.clone(), clock).with_secrets(secrets);
 
     let error = worker
-        .handle(start(&run), clock.now_ms() + 900_000)
+        .handle(support::start(&run, &target()), clock.now_ms() + 900_000)
         .await
         .unwrap_err();
     assert_eq!(error.name, ErrorName::AccessDenied);
@@ -184,7 +175,7 @@ async fn a_reference_that_cannot_be_read_fails_the_target_naming_it() {
 
     let unread = Worker::new(cloud, store, clock);
     let error = unread
-        .handle(start(&run), clock.now_ms() + 900_000)
+        .handle(support::start(&run, &target()), clock.now_ms() + 900_000)
         .await
         .unwrap_err();
     assert!(error.message.contains("cannot read secrets"), "{error}");

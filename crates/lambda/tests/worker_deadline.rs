@@ -47,15 +47,6 @@ async fn seeded_run(store: &FakeStore) -> RunId {
     .run
 }
 
-fn start(run: &RunId) -> WorkerRequest {
-    WorkerRequest::Start {
-        run: run.clone(),
-        target: target(),
-        wave: 0,
-        new_account: false,
-    }
-}
-
 /// The state machine's Wait, then Poll with the state it was handed (through JSON, as there).
 async fn wait_then_poll(response: &WorkerResponse) -> WorkerRequest {
     let response: WorkerResponse = serde_json::from_value(serde_json::to_value(response).unwrap()).unwrap();
@@ -88,7 +79,7 @@ async fn an_operation_that_ends_well_before_the_deadline_finishes_in_one_invocat
 
     let invoked_at = clock.now_ms();
     let response = worker
-        .handle(start(&run), invoked_at + seconds(150))
+        .handle(support::start(&run, &target()), invoked_at + seconds(150))
         .await
         .unwrap();
 
@@ -110,7 +101,10 @@ async fn a_near_deadline_hands_the_target_back_with_the_margin_left() {
 
     let invoked_at = clock.now_ms();
     let deadline = invoked_at + seconds(90);
-    let response = worker.handle(start(&run), deadline).await.unwrap();
+    let response = worker
+        .handle(support::start(&run, &target()), deadline)
+        .await
+        .unwrap();
 
     assert!(!response.done, "{response:?}");
     assert_eq!(response.wait_seconds, 10, "the spec's poll interval");
@@ -135,7 +129,10 @@ async fn a_deadline_already_past_still_takes_one_step_per_invocation() {
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
 
     let invoked_at = clock.now_ms();
-    let started = worker.handle(start(&run), EMULATOR_DEADLINE_MS).await.unwrap();
+    let started = worker
+        .handle(support::start(&run, &target()), EMULATOR_DEADLINE_MS)
+        .await
+        .unwrap();
     assert!(!started.done, "the create is launched and handed back at once");
     assert_eq!(clock.now_ms(), invoked_at, "no look was waited for");
     assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
@@ -161,7 +158,10 @@ async fn a_long_operation_spans_invocations_and_every_call_is_counted() {
     // Each invocation runs on a function with a 150 s timeout.
     let deadline = || clock.now_ms() + seconds(150);
 
-    let mut response = worker.handle(start(&run), deadline()).await.unwrap();
+    let mut response = worker
+        .handle(support::start(&run, &target()), deadline())
+        .await
+        .unwrap();
     let mut invocations = 1;
     while !response.done {
         let poll = wait_then_poll(&response).await;

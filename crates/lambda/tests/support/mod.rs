@@ -255,3 +255,13 @@ pub fn rollout(waves: &Value) -> Value {
         "waves": waves,
     })
 }
+
+/// The worker's first step for `target` of wave 0.
+pub fn start(run: &stackfleet_core::RunId, target: &Target) -> WorkerRequest {
+    WorkerRequest::Start {
+        run: run.clone(),
+        target: target.clone(),
+        wave: 0,
+        new_account: false,
+    }
+}
