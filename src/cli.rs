@@ -100,6 +100,9 @@ pub struct RerunArgs {
     /// The new execution's name. Default: the stack name and a hash of the re-run's input.
     #[arg(long)]
     pub name: Option<String>,
+    /// Return once the execution is started, without waiting for its Discover step's verdict.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -184,7 +184,11 @@ pub async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
     )
     .await?;
     announce(&submitted);
-    Ok(ExitCode::SUCCESS)
+    if args.no_wait || submitted.existing.is_some() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let machine = state_machine_of(&args.execution.execution_arn)?;
+    discovered(&executions, &machine, &submitted.arn).await
 }
 
 fn state_machine_of(execution_arn: &str) -> Result<String, InputError> {
@@ -213,7 +217,15 @@ async fn store(
     let bucket = operator::bucket(executions, &machine, args.bucket.as_deref()).await?;
     // The bucket must be the state machine's account's: a tag or a --bucket naming another
     // account's bucket gets a 403 from S3, not that account's records.
-    let owner = machine.split(':').nth(4).unwrap_or_default().to_owned();
+    let owner = machine
+        .split(':')
+        .nth(4)
+        .filter(|account| account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            InputError::new(format!(
+                "{machine} names no account: the run bucket's owner is unknown"
+            ))
+        })?;
     Ok(S3Store::from_config(config, bucket).with_expected_owner(owner))
 }
 

@@ -62,15 +62,15 @@ impl PinnedTemplate {
         })
     }
 
-    /// The URL the workers deploy: the object at this version.
-    pub fn deployed_url(&self) -> TemplateUrl {
+    /// The URL the workers deploy: the object at this version. An error (never the unpinned
+    /// URL) when the versioned URL is not one CloudFormation takes (over 1,024 characters).
+    pub fn deployed_url(&self) -> Result<TemplateUrl, TemplateError> {
         let base = self
             .url
             .as_str()
             .split_once('?')
             .map_or(self.url.as_str(), |(base, _)| base);
-        let pinned = format!("{base}?versionId={}", percent_encode(&self.version_id));
-        TemplateUrl::parse(pinned).unwrap_or_else(|_| self.url.clone())
+        TemplateUrl::parse(format!("{base}?versionId={}", percent_encode(&self.version_id)))
     }
 }
 
@@ -94,6 +94,10 @@ pub fn s3_location(url: &TemplateUrl) -> Result<S3Location, TemplateError> {
         .max()
         .or_else(|| service.strip_suffix(".s3").map(str::len));
     let path_style = service == "s3" || service.starts_with("s3.") || service.starts_with("s3-");
+    // Access points and Object Lambda are other kinds of host: refused, not read as buckets.
+    if service.contains("s3-accesspoint") || service.contains("s3-object-lambda") {
+        return Err(bad());
+    }
     let (bucket, key) = match virtual_at {
         Some(at) => (&service[..at], path),
         None if path_style => path.split_once('/').ok_or_else(bad)?,
@@ -208,7 +212,7 @@ mod tests {
         let pinned = PinnedTemplate::of(&url("https://tpl.s3.amazonaws.com/b.yaml"), &object).unwrap();
         assert_eq!(pinned.version_id, "3HL4kqtJl+40");
         assert_eq!(pinned.sha256.len(), 64);
-        let deployed = pinned.deployed_url();
+        let deployed = pinned.deployed_url().unwrap();
         assert_eq!(
             deployed.as_str(),
             "https://tpl.s3.amazonaws.com/b.yaml?versionId=3HL4kqtJl%2B40"
@@ -217,6 +221,11 @@ mod tests {
             s3_location(&deployed).unwrap().version_id.as_deref(),
             Some("3HL4kqtJl+40")
         );
+        let long = PinnedTemplate {
+            url: url(&format!("https://tpl.s3.amazonaws.com/{}", "k".repeat(990))),
+            ..pinned
+        };
+        assert!(long.deployed_url().is_err(), "never the unpinned URL");
         let unversioned = TemplateObject {
             version_id: Some("null".into()),
             body: vec![],

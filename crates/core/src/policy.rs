@@ -149,6 +149,22 @@ impl InputPolicy {
                 _ => refused.push(key.clone()),
             }
         }
+        // A secret reference names what the worker's role reads: an input that may change a
+        // parameter still may not point it at another secret (whose value would then reach
+        // the stacks). Only the stored default spec names references.
+        if !self.everything {
+            let reference = |value: &Value| value.as_str().is_some_and(|v| v.contains("{{resolve:"));
+            for field in ["parameters", "parameterOverrides"] {
+                for (path, value) in leaves(field, merged.get(field)) {
+                    let before = leaves(field, baseline.get(field))
+                        .into_iter()
+                        .find(|(p, _)| *p == path);
+                    if reference(value) && before.map(|(_, v)| v) != Some(value) && !refused.contains(&path) {
+                        refused.push(path);
+                    }
+                }
+            }
+        }
         refused
     }
 
@@ -166,6 +182,19 @@ impl InputPolicy {
             self.describe()
         )))
     }
+}
+
+/// The string leaves under a map field, by path (`parameters.K`, `parameterOverrides.ACCOUNT.K`).
+fn leaves<'a>(field: &str, value: Option<&'a Value>) -> Vec<(String, &'a Value)> {
+    let mut found = Vec::new();
+    let mut stack: Vec<(String, &Value)> = value.map(|v| (field.to_owned(), v)).into_iter().collect();
+    while let Some((path, value)) = stack.pop() {
+        match value.as_object() {
+            Some(map) => stack.extend(map.iter().map(|(k, v)| (format!("{path}.{k}"), v))),
+            None => found.push((path, value)),
+        }
+    }
+    found
 }
 
 fn as_object(document: &Rollout) -> Map<String, Value> {
@@ -263,6 +292,27 @@ mod tests {
             policy.refused(&default, &merged),
             ["concurrency"],
             "not in this list"
+        );
+    }
+
+    #[test]
+    fn an_allowed_parameter_may_not_be_pointed_at_another_secret() {
+        let policy = InputPolicy::parse("parameters.IdentityProviderName parameterOverrides").unwrap();
+        let (default, merged) = laid_over(
+            r#"{"parameters": {"IdentityProviderName": "{{resolve:secretsmanager:stackfleet/other-team}}"},
+                "parameterOverrides": {"111111111111": {"IdentityProviderName": "{{resolve:ssm-secure:/stackfleet/x}}"}}}"#,
+        );
+        assert_eq!(
+            policy.refused(&default, &merged),
+            [
+                "parameters.IdentityProviderName",
+                "parameterOverrides.111111111111.IdentityProviderName"
+            ]
+        );
+        let (default, merged) = laid_over(r#"{"parameters": {"IdentityProviderName": "plain-idp"}}"#);
+        assert!(
+            policy.check(&default, &merged).is_ok(),
+            "a plain value, as allowed"
         );
     }
 

@@ -32,6 +32,8 @@ pub struct RolloutInput {
     pub new_account: Option<AccountId>,
     /// The run's targets must lie within the default's (`InputPolicy::bounds_targets`).
     pub bounded: bool,
+    /// The input as given, when it is a rollout document.
+    pub given: Option<Rollout>,
 }
 
 /// The account an EventBridge new-account event is about, if `input` is one: Organizations'
@@ -76,6 +78,7 @@ pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<
     let default: Rollout = serde_json::from_value(default.clone())
         .map_err(|e| LambdaError::invalid(format!("the stored default spec: {e}")))?;
     let new_account = new_account_event(input)?;
+    let mut given_document = None;
     let document = match &new_account {
         // Exactly the default: the lister keeps the account's targets if the default's
         // targeting admits them.
@@ -95,11 +98,12 @@ pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<
             }
             let given: Rollout = serde_json::from_value(input.clone())
                 .map_err(|e| LambdaError::invalid(format!("the execution input: {e}")))?;
-            let document = given.over(default.clone());
+            let document = given.clone().over(default.clone());
             acceptance
                 .policy
                 .check(&default, &document)
                 .map_err(|e| LambdaError::invalid(e.to_string()))?;
+            given_document = Some(given);
             document
         }
     };
@@ -117,5 +121,6 @@ pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<
         default,
         new_account,
         bounded: acceptance.policy.bounds_targets(),
+        given: given_document,
     })
 }

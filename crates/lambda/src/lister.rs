@@ -205,7 +205,9 @@ async fn pin_template<T: TemplateObjects>(
     })?;
     let pinned =
         PinnedTemplate::of(&url, &object).map_err(|e| LambdaError::invalid(format!("template.url: {e}")))?;
-    let deployed = pinned.deployed_url();
+    let deployed = pinned
+        .deployed_url()
+        .map_err(|e| LambdaError::invalid(format!("template.url with its version: {e}")))?;
     rollout.document.template = Some(TemplateRef::Url(deployed.clone()));
     rollout.resolved.spec.template = TemplateSource::Url(deployed);
     let no_echo = no_echo_declared(&String::from_utf8_lossy(&object.body));
@@ -284,6 +286,7 @@ where
         concurrency: resolved.concurrency,
         new_account: rollout.new_account.is_some(),
         template: Some(pinned.clone()),
+        input: rollout.given.clone(),
         waves: waves
             .iter()
             .map(|w| WaveHeader {

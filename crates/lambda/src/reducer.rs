@@ -144,16 +144,28 @@ pub async fn reduce<S: RunStore>(
         .put(&keys.report_md(), report.to_markdown(), "text/markdown")
         .await?;
     let resume_input_key = if report.outcomes.iter().any(Outcome::wants_rerun) {
-        // The template as the user gave it, not this run's pin: a resume reads the object
-        // again, so a fixed template reaches the targets left to do.
-        let template = match &record.template {
-            Some(pinned) => Some(TemplateRef::Url(pinned.url.clone())),
-            None => document.template.clone(),
-        };
-        let input = Rollout {
-            resume: Some(run.clone()),
-            template,
-            ..document
+        // What the run's input said, resuming this run: a resume is held to the default spec
+        // of its own day (a field this run's document took from an older default is not the
+        // input's to repeat). A new account's run resumes with the default alone.
+        let input = match (&record.input, record.new_account) {
+            (Some(given), _) => Rollout {
+                resume: Some(run.clone()),
+                ..given.clone()
+            },
+            (None, true) => Rollout {
+                resume: Some(run.clone()),
+                ..Rollout::default()
+            },
+            // A record from before inputs were kept: the run's document, its template the URL
+            // as given rather than this run's pin.
+            (None, false) => Rollout {
+                resume: Some(run.clone()),
+                template: match &record.template {
+                    Some(pinned) => Some(TemplateRef::Url(pinned.url.clone())),
+                    None => document.template.clone(),
+                },
+                ..document
+            },
         };
         records::put_json(store, &keys.resume_input(), &input).await?;
         Some(keys.resume_input())

@@ -283,7 +283,7 @@ async fn a_template_written_mid_run_reaches_no_later_target() {
             "target {n}"
         );
     }
-    let location = stackfleet_core::pinned::s3_location(&pinned.deployed_url()).unwrap();
+    let location = stackfleet_core::pinned::s3_location(&pinned.deployed_url().unwrap()).unwrap();
     assert_eq!(
         machine.templates.body(&location).as_deref(),
         Some(TEMPLATE),

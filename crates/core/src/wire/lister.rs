@@ -73,6 +73,11 @@ pub struct RunRecord {
     /// its SHA-256. None only in records from before templates were pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<crate::pinned::PinnedTemplate>,
+    /// The execution input as given, when it was a rollout document (not a new account's
+    /// event): what a resume of this run repeats, so that it is held to the default spec of
+    /// its own day, not to this run's whole document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::document::Rollout>,
 }
 
 impl RunRecord {
