@@ -368,3 +368,35 @@ fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resume_after_the_default_changed_is_held_to_the_new_default() {
+    let mut machine = Machine::new(3);
+    machine.cloud.deny_role(&account(2));
+    let default = |env: &str| {
+        json!({"stackName": "org-baseline", "template": {"url": TEMPLATE_URL},
+               "parameters": {"Env": env}, "targets": {"regions": ["us-east-1"]}})
+    };
+    machine.settings = ListerSettings {
+        default_spec: default("wrong"),
+        acceptance: Acceptance::default(),
+    };
+    let first = machine
+        .execute("before-fix", json!({"failureTolerance": "100%"}))
+        .await;
+    assert_eq!(first.reduced.summary.failed, 1);
+    let resume = machine.resume_input(&first.reduced).await;
+    assert_eq!(
+        resume,
+        json!({"failureTolerance": "100%", "resume": "before-fix"}),
+        "the input as given"
+    );
+
+    // The platform team fixes the parameter in the default (a cdk deploy): the resume, which
+    // repeats only what the input said, is not refused for the old value and deploys the new.
+    machine.settings.default_spec = default("right");
+    let second = machine.discover("after-fix", resume).await.unwrap();
+    assert_eq!(second.targets, 1, "only what is left");
+    let spec = machine.store.object("runs/after-fix/spec.json");
+    assert!(spec.contains(r#""Env":"right""#), "{spec}");
+}
