@@ -166,6 +166,9 @@ export class Stackfleet extends Construct {
     const reducerRole = lambdaRole(this, 'ReducerRole');
     permissions.reducerStatements(this.bucket).forEach((statement) => reducerRole.addToPrincipalPolicy(statement));
     this.reducer = rustFunction('Reducer', reducerRole, LISTER_REDUCER_TIMEOUT, {});
+    this.bucket.addToResourcePolicy(
+      permissions.runBucketWriterStatement(this.bucket, [listerRole, this.workerRole, reducerRole].map((role) => role.roleArn)),
+    );
 
     const arns = new permissions.StateMachineArns(Stack.of(this), stateMachineName);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
