@@ -36,8 +36,18 @@ export const NO_FIELD = 'none';
 /** Whether an input may change `field` under these (checked) input fields. */
 export const acceptsField = (fields: readonly string[], field: string): boolean => fields.includes(EVERY_FIELD) || fields.includes(field);
 
+/**
+ * The `stackfleet:input-fields` tag for no field: one space. CloudFormation's schema of a state
+ * machine's tags wants a value of at least one character; `stackfleet start` trims it and says
+ * the machine accepts no change.
+ */
+export const NO_FIELD_TAG = ' ';
+
 /** The state machine's `stackfleet:input-fields` tag for these (checked) input fields. */
-export const inputFieldsTag = (fields: readonly string[]): string => (fields.includes(EVERY_FIELD) ? EVERY_FIELD_TAG : fields.join(' '));
+export function inputFieldsTag(fields: readonly string[]): string {
+  if (fields.includes(EVERY_FIELD)) return EVERY_FIELD_TAG;
+  return fields.length === 0 ? NO_FIELD_TAG : fields.join(' ');
+}
 
 /**
  * The allow-list as given, checked against the rollout document's schema: each entry a top-level
