@@ -12,7 +12,8 @@
  *                       `template` in inputFields), besides the default spec's
  *   inputFields         comma-separated fields an execution input may change: top-level fields of
  *                       the rollout document, or parameters.NAME (default:
- *                       targets,concurrency,failureTolerance,waves)
+ *                       targets,concurrency,failureTolerance,waves); * for every field (the
+ *                       targets unbounded: synth warns), none for no change at all
  *   accept              any (default), or new-account: only new-account events, nothing else
  *   allowAdminDeployRole=true   lets a machine that accepts any input deploy through
  *                       OrganizationAccountAccessRole or AWSControlTowerExecution
@@ -29,6 +30,7 @@ import { Annotations, App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { StackfleetProps } from '../lib/stackfleet';
 import { StackfleetStack } from '../lib/stackfleet-stack';
+import { NO_FIELD } from '../lib/trust';
 
 const app = new App();
 const context = (key: string): string | undefined => {
@@ -60,6 +62,11 @@ try {
 } catch (error) {
   throw new Error(`defaultSpecFile ${specFile}: ${(error as Error).message}`);
 }
+// `none`: an input may change nothing (an empty -c value means "not given", the default).
+const inputFields = (): string[] | undefined => {
+  const fields = list('inputFields');
+  return fields?.length === 1 && fields[0] === NO_FIELD ? [] : fields;
+};
 const runRetentionDays = context('runRetentionDays');
 const allowAdminDeployRole = context('allowAdminDeployRole');
 if (allowAdminDeployRole !== undefined && !['true', 'false'].includes(allowAdminDeployRole)) {
@@ -74,7 +81,7 @@ const stack = new StackfleetStack(app, context('stackName') ?? 'Stackfleet', {
     alarmEmail: context('alarmEmail'),
     operatorPrincipals: list('operatorPrincipals'),
     templateBucketNames: list('templateBucketNames'),
-    inputFields: list('inputFields'),
+    inputFields: inputFields(),
     accept: context('accept') as StackfleetProps['accept'],
     allowAdminDeployRole: allowAdminDeployRole === 'true',
     secretPrefix: context('secretPrefix'),

@@ -51,6 +51,12 @@ function checkSecretScope(prefix: string | undefined, keyArns: string[] | undefi
           'an empty prefix would let the worker read every parameter and secret of the account',
       );
     }
+    if (!prefix.endsWith('/')) {
+      throw new Error(
+        `secretPrefix ${JSON.stringify(prefix)}: end it with / (${prefix}/): the grant is the prefix then *, so without ` +
+          `the slash it also reaches /${prefix}-prod/... and ${prefix}other, not only what is under ${prefix}/`,
+      );
+    }
   }
   for (const arn of keyArns ?? []) {
     if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/.test(arn)) {

@@ -245,6 +245,37 @@ export function operatorStatements(arns: StateMachineArns, bucket: s3.IBucket): 
   ];
 }
 
+/**
+ * The run bucket's own guard: its records are what the workers deploy (runs/RUN/spec.json) and
+ * what the reducer judges (the waves, the outcomes), so no principal but the three functions'
+ * roles writes or deletes an object in it, whatever its IAM policies say: an explicit Deny in
+ * the bucket policy, by aws:PrincipalArn (a role session's is its role's ARN). The whole bucket,
+ * not only runs/: nothing else belongs there. Object writes only: the bucket's configuration
+ * (lifecycle, versioning, this policy) is CloudFormation's to update, and S3 always lets the
+ * account's root user replace or delete a bucket policy, so a bucket policy cannot guard itself;
+ * an SCP can (README, "Security model").
+ */
+export function runBucketWriterStatement(bucket: s3.IBucket, writerRoleArns: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'OnlyTheFunctionsWriteRecords',
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: RUN_BUCKET_OBJECT_WRITES,
+    resources: [bucket.arnForObjects('*')],
+    conditions: { ArnNotEquals: { 'aws:PrincipalArn': writerRoleArns } },
+  });
+}
+
+/** Every way to change or remove an object of the run bucket, or to bring one in. */
+export const RUN_BUCKET_OBJECT_WRITES = [
+  's3:PutObject',
+  's3:PutObjectAcl',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:ReplicateObject',
+  's3:ReplicateDelete',
+];
+
 /** A principal from an account ID (12 digits) or an ARN. */
 export function operatorPrincipal(principal: string): iam.IPrincipal {
   return /^\d{12}$/.test(principal) ? new iam.AccountPrincipal(principal) : new iam.ArnPrincipal(principal);

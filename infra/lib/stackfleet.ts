@@ -3,7 +3,7 @@
  * the bucket that keeps each run's records, the new-account triggers and the failure alarm.
  */
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -22,7 +22,7 @@ import { checkProps } from './check-props';
 import { defaultSpecJson, defaultTemplateObject, deployRoleName } from './default-spec';
 import { suppressAcceptedFindings } from './nag-suppressions';
 import * as permissions from './permissions';
-import { Accept } from './trust';
+import { Accept, acceptsField, EVERY_FIELD, inputFieldsTag } from './trust';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
@@ -68,6 +68,8 @@ export interface StackfleetProps {
   /**
    * The fields of the default spec an execution input may change: top-level fields of the rollout
    * document, or `parameters.NAME`. Any other field in an input is refused by the lister.
+   * `['*']`: every field, the targets unbounded (synth warns: StartExecution is then as strong as
+   * the deploy role everywhere). `[]`: no change at all (resume and alarms are always accepted).
    * @default targets, concurrency, failureTolerance, waves
    */
   readonly inputFields?: string[];
@@ -138,7 +140,7 @@ export class Stackfleet extends Construct {
     const template = defaultTemplateObject(props.defaultSpec);
     // Unless an input may name another template, the lister reads the default's object alone.
     const templateObjects = [
-      inputFields.includes('template') ? `${template.bucket}/*` : `${template.bucket}/${template.key}`,
+      acceptsField(inputFields, 'template') ? `${template.bucket}/*` : `${template.bucket}/${template.key}`,
       ...(props.templateBucketNames ?? []).map((name) => `${name}/*`),
     ];
     permissions
@@ -166,6 +168,9 @@ export class Stackfleet extends Construct {
     const reducerRole = lambdaRole(this, 'ReducerRole');
     permissions.reducerStatements(this.bucket).forEach((statement) => reducerRole.addToPrincipalPolicy(statement));
     this.reducer = rustFunction('Reducer', reducerRole, LISTER_REDUCER_TIMEOUT, {});
+    this.bucket.addToResourcePolicy(
+      permissions.runBucketWriterStatement(this.bucket, [listerRole, this.workerRole, reducerRole].map((role) => role.roleArn)),
+    );
 
     const arns = new permissions.StateMachineArns(Stack.of(this), stateMachineName);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -200,7 +205,15 @@ export class Stackfleet extends Construct {
     // before sending it. Tag values hold no commas: the fields are separated by spaces.
     const stateMachineResource = this.stateMachine.node.defaultChild as sfn.CfnStateMachine;
     Tags.of(stateMachineResource).add('stackfleet:bucket', this.bucket.bucketName);
-    Tags.of(stateMachineResource).add('stackfleet:input-fields', inputFields.join(' '));
+    Tags.of(stateMachineResource).add('stackfleet:input-fields', inputFieldsTag(inputFields));
+    if (inputFields.includes(EVERY_FIELD)) {
+      Annotations.of(this).addWarningV2(
+        'stackfleet:input-fields-everything',
+        `inputFields is ${EVERY_FIELD}: an execution input may change every field (template, parameters, capabilities, ` +
+          'deploy role) and target any account of the Organization, so states:StartExecution on this machine is as ' +
+          'strong as its deploy role in every account. Name the fields a pipeline needs instead, unless that is meant.',
+      );
+    }
     Tags.of(stateMachineResource).add('stackfleet:accept', accept);
 
     this.deadLetterQueue = this.newAccountTriggers();

@@ -22,16 +22,50 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 /** A CloudFormation parameter name: alphanumeric. */
 const PARAMETER_NAME = /^[A-Za-z0-9]{1,255}$/;
 
+/** `inputFields` that lets an input change every field, the targets unbounded (the lister's `*`). */
+export const EVERY_FIELD = '*';
+/**
+ * The `stackfleet:input-fields` tag for EVERY_FIELD: a Step Functions tag value cannot hold a `*`
+ * (letters, digits, white space and `_ . : / = + - @` only), nor, at 266 characters, the list of
+ * every field.
+ */
+export const EVERY_FIELD_TAG = 'all-fields';
+/** `-c inputFields=none`: an input may change nothing (but resume and alarms, always accepted). */
+export const NO_FIELD = 'none';
+
+/** Whether an input may change `field` under these (checked) input fields. */
+export const acceptsField = (fields: readonly string[], field: string): boolean => fields.includes(EVERY_FIELD) || fields.includes(field);
+
+/**
+ * The `stackfleet:input-fields` tag for no field: one space. CloudFormation's schema of a state
+ * machine's tags wants a value of at least one character; `stackfleet start` trims it and says
+ * the machine accepts no change.
+ */
+export const NO_FIELD_TAG = ' ';
+
+/** The state machine's `stackfleet:input-fields` tag for these (checked) input fields. */
+export function inputFieldsTag(fields: readonly string[]): string {
+  if (fields.includes(EVERY_FIELD)) return EVERY_FIELD_TAG;
+  return fields.length === 0 ? NO_FIELD_TAG : fields.join(' ');
+}
+
 /**
  * The allow-list as given, checked against the rollout document's schema: each entry a top-level
- * field or `parameters.NAME`. Throws naming every entry it does not know.
+ * field or `parameters.NAME`; `*` alone for every field; an empty list for no change at all.
+ * Throws naming every entry it does not know.
  */
 export function checkInputFields(fields: readonly string[], schemaFile: string = ROLLOUT_SCHEMA_FILE): string[] {
   const known = RolloutSchema.load(schemaFile).topLevelFields().filter((field) => field !== '$schema');
-  if (fields.length === 0) {
+  if (fields.includes(EVERY_FIELD)) {
+    if (fields.some((field) => field !== EVERY_FIELD)) {
+      throw new Error(`inputFields: ${EVERY_FIELD} means every field: give it alone, not with ${fields.filter((f) => f !== EVERY_FIELD).join(', ')}`);
+    }
+    return [EVERY_FIELD];
+  }
+  if (fields.includes(NO_FIELD)) {
     throw new Error(
-      `inputFields is empty: name the fields an execution input may change (${known.join(', ')}, or parameters.NAME), ` +
-        `or leave it out for the default (${DEFAULT_INPUT_FIELDS.join(',')})`,
+      `inputFields: ${NO_FIELD} is the app's word for no field (-c inputFields=${NO_FIELD}); ` +
+        'to the construct, give an empty list, and not with other fields',
     );
   }
   const problems = fields.flatMap((field) => {

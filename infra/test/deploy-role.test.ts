@@ -15,6 +15,8 @@ const role = (name: string) => `arn:aws:iam::${MEMBER}:role/${name}`;
 const BOUNDARY = `arn:aws:iam::${MEMBER}:policy/stackfleet-boundary`;
 /** The deploy role as the worker's session uses it. */
 const DEPLOY = `arn:aws:sts::${MEMBER}:assumed-role/stackfleet-deploy/stackfleet-run1`;
+/** What stackfleet's writes say, and what its stacks carry, as request context. */
+const MANAGED_BY = { 'aws:RequestTag/stackfleet:managed-by': 'stackfleet', 'aws:ResourceTag/stackfleet:managed-by': 'stackfleet' };
 
 describe('GIVEN the deploy role as CloudFormation creates it with the defaults', () => {
   const policies = deployRolePolicies();
@@ -71,11 +73,12 @@ describe('GIVEN the deploy role as CloudFormation creates it with the defaults',
   test.each(['cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:CreateChangeSet'])(
     'WHEN %s names a template in the template bucket THEN it may, pinned or not; any other template it may not',
     async (action) => {
-      const url = (templateUrl: string) => ({ 'cloudformation:TemplateUrl': templateUrl });
+      // Tagged as stackfleet tags every stack it writes (test/deploy-role-stacks.test.ts says why).
+      const url = (templateUrl: string) => ({ 'cloudformation:TemplateUrl': templateUrl, ...MANAGED_BY });
       expect(await as(action, stack, url(`${inBucket}?versionId=3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY`))).toBe('Allowed');
       expect(await as(action, stack, url(`https://${TEMPLATE_BUCKET}.s3.amazonaws.com/federation/template.yaml`))).toBe('Allowed');
       // No TemplateUrl: an inline body.
-      expect(await as(action, stack)).toBe('ExplicitlyDenied');
+      expect(await as(action, stack, MANAGED_BY)).toBe('ExplicitlyDenied');
       for (const elsewhere of [
         'https://someone-elses-bucket.s3.us-east-1.amazonaws.com/federation/template.yaml',
         `https://${TEMPLATE_BUCKET}-copy.s3.us-east-1.amazonaws.com/federation/template.yaml`,

@@ -97,6 +97,12 @@ describe('GIVEN the template bucket with readers in another account and publishe
       { identity, resource: policy },
     );
 
+  const onTheBucket = (principal: string, action: string) =>
+    decide(
+      { principal, action, resource: `arn:aws:s3:::${TEMPLATE_BUCKET}`, resourceAccount: STACKFLEET_ACCOUNT, context: { 'aws:PrincipalOrgID': ORGANIZATION_ID } },
+      { identity: ADMIN, resource: policy },
+    );
+
   test('THEN the lister reads templates and their versions; without the parameter it would not', async () => {
     expect(await as(lister, 's3:GetObjectVersion')).toBe('Allowed');
     const { policy: withoutReaders } = templateBucketPolicy();
@@ -108,10 +114,19 @@ describe('GIVEN the template bucket with readers in another account and publishe
     ).toBe('ImplicitlyDenied');
   });
 
-  test('THEN only the publishers write templates, even an administrator of this account may not', async () => {
+  test('THEN only the publishers write templates or the settings that keep their versions, even an administrator of this account may not', async () => {
     expect(await as(publisher, 's3:PutObject', [allowing(['s3:PutObject'])])).toBe('Allowed');
     expect(await as(roleArn(STACKFLEET_ACCOUNT, 'Admin'), 's3:PutObject')).toBe('ExplicitlyDenied');
     expect(await as(roleArn(STACKFLEET_ACCOUNT, 'Admin'), 's3:DeleteObjectVersion')).toBe('ExplicitlyDenied');
+    // Replication brings objects in; lifecycle, versioning and the policy decide which versions live.
+    for (const action of ['s3:ReplicateObject', 's3:ReplicateDelete']) {
+      expect([action, await as(roleArn(STACKFLEET_ACCOUNT, 'Admin'), action)]).toEqual([action, 'ExplicitlyDenied']);
+      expect([action, await as(publisher, action)]).toEqual([action, 'Allowed']);
+    }
+    for (const action of ['s3:PutLifecycleConfiguration', 's3:PutBucketVersioning', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy']) {
+      expect([action, await onTheBucket(roleArn(STACKFLEET_ACCOUNT, 'Admin'), action)]).toEqual([action, 'ExplicitlyDenied']);
+      expect([action, await onTheBucket(publisher, action)]).toEqual([action, 'Allowed']);
+    }
     // Reading stays with this account's own IAM policies.
     expect(await as(roleArn(STACKFLEET_ACCOUNT, 'Admin'), 's3:GetObject')).toBe('Allowed');
   });

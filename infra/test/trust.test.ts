@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { RolloutSchema } from '../lib/rollout-schema';
 import { checkInputFields, DEFAULT_INPUT_FIELDS } from '../lib/trust';
 import { bootstrapSpec, exampleSpec, INFRA, logicalId, resourcesOf, Statement, statementsByRole, synth } from './support';
@@ -49,9 +50,31 @@ describe('GIVEN the fields an execution input may change (inputFields)', () => {
     ['a nested field other than a parameter', ['targets.accounts'], /^inputFields: "targets\.accounts" is not a field/],
     ['the schema pointer', ['$schema'], /^inputFields: "\$schema" is not a field/],
     ['a parameter name CloudFormation refuses', ['parameters.Saml-Metadata'], /^inputFields: "parameters\.Saml-Metadata": a CloudFormation parameter name is letters and digits only$/],
-    ['nothing at all', [], /^inputFields is empty: name the fields/],
+    ['* beside other fields', ['*', 'targets'], /^inputFields: \* means every field: give it alone, not with targets$/],
+    ['the app\'s word none, to the construct', ['none'], /^inputFields: none is the app's word for no field/],
   ])('WHEN given %s THEN synth stops and names it', (_case, inputFields, message) => {
     expect(() => synth({ inputFields })).toThrow(message);
+  });
+
+  test('WHEN * THEN every field to the lister, a tag value Step Functions takes, and a synth warning', () => {
+    const { environment, tags, stack } = settings({ inputFields: ['*'] });
+    expect(environment.STACKFLEET_INPUT_FIELDS).toBe('*');
+    expect(tags['stackfleet:input-fields']).toBe('all-fields');
+    // Step Functions tag values: letters, digits, white space and _ . : / = + - @ only.
+    expect(tags['stackfleet:input-fields']).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u);
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('inputFields is \\*'));
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0].entry.data)).toMatch(/StartExecution on this machine is as strong as its deploy role in every account/);
+    // The named fields warn of nothing.
+    expect(Annotations.fromStack(settings({}).stack).findWarning('*', Match.stringLikeRegexp('inputFields'))).toEqual([]);
+  });
+
+  test('WHEN an empty list THEN no change is accepted: an empty list to the lister, a blank tag (start: "no change to its default spec")', () => {
+    const { environment, tags, stack } = settings({ inputFields: [] });
+    expect(environment.STACKFLEET_INPUT_FIELDS).toBe('');
+    // One space: CloudFormation's schema refuses an empty tag value; start trims it to nothing.
+    expect(tags['stackfleet:input-fields']).toBe(' ');
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
   });
 
   test('WHEN the fields do not fit in a tag value THEN synth stops and says what to do', () => {
@@ -128,6 +151,10 @@ describe('GIVEN the templates the lister reads', () => {
     ]);
   });
 
+  test('WHEN every field may change (*) THEN the template too: any object of the default’s bucket', () => {
+    expect(templateReads({ inputFields: ['*'] })).toEqual(['arn:<AWS::Partition>:s3:::stackfleet-templates-111111111111/*']);
+  });
+
   test('WHEN the URL is path-style or URL-encoded THEN the bucket and the key are read from it', () => {
     const url = 'https://s3.eu-west-1.amazonaws.com/eu-templates/base%20line/t.yaml';
     expect(templateReads({ defaultSpec: { ...exampleSpec(), template: { url } } })).toEqual([
@@ -169,6 +196,7 @@ describe('GIVEN parameters given by reference (secretPrefix, secretKmsKeyArns)',
     ['a prefix with a leading slash', { secretPrefix: '/stackfleet/' }, /^secretPrefix "\/stackfleet\/": give it without the leading \/ \(stackfleet\/\)/],
     ['an empty prefix', { secretPrefix: '' }, /^secretPrefix "" must be .* not empty: an empty prefix would let the worker read every parameter and secret/],
     ['a wildcard prefix', { secretPrefix: '*' }, /^secretPrefix "\*" must be letters/],
+    ['a prefix without its trailing slash', { secretPrefix: 'platform/stackfleet' }, /^secretPrefix "platform\/stackfleet": end it with \/ \(platform\/stackfleet\/\): .*\/platform\/stackfleet-prod\//],
     ['an alias for a key', { secretKmsKeyArns: ['arn:aws:kms:us-east-1:111111111111:alias/stackfleet'] }, /^secretKmsKeyArns: .* is not a KMS key ARN .*an alias ARN does not match/],
   ])('WHEN given %s THEN synth stops and names it', (_case, props, message) => {
     expect(() => synth(props)).toThrow(message);
@@ -212,6 +240,19 @@ describe('GIVEN the CDK app itself (bin/stackfleet.ts), run as cdk synth runs it
         { Key: 'stackfleet:input-fields', Value: 'targets concurrency' },
       ]),
     );
+  });
+
+  test('WHEN -c inputFields=none THEN no change is accepted; WHEN -c inputFields=* THEN every field, and synth goes through', () => {
+    const tagOf = (template: { Resources: Record<string, { Type: string; Properties: { Tags: { Key: string; Value: string }[] } }> }) =>
+      Object.values(template.Resources)
+        .find((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')!
+        .Properties.Tags.find((tag) => tag.Key === 'stackfleet:input-fields')!.Value;
+    const none = app({ inputFields: 'none' });
+    expect(none.error).toBe('');
+    expect(tagOf(none.template)).toBe(' ');
+    const every = app({ inputFields: '*' });
+    expect(every.error).toBe('');
+    expect(tagOf(every.template)).toBe('all-fields');
   });
 
   test('WHEN that spec is synthesized without accept=new-account THEN the app refuses it and says what to do', () => {
