@@ -67,7 +67,12 @@ async fn a_refusal_comes_back_with_its_cause_and_what_the_machine_accepts() {
         accepted.starts_with("changes to targets, concurrency, failureTolerance, waves (and resume, alarms)"),
         "{accepted}"
     );
-    executions.set_tag(MACHINE, INPUT_FIELDS_TAG, "");
+    executions.set_tag(MACHINE, INPUT_FIELDS_TAG, "all-fields");
+    assert!(accepted_fields(&executions, MACHINE)
+        .await
+        .unwrap()
+        .contains("any field"));
+    executions.set_tag(MACHINE, INPUT_FIELDS_TAG, " ");
     assert_eq!(
         accepted_fields(&executions, MACHINE).await.unwrap(),
         "no change to its default spec"

@@ -78,6 +78,10 @@ pub async fn accepted_fields<E: Executions>(executions: &E, state_machine_arn: &
     match (accept.as_deref(), fields) {
         (Some("new-account"), _) => Some("no execution input: it takes new-account events only".into()),
         (_, Some(fields)) if fields.trim().is_empty() => Some("no change to its default spec".into()),
+        // `inputFields: *` (a tag value cannot hold `*`).
+        (_, Some(fields)) if fields.trim() == "all-fields" => {
+            Some("a change to any field, anywhere in the Organization (inputFields *)".into())
+        }
         (_, Some(fields)) => Some(format!(
             "changes to {} (and resume, alarms); every other field comes from its stored default spec",
             fields.split_whitespace().collect::<Vec<_>>().join(", ")
