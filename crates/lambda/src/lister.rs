@@ -168,8 +168,9 @@ async fn resumed_waves<O: Organization, S: RunStore>(
     } else {
         (candidates, Vec::new())
     };
+    let excluded: BTreeSet<&Target> = outside.iter().map(|(target, _)| target).collect();
     for wave in &mut waves {
-        wave.targets.retain(|t| !outside.iter().any(|(o, _)| o == t));
+        wave.targets.retain(|t| !excluded.contains(t));
     }
     finished.extend(
         outside
