@@ -1,7 +1,10 @@
 //! The one place that builds an `SdkConfig`: region, profile, endpoint override and retry policy
 //! are decided here, and nothing else calls `aws_config::load`.
 
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// How the SDK retries before a throttle or a 5xx reaches the lifecycle.
@@ -10,6 +13,46 @@ pub enum RetryMode {
     Standard,
     /// Client-side rate limiting on top of retries: kinder to APIs throttled per account.
     Adaptive,
+}
+
+/// How long one AWS call may take, so that a connection or an answer that stalls ends as an
+/// error (a transport error, which every caller retries as a passing cause) instead of hanging
+/// a run, or running a Lambda into its own timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a TCP and TLS connection.
+    pub connect: Duration,
+    /// Between two reads of an answer.
+    pub read: Duration,
+    /// One attempt, from sending to the whole answer.
+    pub attempt: Duration,
+    /// The whole call, its retries included.
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // Every call stackfleet makes answers in seconds (S3 objects are small: records and
+        // templates up to 1 MB); an attempt past 30 s is stalled, and the retries of a
+        // throttled call stay within 2 minutes before the lifecycle's own backoff takes over.
+        Self {
+            connect: Duration::from_millis(3100),
+            read: Duration::from_secs(20),
+            attempt: Duration::from_secs(30),
+            operation: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Timeouts {
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +64,7 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     pub retry_mode: RetryMode,
     pub max_attempts: u32,
+    pub timeouts: Timeouts,
 }
 
 impl Default for AwsSettings {
@@ -31,6 +75,7 @@ impl Default for AwsSettings {
             endpoint_url: None,
             retry_mode: RetryMode::Adaptive,
             max_attempts: 8,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -46,7 +91,8 @@ impl AwsSettings {
 
     /// Loads the configuration every client of a process shares.
     pub async fn sdk_config(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).timeout_config(self.timeouts.config());
         // The SDK's own AWS_MAX_ATTEMPTS and AWS_RETRY_MODE still win, as a user of any AWS tool
         // expects; stackfleet's default is only for when neither is set.
         let retry_from_environment = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
@@ -94,5 +140,11 @@ mod tests {
         assert_eq!(config.region().map(Region::as_ref), Some("eu-west-1"));
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
         assert_eq!(config.retry_config().map(RetryConfig::max_attempts), Some(4));
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_millis(3100)));
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(Duration::from_secs(30))
+        );
     }
 }

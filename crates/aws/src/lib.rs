@@ -19,7 +19,7 @@ pub mod fake;
 
 pub use cloudformation::CfnStacks;
 pub use cloudwatch::CloudWatchAlarms;
-pub use config::{AwsSettings, RetryMode};
+pub use config::{AwsSettings, RetryMode, Timeouts};
 pub use organizations::OrgClient;
 pub use s3::{S3Store, S3Templates};
 pub use secrets::AwsSecrets;
