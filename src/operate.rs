@@ -15,7 +15,7 @@ use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::secrets;
 use stackfleet_core::started::{accepted_fields, await_discovery, Discovery};
 use stackfleet_core::template::TemplateRef;
-use stackfleet_core::{ErrorName, InvalidId, Rollout, RunId, StackName};
+use stackfleet_core::{AccountId, ErrorName, InvalidId, Rollout, RunId, StackName};
 
 use crate::cli::{ExecutionArgs, ReportArgs, ReportFormat, RerunArgs, StartArgs, StatusArgs, WatchArgs};
 use crate::inputs::{self, InputError};
@@ -217,16 +217,16 @@ async fn store(
     let bucket = operator::bucket(executions, &machine, args.bucket.as_deref()).await?;
     // The bucket must be the state machine's account's: a tag or a --bucket naming another
     // account's bucket gets a 403 from S3, not that account's records.
-    let owner = machine
+    let owner: AccountId = machine
         .split(':')
         .nth(4)
-        .filter(|account| account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|account| account.parse().ok())
         .ok_or_else(|| {
             InputError::new(format!(
                 "{machine} names no account: the run bucket's owner is unknown"
             ))
         })?;
-    Ok(S3Store::from_config(config, bucket).with_expected_owner(owner))
+    Ok(S3Store::from_config(config, bucket).with_expected_owner(owner.as_str()))
 }
 
 /// Status without the store is still status: the live failure count is then unknown. Said once.

@@ -9,6 +9,16 @@ use stackfleet_core::ports::{Page, PortError, PortResult, RunStore, TemplateObje
 
 use crate::errors::classify;
 
+/// An S3 client addressing buckets path-style: what local emulators answer, and harmless
+/// against AWS.
+fn path_style_client(config: &SdkConfig) -> Client {
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
@@ -40,10 +50,7 @@ impl S3Store {
 
     /// Path-style addressing: what local emulators answer, and harmless against AWS.
     pub fn from_config(config: &SdkConfig, bucket: impl Into<String>) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build();
-        Self::new(Client::from_conf(s3), bucket)
+        Self::new(path_style_client(config), bucket)
     }
 }
 
@@ -125,10 +132,7 @@ impl S3Templates {
 
     /// Path-style addressing, as `S3Store`.
     pub fn from_config(config: &SdkConfig) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build();
-        Self::new(Client::from_conf(s3))
+        Self::new(path_style_client(config))
     }
 }
 

@@ -155,11 +155,12 @@ impl InputPolicy {
         if !self.everything {
             let reference = |value: &Value| value.as_str().is_some_and(|v| v.contains("{{resolve:"));
             for field in ["parameters", "parameterOverrides"] {
+                let before: Map<String, Value> = leaves(field, baseline.get(field))
+                    .into_iter()
+                    .map(|(path, value)| (path, value.clone()))
+                    .collect();
                 for (path, value) in leaves(field, merged.get(field)) {
-                    let before = leaves(field, baseline.get(field))
-                        .into_iter()
-                        .find(|(p, _)| *p == path);
-                    if reference(value) && before.map(|(_, v)| v) != Some(value) && !refused.contains(&path) {
+                    if reference(value) && before.get(&path) != Some(value) && !refused.contains(&path) {
                         refused.push(path);
                     }
                 }

@@ -78,11 +78,10 @@ pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<
     let default: Rollout = serde_json::from_value(default.clone())
         .map_err(|e| LambdaError::invalid(format!("the stored default spec: {e}")))?;
     let new_account = new_account_event(input)?;
-    let mut given_document = None;
-    let document = match &new_account {
+    let (document, given) = match &new_account {
         // Exactly the default: the lister keeps the account's targets if the default's
         // targeting admits them.
-        Some(_) => Rollout::default().over(default.clone()),
+        Some(_) => (Rollout::default().over(default.clone()), None),
         None if acceptance.new_accounts_only => {
             return Err(LambdaError::invalid(
                 "this state machine accepts only the EventBridge events of new accounts (its deploy \
@@ -103,8 +102,7 @@ pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<
                 .policy
                 .check(&default, &document)
                 .map_err(|e| LambdaError::invalid(e.to_string()))?;
-            given_document = Some(given);
-            document
+            (document, Some(given))
         }
     };
     let resolved = document
@@ -121,6 +119,6 @@ pub fn parse(default: &Value, input: &Value, acceptance: &Acceptance) -> Result<
         default,
         new_account,
         bounded: acceptance.policy.bounds_targets(),
-        given: given_document,
+        given,
     })
 }

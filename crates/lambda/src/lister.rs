@@ -55,6 +55,17 @@ fn targeting_error(error: TargetingError) -> LambdaError {
     }
 }
 
+/// `candidates` within the stored default spec's targeting, and those outside it with why.
+async fn by_default_scope<O: Organization>(
+    org: &O,
+    rollout: &RolloutInput,
+    candidates: Vec<Target>,
+) -> Result<(Vec<Target>, Vec<(Target, String)>), LambdaError> {
+    within_scope(org, &rollout.default.targets.scope(), candidates)
+        .await
+        .map_err(targeting_error)
+}
+
 /// The waves of a new run, and the targets reported Skipped at once.
 async fn new_waves<O: Organization>(
     org: &O,
@@ -74,9 +85,7 @@ async fn new_waves<O: Organization>(
     // The default spec bounds where an input may deploy: a target outside it is refused,
     // before any target is touched.
     if rollout.bounded && rollout.document.targets != rollout.default.targets {
-        let (_, outside) = within_scope(org, &rollout.default.targets.scope(), resolution.targets.clone())
-            .await
-            .map_err(targeting_error)?;
+        let (_, outside) = by_default_scope(org, rollout, resolution.targets.clone()).await?;
         if let Some((first, why)) = outside.first() {
             let named: Vec<String> = outside.iter().take(5).map(|(t, _)| t.to_string()).collect();
             return Err(LambdaError::invalid(format!(
@@ -110,9 +119,7 @@ async fn new_account_waves<O: Organization>(
         .iter()
         .map(|region| Target::new(account.clone(), region.clone()))
         .collect();
-    let (inside, outside) = within_scope(org, &rollout.default.targets.scope(), candidates)
-        .await
-        .map_err(targeting_error)?;
+    let (inside, outside) = by_default_scope(org, rollout, candidates).await?;
     let choices = wave_choices(org, &resolved.waves)
         .await
         .map_err(targeting_error)?;
@@ -162,9 +169,7 @@ async fn resumed_waves<O: Organization, S: RunStore>(
     // no longer admits is reported Skipped, never deployed to.
     let candidates: Vec<Target> = waves.iter().flat_map(|w| w.targets.iter().cloned()).collect();
     let (_, outside) = if rollout.bounded {
-        within_scope(org, &rollout.default.targets.scope(), candidates)
-            .await
-            .map_err(targeting_error)?
+        by_default_scope(org, rollout, candidates).await?
     } else {
         (candidates, Vec::new())
     };

@@ -57,6 +57,11 @@ impl FakeTemplates {
 
     /// The body of one version of `bucket/key`, as CloudFormation would read it.
     pub fn body(&self, location: &S3Location) -> Option<String> {
+        self.version(location).map(|(_, body)| body)
+    }
+
+    /// The version `location` names, or the latest when it names none.
+    fn version(&self, location: &S3Location) -> Option<Version> {
         let objects = self.objects();
         let versions = objects
             .versions
@@ -65,34 +70,22 @@ impl FakeTemplates {
             Some(wanted) => versions.iter().find(|(v, _)| v.as_ref() == Some(wanted)),
             None => versions.last(),
         }
-        .map(|(_, body)| body.clone())
+        .cloned()
     }
 }
 
 impl TemplateObjects for FakeTemplates {
     async fn read(&self, location: &S3Location) -> PortResult<TemplateObject> {
-        let objects = self.objects();
-        let missing = || PortError::Rejected {
+        let (version_id, body) = self.version(location).ok_or_else(|| PortError::Rejected {
             code: "NoSuchKey".into(),
             message: format!(
                 "s3://{}/{}: The specified key does not exist.",
                 location.bucket, location.key
             ),
-        };
-        let versions = objects
-            .versions
-            .get(&(location.bucket.clone(), location.key.clone()))
-            .ok_or_else(missing)?;
-        let (version_id, body) = match &location.version_id {
-            Some(wanted) => versions
-                .iter()
-                .find(|(v, _)| v.as_ref() == Some(wanted))
-                .ok_or_else(missing)?,
-            None => versions.last().ok_or_else(missing)?,
-        };
+        })?;
         Ok(TemplateObject {
-            version_id: version_id.clone(),
-            body: body.clone().into_bytes(),
+            version_id,
+            body: body.into_bytes(),
         })
     }
 }
