@@ -12,10 +12,10 @@ use stackfleet_core::preflight::preflight;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::secrets;
 use stackfleet_core::spec::{Capability, DeployRole, RecoveryPolicy, TemplateBody, TemplateUrl};
-use stackfleet_core::targeting::{resolve as resolve_targets, wave_choices, Resolution, Selection};
+use stackfleet_core::targeting::{admit, resolve as resolve_targets, wave_choices, Resolution, Selection};
 use stackfleet_core::template::TemplateRef;
 use stackfleet_core::waves::{assign, Wave};
-use stackfleet_core::{Region, Rollout, RolloutSpec, RunId, Targets};
+use stackfleet_core::{Region, Rollout, RolloutSpec, RunId, Target, Targets};
 
 use crate::cli::{AwsArgs, PaceArgs, Recovery, SpecArgs, TargetArgs};
 use crate::CliError;
@@ -326,11 +326,15 @@ pub async fn prepare(
             _ => CliError::Runtime(e.to_string()),
         })?;
     let (run, resolution, waves) = match carried {
-        Some(Carried { waves, run }) => {
-            let resolution = Resolution {
-                targets: waves.iter().flat_map(|w| w.targets.iter().cloned()).collect(),
-                skipped: Vec::new(),
-            };
+        Some(Carried { mut waves, run }) => {
+            // A report names the targets, but the Organization still decides: an account that
+            // left, was suspended or excluded since (or was written into the report) is Skipped.
+            let listed: Vec<Target> = waves.iter().flat_map(|w| w.targets.iter().cloned()).collect();
+            let resolution = admit(&OrgClient::from_config(&config), &selection, &listed).await?;
+            let admitted: BTreeSet<&Target> = resolution.targets.iter().collect();
+            for wave in &mut waves {
+                wave.targets.retain(|t| admitted.contains(t));
+            }
             let run = run.unwrap_or_else(|| run_id(spec_args.run_id.as_ref()));
             (run, resolution, waves)
         }
@@ -339,10 +343,7 @@ pub async fn prepare(
             let resolution = if targets.list.is_empty() {
                 resolve_targets(&org, &selection).await?
             } else {
-                Resolution {
-                    targets: targets.list.clone(),
-                    skipped: Vec::new(),
-                }
+                admit(&org, &selection, &targets.list).await?
             };
             let chosen = wave_choices(&org, &written_waves).await?;
             let waves = assign(&written_waves, &chosen, tolerance, &resolution.targets);

@@ -238,6 +238,13 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
             "org-federation",
         ],
     );
+    // A report is a file anyone may edit: a failure written in for an account outside the
+    // Organization is held to it like any target, and Skipped.
+    let mut edited = report.clone();
+    let mut planted = outcomes[failed_at].clone();
+    planted["target"] = "555555555555:us-east-1".into();
+    edited["outcomes"].as_array_mut().unwrap().push(planted);
+    std::fs::write(&report_path, edited.to_string()).unwrap();
     let rerun_path = dir.path().join("rerun.json");
     let (code, rerun) = deploy(
         &moto,
@@ -250,7 +257,18 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
         wanted,
         "not-started targets are re-run too"
     );
-    assert_eq!(count(&rerun, "total") as usize, wanted.len());
+    assert_eq!(count(&rerun, "total") as usize, wanted.len() + 1);
+    let stranger = rerun["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["target"] == "555555555555:us-east-1")
+        .expect("the planted target is reported");
+    assert_eq!(stranger["kind"], "Skipped");
+    assert_eq!(
+        stranger["skippedReason"],
+        "the account is not a member of this Organization"
+    );
 }
 
 #[test]

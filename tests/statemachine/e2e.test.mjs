@@ -152,3 +152,25 @@ test('a child that fails outside its Catch still ends in the report, as a lost t
   assert.deepEqual(report.failures[0].targets, [lost]);
   assert.deepEqual(runObject(report.resumeInputKey).targets.list, [lost]);
 });
+
+test('an explicit list is held to the Organization: outside, excluded and management accounts are Skipped, never deployed to', async () => {
+  const [member, excluded] = state.accounts.filter((a) => a.ou === 'Dev').map((a) => a.id);
+  const outsider = '555555555555';
+  const management = '123456789012';
+  const input = fixture('execution-input-rerun.json');
+  input.stackName = 'e2e-listed';
+  input.targets = { list: [target(member), target(outsider), target(excluded), target(management)], exclude: [excluded] };
+  const run = await execute(input, 'e2e-listed', lambda);
+
+  assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run));
+  assert.deepEqual(deployed(run), [target(member)]);
+  const report = runObject(reduced(run).reportKey);
+  const skipped = Object.fromEntries(report.outcomes.filter((o) => o.kind === 'Skipped').map((o) => [o.target, o.skippedReason]));
+  assert.deepEqual(skipped, {
+    [target(outsider)]: 'the account is not a member of this Organization',
+    [target(excluded)]: 'the account is excluded (targets.exclude)',
+    [target(management)]: 'the management account (pass --include-management-account to deploy to it)',
+  });
+  // A suspended account is Skipped the same way (crates/lambda/tests/explicit_targets.rs): this
+  // Organization has none, for the other tests' sake.
+});

@@ -2,7 +2,7 @@
 //! accounts, OU recursion, tags and exclusions.
 
 use stackfleet_aws::fake::{FakeOrganization, ROOT};
-use stackfleet_core::targeting::{resolve, Selection, TargetingError};
+use stackfleet_core::targeting::{admit, resolve, Selection, TargetingError};
 use stackfleet_core::{AccountId, OutcomeKind, Region, Target};
 
 fn id(n: u64) -> AccountId {
@@ -188,4 +188,87 @@ async fn throttling_that_does_not_pass_is_an_error() {
         ),
         "{error}"
     );
+}
+
+fn listed(accounts: &[u64]) -> Vec<Target> {
+    accounts
+        .iter()
+        .map(|n| Target::new(id(*n), "eu-west-1".parse().unwrap()))
+        .collect()
+}
+
+/// A re-run's or an edited report's exact list is held to what the selection would have found:
+/// every account it may not deploy to is reported Skipped with the reason, and only the rest is
+/// left to deploy.
+#[tokio::test(start_paused = true)]
+async fn an_exact_list_is_held_to_the_organization_and_the_selection() {
+    let org = organization();
+    let selection = Selection {
+        exclude: vec![id(7)],
+        ..Selection::default()
+    };
+    let list = listed(&[2, 99, 3, 1, 7, 6, 2, 5]);
+
+    let admitted = admit(&org, &selection, &list).await.unwrap();
+
+    assert_eq!(
+        admitted.targets,
+        listed(&[2, 6]),
+        "in order, the duplicate dropped"
+    );
+    let skipped: Vec<(u64, &str)> = admitted
+        .skipped
+        .iter()
+        .map(|o| {
+            assert_eq!(o.kind(), OutcomeKind::Skipped);
+            assert_eq!(o.target.region.as_str(), "eu-west-1", "the listed region");
+            (
+                o.target.account.as_str().parse().unwrap(),
+                o.skipped_reason().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (99, "the account is not a member of this Organization"),
+            (3, "account is SUSPENDED"),
+            (
+                1,
+                "the management account (pass --include-management-account to deploy to it)"
+            ),
+            (7, "the account is excluded (targets.exclude)"),
+            (5, "account is PENDING_CLOSURE"),
+        ]
+    );
+
+    let opted_in = Selection {
+        include_management_account: true,
+        tag_filters: vec![("tier".into(), "critical".into())],
+        ..Selection::default()
+    };
+    let admitted = admit(&org, &opted_in, &listed(&[1, 2, 4])).await.unwrap();
+    assert_eq!(
+        admitted.targets,
+        listed(&[2]),
+        "the management account carries no tier tag"
+    );
+    let reasons: Vec<&str> = admitted
+        .skipped
+        .iter()
+        .map(|o| o.skipped_reason().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["the account does not carry the tags tier=critical"; 2]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_list_asks_nothing_of_the_organization() {
+    let org = organization();
+    let calls = org.calls();
+    let admitted = admit(&org, &Selection::default(), &[]).await.unwrap();
+    assert_eq!(admitted.targets, Vec::<Target>::new());
+    assert_eq!(org.calls(), calls);
 }

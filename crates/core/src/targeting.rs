@@ -143,36 +143,11 @@ pub async fn resolve<O: Organization>(org: &O, selection: &Selection) -> Result<
     }
     chosen.retain(|id| !selection.exclude.contains(id));
 
-    let mut skipped_accounts: Vec<(AccountId, String)> = Vec::new();
-    if !selection.include_management_account && chosen.remove(&management) {
-        skipped_accounts.push((
-            management.clone(),
-            "the management account (pass --include-management-account to deploy to it)".into(),
-        ));
-    }
-    let mut active = Vec::new();
-    for id in chosen {
-        match by_id.get(&id) {
-            Some(account) if !account.is_active() => {
-                skipped_accounts.push((id, format!("account is {}", account.status)));
-            }
-            _ => active.push(id),
-        }
-    }
-    if !selection.tag_filters.is_empty() {
-        let filters = &selection.tag_filters;
-        let verdicts: Vec<(AccountId, bool)> = stream::iter(active)
-            .map(|id| async move { matches_tags(org, &id, filters).await.map(|ok| (id, ok)) })
-            .buffered(TAG_LOOKUPS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        active = verdicts
-            .into_iter()
-            .filter(|(_, ok)| *ok)
-            .map(|(id, _)| id)
-            .collect();
-    }
-
+    let Screened {
+        active,
+        skipped: skipped_accounts,
+        untagged: _,
+    } = screened(org, selection, &management, &by_id, chosen).await?;
     let regions = &selection.regions;
     let targets_of = |id: &AccountId| -> Vec<Target> {
         regions
@@ -190,6 +165,123 @@ pub async fn resolve<O: Organization>(org: &O, selection: &Selection) -> Result<
                     .map(|t| Outcome::skipped(t, reason.clone()))
             })
             .collect(),
+    })
+}
+
+/// What becomes of the accounts of `chosen`.
+struct Screened {
+    active: Vec<AccountId>,
+    /// The management account (unless the selection opts in) and inactive accounts, with why.
+    skipped: Vec<(AccountId, String)>,
+    /// Accounts without the selection's tags: not chosen after all (a tag filter narrows what is
+    /// looked at; the accounts it leaves out are not reported).
+    untagged: Vec<AccountId>,
+}
+
+/// Sorts the accounts of `chosen` by whether they may be deployed to. Tags are read only for the
+/// accounts still in.
+async fn screened<O: Organization>(
+    org: &O,
+    selection: &Selection,
+    management: &AccountId,
+    by_id: &BTreeMap<&AccountId, &OrgAccount>,
+    chosen: BTreeSet<AccountId>,
+) -> Result<Screened, TargetingError> {
+    let mut skipped: Vec<(AccountId, String)> = Vec::new();
+    let mut active = Vec::new();
+    for id in chosen {
+        if &id == management && !selection.include_management_account {
+            skipped.push((
+                id,
+                "the management account (pass --include-management-account to deploy to it)".into(),
+            ));
+            continue;
+        }
+        match by_id.get(&id) {
+            Some(account) if !account.is_active() => {
+                skipped.push((id, format!("account is {}", account.status)));
+            }
+            _ => active.push(id),
+        }
+    }
+    if selection.tag_filters.is_empty() {
+        return Ok(Screened {
+            active,
+            skipped,
+            untagged: Vec::new(),
+        });
+    }
+    let filters = &selection.tag_filters;
+    let verdicts: Vec<(AccountId, bool)> = stream::iter(active)
+        .map(|id| async move { matches_tags(org, &id, filters).await.map(|ok| (id, ok)) })
+        .buffered(TAG_LOOKUPS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let (tagged, untagged): (Vec<_>, Vec<_>) = verdicts.into_iter().partition(|(_, ok)| *ok);
+    Ok(Screened {
+        active: tagged.into_iter().map(|(id, _)| id).collect(),
+        skipped,
+        untagged: untagged.into_iter().map(|(id, _)| id).collect(),
+    })
+}
+
+fn tag_list(filters: &[(String, String)]) -> String {
+    let pairs: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(", ")
+}
+
+/// An exact list of targets (a re-run's, a resume's, `targets.list`) held to the same rules as
+/// what `resolve` finds: a target is reported Skipped, with the reason, when its account is not
+/// a member of the Organization, is excluded, inactive, the management account (unless the
+/// selection opts in) or without the selection's tags. So a list, edited or not, never reaches an
+/// account the selection would not. `selection`'s accounts, OUs and regions are not used: the
+/// list says where. Duplicates are dropped, order kept.
+pub async fn admit<O: Organization>(
+    org: &O,
+    selection: &Selection,
+    list: &[Target],
+) -> Result<Resolution, TargetingError> {
+    let mut seen = BTreeSet::new();
+    let list: Vec<&Target> = list.iter().filter(|t| seen.insert(*t)).collect();
+    if list.is_empty() {
+        return Ok(Resolution::default());
+    }
+    let management = patiently(|| org.management_account()).await?;
+    let everyone = all_pages(|page| async move { org.list_accounts(page.as_deref()).await }).await?;
+    let by_id: BTreeMap<&AccountId, &OrgAccount> = everyone.iter().map(|a| (&a.id, a)).collect();
+    let mut refused: BTreeMap<AccountId, String> = BTreeMap::new();
+    let mut chosen = BTreeSet::new();
+    for target in &list {
+        let id = &target.account;
+        if !by_id.contains_key(id) {
+            refused.insert(
+                id.clone(),
+                "the account is not a member of this Organization".into(),
+            );
+        } else if selection.exclude.contains(id) {
+            refused.insert(id.clone(), "the account is excluded (targets.exclude)".into());
+        } else {
+            chosen.insert(id.clone());
+        }
+    }
+    let screened = screened(org, selection, &management, &by_id, chosen).await?;
+    refused.extend(screened.skipped);
+    let without_tags = format!(
+        "the account does not carry the tags {}",
+        tag_list(&selection.tag_filters)
+    );
+    refused.extend(screened.untagged.into_iter().map(|id| (id, without_tags.clone())));
+    // Every listed account is now refused or among `screened.active`.
+    let (mut targets, mut outcomes) = (Vec::new(), Vec::new());
+    for target in list {
+        match refused.get(&target.account) {
+            Some(reason) => outcomes.push(Outcome::skipped(target.clone(), reason.clone())),
+            None => targets.push(target.clone()),
+        }
+    }
+    Ok(Resolution {
+        targets,
+        skipped: outcomes,
     })
 }
 

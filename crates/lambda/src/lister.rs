@@ -11,7 +11,7 @@ use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::secrets::{no_echo_declared, refuse_plaintext_no_echo};
-use stackfleet_core::targeting::{resolve, wave_choices, within_scope, Resolution, TargetingError};
+use stackfleet_core::targeting::{admit, resolve, wave_choices, within_scope, TargetingError};
 use stackfleet_core::template::TemplateRef;
 use stackfleet_core::waves::{alarm_verdict, assign, remaining, Wave};
 pub use stackfleet_core::wire::lister::{Discovered, ListerRequest};
@@ -77,10 +77,9 @@ async fn new_waves<O: Organization>(
             .await
             .map_err(targeting_error)?
     } else {
-        Resolution {
-            targets: resolved.targets.list.clone(),
-            skipped: Vec::new(),
-        }
+        admit(org, &resolved.targets.selection(), &resolved.targets.list)
+            .await
+            .map_err(targeting_error)?
     };
     // The default spec bounds where an input may deploy: a target outside it is refused,
     // before any target is touched.
@@ -167,12 +166,21 @@ async fn resumed_waves<O: Organization, S: RunStore>(
     );
     // The default spec may have narrowed since that run (or the report was edited): what it
     // no longer admits is reported Skipped, never deployed to.
+    // So may the Organization: an account that left it, was suspended or excluded since is
+    // reported Skipped too.
     let candidates: Vec<Target> = waves.iter().flat_map(|w| w.targets.iter().cloned()).collect();
-    let (_, outside) = if rollout.bounded {
-        by_default_scope(org, rollout, candidates).await?
+    let admitted = admit(org, &rollout.resolved.targets.selection(), &candidates)
+        .await
+        .map_err(targeting_error)?;
+    let (_, mut outside) = if rollout.bounded {
+        by_default_scope(org, rollout, admitted.targets).await?
     } else {
-        (candidates, Vec::new())
+        (admitted.targets, Vec::new())
     };
+    outside.extend(admitted.skipped.into_iter().map(|skipped| {
+        let why = skipped.skipped_reason().unwrap_or_default().to_owned();
+        (skipped.target, why)
+    }));
     let excluded: BTreeSet<&Target> = outside.iter().map(|(target, _)| target).collect();
     for wave in &mut waves {
         wave.targets.retain(|t| !excluded.contains(t));
