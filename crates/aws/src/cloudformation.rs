@@ -11,22 +11,58 @@ use stackfleet_core::stack::{
     StackEvent, StackRequest, UpdateStarted,
 };
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::errors::{classify, service_error};
 
 /// The stacks of one account and region (the client's credentials and region say which).
 #[derive(Debug, Clone)]
 pub struct CfnStacks {
     client: Client,
+    /// Reached through a deploy role's session: credentials STS has just issued, so a refusal of
+    /// them says the region is not enabled in the account, not that they are bad.
+    in_target: bool,
 }
+
+/// The codes with which a service refuses credentials in a region the account has not enabled
+/// (an opt-in region): the account's session is valid everywhere else.
+const REGION_REFUSALS: [&str; 2] = ["InvalidClientTokenId", "UnrecognizedClientException"];
 
 impl CfnStacks {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            in_target: false,
+        }
+    }
+
+    /// In a target, through the session its deploy role gave.
+    pub fn in_target(client: Client) -> Self {
+        Self {
+            client,
+            in_target: true,
+        }
     }
 
     /// In the caller's own account: for validating templates.
     pub fn from_config(config: &SdkConfig) -> Self {
         Self::new(Client::new(config))
+    }
+
+    fn refused<E>(&self, error: &SdkError<E, HttpResponse>) -> PortError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match classify(error) {
+            PortError::Rejected { code, message }
+                if self.in_target && REGION_REFUSALS.contains(&code.as_str()) =>
+            {
+                PortError::RegionNotEnabled(format!("{code}: {message}"))
+            }
+            other => other,
+        }
     }
 }
 
@@ -104,7 +140,7 @@ impl StackOperations for CfnStacks {
                         return Ok(None);
                     }
                 }
-                return Err(classify(&error));
+                return Err(self.refused(&error));
             }
         };
         Ok(answer.stacks().first().map(|found| StackDescription {
@@ -139,7 +175,7 @@ impl StackOperations for CfnStacks {
             .client_request_token(&request.token)
             .send()
             .await
-            .map_err(|e| template_error(classify(&e)))?;
+            .map_err(|e| template_error(self.refused(&e)))?;
         Ok(answer.stack_id().unwrap_or(&request.stack_name).to_owned())
     }
 
@@ -167,7 +203,7 @@ impl StackOperations for CfnStacks {
                         return Ok(UpdateStarted::NoChanges);
                     }
                 }
-                Err(template_error(classify(&error)))
+                Err(template_error(self.refused(&error)))
             }
         }
     }
@@ -185,7 +221,7 @@ impl StackOperations for CfnStacks {
             .client_request_token(token)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused(&e))?;
         Ok(())
     }
 
@@ -196,7 +232,7 @@ impl StackOperations for CfnStacks {
             .client_request_token(token)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused(&e))?;
         Ok(())
     }
 
@@ -208,7 +244,7 @@ impl StackOperations for CfnStacks {
             .set_next_token(page.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused(&e))?;
         Ok(EventPage {
             events: answer.stack_events().iter().map(event).collect(),
             next_page: answer.next_token().map(str::to_owned),
@@ -236,7 +272,7 @@ impl StackOperations for CfnStacks {
             .client_token(&stack.token)
             .send()
             .await
-            .map_err(|e| template_error(classify(&e)))?;
+            .map_err(|e| template_error(self.refused(&e)))?;
         Ok(answer.id().unwrap_or(&request.change_set_name).to_owned())
     }
 
@@ -247,7 +283,7 @@ impl StackOperations for CfnStacks {
             .change_set_name(change_set_id)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused(&e))?;
         let changes = answer
             .changes()
             .iter()
@@ -273,7 +309,7 @@ impl StackOperations for CfnStacks {
             .change_set_name(change_set_id)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| self.refused(&e))?;
         Ok(())
     }
 }
@@ -288,7 +324,7 @@ impl ValidateTemplate for CfnStacks {
             .set_template_url(url)
             .send()
             .await
-            .map_err(|e| template_error(classify(&e)))?;
+            .map_err(|e| template_error(self.refused(&e)))?;
         Ok(ValidatedTemplate {
             no_echo: answer
                 .parameters()

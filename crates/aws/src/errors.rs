@@ -17,11 +17,7 @@ const THROTTLING_CODES: [&str; 6] = [
 ];
 
 /// Codes with which a newly created account answers before it is fully provisioned.
-const NOT_READY_CODES: [&str; 3] = [
-    "OptInRequired",
-    "SubscriptionRequiredException",
-    "RegionDisabledException",
-];
+const NOT_READY_CODES: [&str; 2] = ["OptInRequired", "SubscriptionRequiredException"];
 
 /// The code and message of a service error; `None` for transport failures.
 pub(crate) fn service_error<E: ProvideErrorMetadata>(
@@ -53,6 +49,9 @@ where
     match code.as_str() {
         c if THROTTLING_CODES.contains(&c) => PortError::Throttled(message),
         c if NOT_READY_CODES.contains(&c) => PortError::AccountNotReady(format!("{code}: {message}")),
+        // STS is not active in the region for the account: it will not pass by waiting (a new
+        // account's is the exception, which the assumer tells apart).
+        "RegionDisabledException" => PortError::RegionNotEnabled(format!("{code}: {message}")),
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             PortError::AccessDenied(message)
         }

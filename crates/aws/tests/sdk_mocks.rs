@@ -640,6 +640,78 @@ async fn access_denied_names_the_role_and_a_new_account_is_not_ready_instead() {
     assert_eq!(describe.num_calls(), 0);
 }
 
+/// A region the account has not enabled is Skipped at once: neither retried as "not ready" nor
+/// reported as a failure. STS says so when it is off in the region for the account; a service of
+/// an opt-in region refuses the fresh session's credentials.
+#[tokio::test(start_paused = true)]
+async fn a_region_not_enabled_is_skipped_at_once() {
+    let disabled = mock!(Sts::assume_role).then_error(|| {
+        AssumeRoleError::generic(
+            ErrorMetadata::builder()
+                .code("RegionDisabledException")
+                .message("STS is not activated in this region for account:111111111111.")
+                .build(),
+        )
+    });
+    let describe = describe(&[None]);
+    let spec = spec(RecoveryPolicy::Recreate);
+
+    let outcome = deploy_with(&disabled, &[&describe], &spec, false).await;
+    assert_eq!(outcome.kind(), OutcomeKind::Skipped, "{outcome:?}");
+    let reason = outcome.skipped_reason().unwrap();
+    assert!(reason.starts_with("region not enabled: "), "{reason}");
+    assert!(reason.contains("STS is not activated"), "{reason}");
+    assert_eq!(disabled.num_calls(), 1, "not retried");
+    assert_eq!(describe.num_calls(), 0);
+
+    // A new account answers so while it is set up: retried, as before.
+    let outcome = deploy_with(&disabled, &[&describe], &spec, true).await;
+    assert_eq!(outcome.error(), Some(ErrorName::AccountNotReady), "{outcome:?}");
+    assert_eq!(disabled.num_calls(), 1 + 3);
+
+    let refused = mock!(Cfn::describe_stacks).then_error(|| {
+        DescribeStacksError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidClientTokenId")
+                .message("The security token included in the request is invalid.")
+                .build(),
+        )
+    });
+    let outcome = deploy(&[&refused], &spec).await;
+    assert_eq!(outcome.kind(), OutcomeKind::Skipped, "{outcome:?}");
+    let reason = outcome.skipped_reason().unwrap();
+    assert!(
+        reason.starts_with("region not enabled: the account does not accept calls in eu-west-1"),
+        "{reason}"
+    );
+    assert_eq!(refused.num_calls(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn refused_credentials_mean_a_disabled_region_only_in_a_target() {
+    let refused = mock!(Cfn::describe_stacks).then_error(|| {
+        DescribeStacksError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidClientTokenId")
+                .message("The security token included in the request is invalid.")
+                .build(),
+        )
+    });
+    // The caller's own credentials (a local run's validation): they are bad, whatever the region.
+    let own = CfnStacks::new(cloudformation(&[&refused]));
+    let error = own.describe_stack("org-baseline").await.unwrap_err();
+    assert!(
+        matches!(&error, stackfleet_core::ports::PortError::Rejected { code, .. } if code == "InvalidClientTokenId"),
+        "{error:?}"
+    );
+    let session = CfnStacks::in_target(cloudformation(&[&refused]));
+    let error = session.describe_stack("org-baseline").await.unwrap_err();
+    assert!(
+        matches!(error, stackfleet_core::ports::PortError::RegionNotEnabled(_)),
+        "{error:?}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_invalid_template_is_caught_once_before_any_target_and_at_create() {
     let refused = mock!(Cfn::validate_template).then_error(|| {

@@ -18,6 +18,10 @@ pub enum PortError {
     AccessDenied(String),
     #[error("account not ready: {0}")]
     AccountNotReady(String),
+    /// The account has not enabled the target's region (an opt-in region), or has turned STS off
+    /// in it: the target is Skipped, at once.
+    #[error("region not enabled: {0}")]
+    RegionNotEnabled(String),
     #[error("throttled beyond the SDK's retries: {0}")]
     Throttled(String),
     #[error("template invalid: {0}")]
@@ -39,7 +43,7 @@ impl PortError {
     /// The contract name this error becomes when nothing handles it.
     pub fn name(&self) -> ErrorName {
         match self {
-            Self::AccessDenied(_) => ErrorName::AccessDenied,
+            Self::AccessDenied(_) | Self::RegionNotEnabled(_) => ErrorName::AccessDenied,
             Self::AccountNotReady(_) => ErrorName::AccountNotReady,
             Self::Throttled(_) => ErrorName::Throttled,
             Self::TemplateInvalid(_) => ErrorName::TemplateInvalid,

@@ -149,6 +149,9 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     /// An error no branch handles: transient ones go back to the caller to retry, the rest end
     /// the target with their contract name.
     fn settle(&self, error: &PortError, stack_id: Option<&str>) -> Result<Step, EngineError> {
+        if let Some(skipped) = super::drive::region_not_enabled(self.job.target, error) {
+            return Ok(Step::Done(skipped));
+        }
         let name = error.name();
         if name.is_transient() {
             return Err(EngineError {

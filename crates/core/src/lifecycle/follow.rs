@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::counted::Counted;
-use super::drive::{assume_failure, millis, Clock, DriveOptions};
+use super::drive::{assume_failure, millis, region_not_enabled, Clock, DriveOptions};
 use super::{poll, start, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
@@ -83,6 +83,9 @@ pub async fn follow<A: AssumeRole>(
         match assumer.assume(request).await {
             Ok(session) => break session,
             Err(error) => {
+                if let Some(skipped) = region_not_enabled(job.target, &error) {
+                    return Ok(Followed::Done(skipped));
+                }
                 let calls = calls_before + assumer.calls();
                 if error.name().is_transient() {
                     if let Some(wait) = passing.retry_after(attempt) {
