@@ -7,8 +7,8 @@ use aws_sdk_cloudformation::Client;
 use stackfleet_core::ports::{PortError, PortResult, StackOperations, ValidateTemplate, ValidatedTemplate};
 use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{
-    carries_managed_by, ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange, StackDescription,
-    StackEvent, StackRequest, UpdateStarted,
+    carries_managed_by, ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange,
+    StackDescription, StackEvent, StackRequest, UpdateStarted,
 };
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -251,7 +251,7 @@ impl StackOperations for CfnStacks {
         })
     }
 
-    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<ChangeSetCreated> {
         let stack = &request.stack;
         let (body, url) = template_fields(&stack.template);
         let kind = match request.change_set_type {
@@ -273,7 +273,16 @@ impl StackOperations for CfnStacks {
             .send()
             .await
             .map_err(|e| template_error(self.refused(&e)))?;
-        Ok(answer.id().unwrap_or(&request.change_set_name).to_owned())
+        // Never a name for the stack: its ID is what a cleanup may delete safely.
+        let (Some(id), Some(stack_id)) = (answer.id(), answer.stack_id()) else {
+            return Err(PortError::Transport(format!(
+                "CreateChangeSet answered without the change set's or the stack's ID: {answer:?}"
+            )));
+        };
+        Ok(ChangeSetCreated {
+            id: id.to_owned(),
+            stack_id: stack_id.to_owned(),
+        })
     }
 
     async fn describe_change_set(&self, change_set_id: &str) -> PortResult<ChangeSetDescription> {

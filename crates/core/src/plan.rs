@@ -227,21 +227,19 @@ async fn verdict<S: StackOperations>(
         change_set_name: change_set_name(job.run),
         change_set_type: kind,
     };
-    let change_set = match session.create_change_set(&request).await {
-        Ok(id) => id,
+    let created = match session.create_change_set(&request).await {
+        Ok(created) => created,
         // Some endpoints refuse an unchanged template outright instead of failing the change set.
         Err(PortError::TemplateInvalid(message)) if no_changes(Some(&message)) => {
             return Ok(PlanVerdict::NoChanges)
         }
         Err(error) => return Err(error),
     };
-    let described = described_when_ready(session, &change_set).await;
+    let described = described_when_ready(session, &created.id).await;
     // Clean up whatever the description said: the plan leaves nothing behind.
-    let cleanup = session.delete_change_set(&change_set).await;
+    let cleanup = session.delete_change_set(&created.id).await;
     if kind == ChangeSetType::Create {
-        // A CREATE change set makes an empty stack in REVIEW_IN_PROGRESS: remove it again.
-        let token = client_request_token(job.run, "plan-cleanup");
-        session.delete_stack(spec.stack_name.as_str(), &token).await?;
+        remove_review_stack(session, job, &created.stack_id).await?;
     }
     let described = described?;
     cleanup?;
@@ -262,6 +260,25 @@ async fn verdict<S: StackOperations>(
             changes: described.changes,
         },
     })
+}
+
+/// A CREATE change set made an empty stack in REVIEW_IN_PROGRESS: it is removed again, by its
+/// stack ID and only while it is still that empty stack. By name, a plan racing a deploy would
+/// delete the stack the deploy has just made in its place.
+async fn remove_review_stack<S: StackOperations>(
+    session: &S,
+    job: &Job<'_>,
+    stack_id: &str,
+) -> Result<(), PortError> {
+    let still_empty = session
+        .describe_stack(stack_id)
+        .await?
+        .is_some_and(|stack| stack.status == StackStatus::ReviewInProgress);
+    if still_empty {
+        let token = client_request_token(job.run, "plan-cleanup");
+        session.delete_stack(stack_id, &token).await?;
+    }
+    Ok(())
 }
 
 fn no_changes(reason: Option<&str>) -> bool {

@@ -8,7 +8,8 @@ use crate::errors::ErrorName;
 use crate::ids::{RunId, Target};
 use crate::spec::{DeployRole, TemplateSource};
 use crate::stack::{
-    ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest, UpdateStarted,
+    ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest,
+    UpdateStarted,
 };
 
 /// How an AWS call failed, in the terms the lifecycle decides on.
@@ -108,7 +109,7 @@ pub trait StackOperations: Send + Sync {
     fn create_change_set(
         &self,
         request: &ChangeSetRequest,
-    ) -> impl Future<Output = PortResult<String>> + Send;
+    ) -> impl Future<Output = PortResult<ChangeSetCreated>> + Send;
 
     fn describe_change_set(
         &self,

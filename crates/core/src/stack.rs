@@ -187,6 +187,15 @@ pub struct ResourceChange {
     pub replacement: Option<String>,
 }
 
+/// What CreateChangeSet made: the change set, and the stack it belongs to. A CREATE change set
+/// makes that stack, empty, in REVIEW_IN_PROGRESS; its ID is the only safe handle on it, since
+/// by the time it is cleaned up the name may belong to a stack somebody else made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetCreated {
+    pub id: String,
+    pub stack_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSetDescription {
     pub change_set_id: String,

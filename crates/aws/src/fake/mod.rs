@@ -207,10 +207,23 @@ impl World {
     }
 }
 
+/// What somebody else does right after one of our calls (a race, played deterministically).
+type Hook = Box<dyn FnOnce(&FakeCloud) + Send>;
+
+#[derive(Default)]
+struct Hooks(Vec<(Target, Call, Hook)>);
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} hooks", self.0.len())
+    }
+}
+
 /// Every account of a fake Organization, and their stacks.
 #[derive(Debug, Clone, Default)]
 pub struct FakeCloud {
     world: Arc<Mutex<World>>,
+    hooks: Arc<Mutex<Hooks>>,
 }
 
 impl FakeCloud {
@@ -232,6 +245,31 @@ impl FakeCloud {
             .entry(target.clone())
             .or_default()
             .extend(scripts);
+    }
+
+    /// Right after the next `call` in `target` has been answered, `hook` runs: somebody else's
+    /// doing between two of ours.
+    pub fn after_next(&self, target: &Target, call: Call, hook: impl FnOnce(&FakeCloud) + Send + 'static) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .push((target.clone(), call, Box::new(hook)));
+    }
+
+    /// Runs the hook waiting for this call, if any, with no lock held.
+    pub(crate) fn run_hook(&self, target: &Target, call: Call) {
+        let hook = {
+            let mut hooks = self
+                .hooks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let index = hooks.0.iter().position(|(t, c, _)| t == target && *c == call);
+            index.map(|i| hooks.0.remove(i).2)
+        };
+        if let Some(hook) = hook {
+            hook(self);
+        }
     }
 
     /// The next `call` in `target` fails with `error` (after the SDK's retries, as it were).

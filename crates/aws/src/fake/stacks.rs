@@ -5,8 +5,8 @@ use stackfleet_core::ids::Target;
 use stackfleet_core::ports::{PortError, PortResult, StackOperations};
 use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{
-    ChangeSetDescription, ChangeSetRequest, ChangeSetType, EventPage, ResourceChange, StackDescription,
-    StackEvent, StackRequest, StackStatus, UpdateStarted,
+    ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, ChangeSetType, EventPage, ResourceChange,
+    StackDescription, StackEvent, StackRequest, StackStatus, UpdateStarted,
 };
 use tokio::time::Instant;
 
@@ -42,9 +42,13 @@ impl FakeSession {
         f: impl FnOnce(&mut World, &Target) -> PortResult<T>,
     ) -> PortResult<T> {
         tokio::task::yield_now().await;
-        let mut world = self.cloud.world();
-        world.call(Some(&self.target), call)?;
-        f(&mut world, &self.target)
+        let answer = {
+            let mut world = self.cloud.world();
+            world.call(Some(&self.target), call)?;
+            f(&mut world, &self.target)
+        };
+        self.cloud.run_hook(&self.target, call);
+        answer
     }
 }
 
@@ -251,20 +255,49 @@ impl StackOperations for FakeSession {
         .await
     }
 
-    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<String> {
+    async fn create_change_set(&self, request: &ChangeSetRequest) -> PortResult<ChangeSetCreated> {
         self.with(Call::CreateChangeSet, |world, target| {
-            let existing = find(world, target, &request.stack.stack_name).map(|s| s.template.clone());
-            match (request.change_set_type, &existing) {
-                (ChangeSetType::Update, None) => return Err(not_found(&request.stack.stack_name)),
-                (ChangeSetType::Create, Some(_)) => {
-                    return Err(PortError::AlreadyExists(format!(
-                        "Stack [{}] already exists",
-                        request.stack.stack_name
-                    )))
+            let name = &request.stack.stack_name;
+            let existing = find(world, target, name)
+                .filter(|s| s.status != StackStatus::DeleteComplete)
+                .map(|s| (s.stack_id.clone(), s.status.clone(), s.template.clone()));
+            let (stack_id, old) = match (request.change_set_type, existing) {
+                (ChangeSetType::Update, None) => return Err(not_found(name)),
+                (ChangeSetType::Update, Some((id, _, template))) => (id, template),
+                // As CloudFormation: a CREATE change set may be made again for the empty stack
+                // an earlier one made.
+                (ChangeSetType::Create, Some((id, StackStatus::ReviewInProgress, template))) => {
+                    (id, template)
                 }
-                _ => {}
-            }
-            let old = existing.unwrap_or_else(|| r#"{"Resources":{}}"#.into());
+                (ChangeSetType::Create, Some(_)) => {
+                    return Err(PortError::AlreadyExists(format!("Stack [{name}] already exists")))
+                }
+                // A CREATE change set makes the stack, empty, in REVIEW_IN_PROGRESS.
+                (ChangeSetType::Create, None) => {
+                    retire_if_deleted(world, target, name);
+                    let id = world.fresh_id();
+                    let empty = r#"{"Resources":{}}"#.to_owned();
+                    let mut stack = FakeStack::new(
+                        target,
+                        name,
+                        id,
+                        StackStatus::ReviewInProgress,
+                        empty.clone(),
+                        Vec::new(),
+                    );
+                    stack.tags = request.stack.tags.clone();
+                    stack.push_event(
+                        name,
+                        "AWS::CloudFormation::Stack",
+                        "REVIEW_IN_PROGRESS",
+                        Some("User Initiated"),
+                        None,
+                    );
+                    let stack_id = stack.stack_id.clone();
+                    world.stacks.insert((target.clone(), name.clone()), stack);
+                    (stack_id, empty)
+                }
+            };
             let changes = diff_templates(&old, &template_text(&request.stack.template));
             let id = format!(
                 "arn:aws:cloudformation:{}:{}:changeSet/{}/fake-{}",
@@ -274,7 +307,7 @@ impl StackOperations for FakeSession {
                 world.fresh_id()
             );
             world.change_sets.insert(id.clone(), changes);
-            Ok(id)
+            Ok(ChangeSetCreated { id, stack_id })
         })
         .await
     }
@@ -326,6 +359,21 @@ impl FakeSession {
                 } else {
                     Err(busy(found))
                 };
+            }
+            // An empty stack (a CREATE change set's) goes at once, as in CloudFormation, and
+            // takes no scripted operation.
+            if kind == OpKind::Delete && found.status == StackStatus::ReviewInProgress {
+                let name = found.name.clone();
+                found.push_event(
+                    &name,
+                    "AWS::CloudFormation::Stack",
+                    "DELETE_COMPLETE",
+                    None,
+                    Some(token),
+                );
+                found.status = StackStatus::DeleteComplete;
+                world.operations.push((target.clone(), call));
+                return Ok(());
             }
             let script = world.next_script(target);
             let found = find(world, target, stack).expect("found above");

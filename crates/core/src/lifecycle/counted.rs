@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::ports::{AssumeRequest, AssumeRole, PortResult, StackOperations};
 use crate::stack::{
-    ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest, UpdateStarted,
+    ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest,
+    UpdateStarted,
 };
 
 /// A port whose every call is counted, whether it succeeds or not: a refused or throttled call
@@ -81,7 +82,7 @@ impl<S: StackOperations> StackOperations for Counted<S> {
     fn create_change_set(
         &self,
         request: &ChangeSetRequest,
-    ) -> impl Future<Output = PortResult<String>> + Send {
+    ) -> impl Future<Output = PortResult<ChangeSetCreated>> + Send {
         self.count().create_change_set(request)
     }
 
@@ -150,7 +151,7 @@ impl<S: StackOperations + ?Sized> StackOperations for &S {
     fn create_change_set(
         &self,
         request: &ChangeSetRequest,
-    ) -> impl Future<Output = PortResult<String>> + Send {
+    ) -> impl Future<Output = PortResult<ChangeSetCreated>> + Send {
         (**self).create_change_set(request)
     }
 
