@@ -9,6 +9,7 @@ use serde::Deserialize;
 use stackfleet_aws::{AwsSecrets, AwsSettings, CfnStacks, OrgClient};
 use stackfleet_core::document::Resolved;
 use stackfleet_core::preflight::preflight;
+use stackfleet_core::remembered::Remembered;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::secrets;
 use stackfleet_core::spec::{Capability, DeployRole, RecoveryPolicy, TemplateBody, TemplateUrl};
@@ -325,12 +326,15 @@ pub async fn prepare(
             stackfleet_core::ErrorName::InvalidInput => CliError::Input(InputError::new(e.to_string())),
             _ => CliError::Runtime(e.to_string()),
         })?;
+    // Every part of the targeting asks the Organization through this one: each question once.
+    let org_client = OrgClient::from_config(&config);
+    let org = Remembered::new(&org_client);
     let (run, resolution, waves) = match carried {
         Some(Carried { mut waves, run }) => {
             // A report names the targets, but the Organization still decides: an account that
             // left, was suspended or excluded since (or was written into the report) is Skipped.
             let listed: Vec<Target> = waves.iter().flat_map(|w| w.targets.iter().cloned()).collect();
-            let resolution = admit(&OrgClient::from_config(&config), &selection, &listed).await?;
+            let resolution = admit(&org, &selection, &listed).await?;
             let admitted: BTreeSet<&Target> = resolution.targets.iter().collect();
             for wave in &mut waves {
                 wave.targets.retain(|t| admitted.contains(t));
@@ -339,7 +343,6 @@ pub async fn prepare(
             (run, resolution, waves)
         }
         None => {
-            let org = OrgClient::from_config(&config);
             let resolution = if targets.list.is_empty() {
                 resolve_targets(&org, &selection).await?
             } else {

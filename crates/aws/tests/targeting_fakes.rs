@@ -2,7 +2,8 @@
 //! accounts, OU recursion, tags and exclusions.
 
 use stackfleet_aws::fake::{FakeOrganization, ROOT};
-use stackfleet_core::targeting::{admit, resolve, Selection, TargetingError};
+use stackfleet_core::remembered::Remembered;
+use stackfleet_core::targeting::{admit, resolve, within_scope, Scope, Selection, TargetingError};
 use stackfleet_core::{AccountId, OutcomeKind, Region, Target};
 
 fn id(n: u64) -> AccountId {
@@ -271,4 +272,37 @@ async fn an_empty_list_asks_nothing_of_the_organization() {
     let admitted = admit(&org, &Selection::default(), &[]).await.unwrap();
     assert_eq!(admitted.targets, Vec::<Target>::new());
     assert_eq!(org.calls(), calls);
+}
+
+/// One run asks each question of Organizations once: the input's targets, the default spec's
+/// scope, the waves' OUs and an explicit list's check all read the same answers.
+#[tokio::test(start_paused = true)]
+async fn a_run_reads_the_organization_once_however_many_parts_ask() {
+    let org = organization();
+    let remembered = Remembered::new(&org);
+    let selection = Selection {
+        ous: vec!["ou-root-prod0000".into(), "ou-root-dev00000".into()],
+        tag_filters: vec![("tier".into(), "critical".into())],
+        regions: regions(&["us-east-1"]),
+        ..Selection::default()
+    };
+
+    let first = resolve(&remembered, &selection).await.unwrap();
+    let calls = org.calls();
+    assert!(calls > 0);
+    let again = resolve(&remembered, &selection).await.unwrap();
+    let scope = Scope::Selection(selection.clone());
+    let (inside, outside) = within_scope(&remembered, &scope, first.targets.clone())
+        .await
+        .unwrap();
+    let listed = admit(&remembered, &selection, &first.targets).await.unwrap();
+
+    assert_eq!(again, first);
+    assert_eq!((inside, outside), (first.targets.clone(), Vec::new()));
+    assert_eq!(listed.targets, first.targets);
+    assert_eq!(org.calls(), calls, "nothing asked twice");
+
+    // Without it, each part walks the tree and reads the tags again.
+    within_scope(&org, &scope, first.targets.clone()).await.unwrap();
+    assert!(org.calls() >= 2 * calls - 2, "{} then {}", calls, org.calls());
 }

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod preflight;
+pub mod remembered;
 pub mod report;
 pub mod rollout;
 pub mod run_keys;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use stackfleet_core::pinned::{s3_location, PinnedTemplate};
 use stackfleet_core::ports::{Alarms, Organization, PortError, RunStore, TemplateObjects, ValidateTemplate};
 use stackfleet_core::preflight::{preflight, PreflightError};
+use stackfleet_core::remembered::Remembered;
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::secrets::{no_echo_declared, refuse_plaintext_no_echo};
@@ -248,6 +249,8 @@ where
         templates,
         store,
     } = ports;
+    // Every part of Discover asks the Organization through this one: each question once.
+    let org = &Remembered::new(org);
     let run = RunId::from_lossy(&request.execution);
     let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
     let (pinned, declared_no_echo) = pin_template(templates, &mut rollout).await?;
