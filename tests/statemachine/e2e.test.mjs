@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FEDERATION, example, execute, fixture, org, runObject } from './harness.mjs';
+import { FEDERATION, example, execute, fixture, org, runObject, uploaded } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
@@ -159,6 +159,8 @@ test('an explicit list is held to the Organization: outside, excluded and manage
   const management = '123456789012';
   const input = fixture('execution-input-rerun.json');
   input.stackName = 'e2e-listed';
+  // A template of no named resource: the waves tests deploy the federation role to Dev later.
+  input.template = uploaded('e2e-listed.yaml', 'Resources:\n  Handle:\n    Type: AWS::CloudFormation::WaitConditionHandle\n').template;
   input.targets = { list: [target(member), target(outsider), target(excluded), target(management)], exclude: [excluded] };
   const run = await execute(input, 'e2e-listed', lambda);
 
