@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::counted::Counted;
 use super::drive::{assume_failure, millis, Clock, DriveOptions};
-use super::{poll, start, EngineError, InFlight, Job, Progress, Step};
+use super::{poll, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
 
@@ -21,6 +21,25 @@ pub enum Followed {
         state: InFlight,
         wait: Duration,
     },
+}
+
+/// Where `follow` takes a target up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowFrom {
+    /// Not started yet.
+    Start,
+    /// Started before in this run, its answer lost (the worker's invocation timed out or
+    /// crashed): an operation it launched is followed, never launched twice (`start_again`).
+    StartAgain,
+    /// Between two looks at a running operation.
+    InFlight(InFlight),
+}
+
+/// `None`: not started yet.
+impl From<Option<InFlight>> for FollowFrom {
+    fn from(state: Option<InFlight>) -> Self {
+        state.map_or(Self::Start, Self::InFlight)
+    }
 }
 
 /// What becomes of an error that may pass (throttling, a new account, the network).
@@ -52,7 +71,8 @@ fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
     job.spec.poll_interval()
 }
 
-/// Follows one target from `from` (`None`: not started yet) until it is done, or until the next
+/// Follows one target from `from` (an `Option<InFlight>`, `None`: not started yet; or a
+/// `FollowFrom`) until it is done, or until the next
 /// look would pass `hand_back_at_ms` (milliseconds since the epoch; `None`: never). At least one
 /// step is taken whatever the time, so every call makes progress.
 ///
@@ -61,11 +81,16 @@ fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
 pub async fn follow<A: AssumeRole>(
     assumer: &A,
     job: &Job<'_>,
-    from: Option<InFlight>,
+    from: impl Into<FollowFrom>,
     clock: &dyn Clock,
     hand_back_at_ms: Option<u64>,
     passing: PassingErrors,
 ) -> Result<Followed, EngineError> {
+    let (from, again) = match from.into() {
+        FollowFrom::Start => (None, false),
+        FollowFrom::StartAgain => (None, true),
+        FollowFrom::InFlight(state) => (Some(state), false),
+    };
     let started_at_ms = from
         .as_ref()
         .map_or_else(|| clock.now_ms(), |state| state.progress.started_at_ms);
@@ -116,6 +141,7 @@ pub async fn follow<A: AssumeRole>(
     let mut attempt = 0;
     loop {
         let step = match &state {
+            None if again => start_again(&session, job, progress, clock.now_ms()).await,
             None => start(&session, job, progress, clock.now_ms()).await,
             Some(in_flight) => poll(&session, job, in_flight.clone(), clock.now_ms()).await,
         };
