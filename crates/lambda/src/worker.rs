@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stackfleet_core::lifecycle::{follow, millis, Clock, FollowFrom, Followed, Job, PassingErrors};
+use stackfleet_core::lifecycle::{follow_from, millis, Clock, FollowFrom, Followed, Job, PassingErrors};
 use stackfleet_core::ports::{AssumeRole, NoSecrets, RunStore, Secrets};
 use stackfleet_core::secrets;
 pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
@@ -254,7 +254,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
             new_account,
         };
         tracing::Span::current().record("stack", spec.stack_name.as_str());
-        let followed = follow(
+        let followed = follow_from(
             &self.assumer,
             &job,
             from,

@@ -71,8 +71,7 @@ fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
     job.spec.poll_interval()
 }
 
-/// Follows one target from `from` (an `Option<InFlight>`, `None`: not started yet; or a
-/// `FollowFrom`) until it is done, or until the next
+/// Follows one target from `from` (`None`: not started yet) until it is done, or until the next
 /// look would pass `hand_back_at_ms` (milliseconds since the epoch; `None`: never). At least one
 /// step is taken whatever the time, so every call makes progress.
 ///
@@ -81,12 +80,24 @@ fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
 pub async fn follow<A: AssumeRole>(
     assumer: &A,
     job: &Job<'_>,
-    from: impl Into<FollowFrom>,
+    from: Option<InFlight>,
     clock: &dyn Clock,
     hand_back_at_ms: Option<u64>,
     passing: PassingErrors,
 ) -> Result<Followed, EngineError> {
-    let (from, again) = match from.into() {
+    follow_from(assumer, job, from.into(), clock, hand_back_at_ms, passing).await
+}
+
+/// `follow`, from a start made again too (`FollowFrom::StartAgain`).
+pub async fn follow_from<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    from: FollowFrom,
+    clock: &dyn Clock,
+    hand_back_at_ms: Option<u64>,
+    passing: PassingErrors,
+) -> Result<Followed, EngineError> {
+    let (from, again) = match from {
         FollowFrom::Start => (None, false),
         FollowFrom::StartAgain => (None, true),
         FollowFrom::InFlight(state) => (Some(state), false),
