@@ -22,6 +22,11 @@
  *   secretKmsKeyArns    comma-separated customer managed keys of those, for kms:Decrypt
  *   stackName, stateMachineName, workerRoleName   to run a second stackfleet beside the first
  *   runRetentionDays    days run records are kept (default 90)
+ *   workerConcurrency   the worker's reserved concurrency: the most targets an execution may
+ *                       deploy at once, larger ones are refused at Discover (default: the default
+ *                       spec's concurrency or 100, whichever is larger)
+ *   listerConcurrency, reducerConcurrency   theirs (default 10 each)
+ *   reserveConcurrency=false   reserve none (the account's quota must leave 100 unreserved)
  *   skipBundling=true   synth without building the Rust functions (see below)
  */
 import * as fs from 'node:fs';
@@ -68,6 +73,18 @@ const inputFields = (): string[] | undefined => {
   return fields?.length === 1 && fields[0] === NO_FIELD ? [] : fields;
 };
 const runRetentionDays = context('runRetentionDays');
+const number = (key: string): number | undefined => {
+  const value = context(key);
+  return value === undefined ? undefined : Number(value);
+};
+const reserveConcurrency = context('reserveConcurrency');
+if (reserveConcurrency !== undefined && !['true', 'false'].includes(reserveConcurrency)) {
+  throw new Error(`reserveConcurrency ${JSON.stringify(reserveConcurrency)} must be true or false`);
+}
+const concurrencyKeys = ['workerConcurrency', 'listerConcurrency', 'reducerConcurrency'].filter((key) => context(key) !== undefined);
+if (reserveConcurrency === 'false' && concurrencyKeys.length) {
+  throw new Error(`reserveConcurrency=false reserves nothing: drop ${concurrencyKeys.join(', ')}, or reserveConcurrency`);
+}
 const allowAdminDeployRole = context('allowAdminDeployRole');
 if (allowAdminDeployRole !== undefined && !['true', 'false'].includes(allowAdminDeployRole)) {
   throw new Error(`allowAdminDeployRole ${JSON.stringify(allowAdminDeployRole)} must be true or false`);
@@ -89,6 +106,10 @@ const stack = new StackfleetStack(app, context('stackName') ?? 'Stackfleet', {
     stateMachineName: context('stateMachineName'),
     workerRoleName: context('workerRoleName'),
     runRetentionDays: runRetentionDays === undefined ? undefined : Number(runRetentionDays),
+    reservedConcurrency:
+      reserveConcurrency === 'false'
+        ? false
+        : { worker: number('workerConcurrency'), lister: number('listerConcurrency'), reducer: number('reducerConcurrency') },
   },
 });
 if (skipBundling) {

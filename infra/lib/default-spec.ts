@@ -5,6 +5,7 @@
  * TypeScript copy of it, and reaches the lister as given, as JSON in STACKFLEET_DEFAULT_SPEC.
  * What is checked here besides is what the schema cannot say and the serverless path needs.
  */
+import { MAX_RESERVED_CONCURRENCY } from './concurrency';
 import { RolloutSchema, ROLLOUT_SCHEMA_FILE } from './rollout-schema';
 
 /** The role the Rust side assumes when a document names none (spec.rs, `DeployRole::default`). */
@@ -13,14 +14,16 @@ export const DEFAULT_DEPLOY_ROLE_NAME = 'OrganizationAccountAccessRole';
 /**
  * Lambda caps the total size of a function's environment variables, names and values, at 4 KB.
  * The lister's other variables, at their largest: the bucket's name (63 characters), the input
- * fields (256, as their tag holds no more) and the accepted inputs (`new-account`).
+ * fields (256, as their tag holds no more), the accepted inputs (`new-account`) and the worker's
+ * reserved concurrency (5 digits: at most 10,000).
  */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 const OTHER_LISTER_VARIABLES_BYTES =
   'STACKFLEET_DEFAULT_SPEC'.length +
   'STACKFLEET_BUCKET'.length + 63 +
   'STACKFLEET_INPUT_FIELDS'.length + 256 +
-  'STACKFLEET_ACCEPT'.length + 'new-account'.length;
+  'STACKFLEET_ACCEPT'.length + 'new-account'.length +
+  'STACKFLEET_WORKER_CONCURRENCY'.length + String(MAX_RESERVED_CONCURRENCY).length;
 export const MAX_DEFAULT_SPEC_BYTES = LAMBDA_ENVIRONMENT_LIMIT_BYTES - OTHER_LISTER_VARIABLES_BYTES;
 
 /** An S3 object as a template URL names it. */

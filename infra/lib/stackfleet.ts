@@ -19,6 +19,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { checkProps } from './check-props';
+import { ReservedConcurrency, reservedConcurrency } from './concurrency';
 import { defaultSpecJson, defaultTemplateObject, deployRoleName } from './default-spec';
 import { suppressAcceptedFindings } from './nag-suppressions';
 import * as permissions from './permissions';
@@ -27,9 +28,10 @@ import { Accept, acceptsField, EVERY_FIELD, inputFieldsTag } from './trust';
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
 /** The worker polls a running stack operation inside one invocation until its own deadline
- * (the Lambda context's, less a margin for the last poll and the S3 write), then hands it back
- * to the state machine: this timeout is the only setting. The ASL's Task TimeoutSeconds (330) is
- * larger still, so Lambda's timeout is the one that fires. */
+ * (the Lambda context's, less HAND_BACK_MARGIN, 60 s, for the last poll and the S3 write), then
+ * hands it back to the state machine: this timeout is the only setting. The ASL's Task
+ * TimeoutSeconds (330) is larger still, so Lambda's timeout is the one that fires, and a retried
+ * States.Timeout never overlaps a live invocation. test/state-machine.test.ts holds the three. */
 const WORKER_TIMEOUT = Duration.seconds(150);
 /** Discover lists a whole Organization and Reduce reads every outcome: Lambda's maximum. The
  * reducer also serves the Gate step, whose Task gives up at 300 s (TimeoutSeconds in the ASL), so
@@ -94,6 +96,14 @@ export interface StackfleetProps {
   readonly manifestPath?: string;
   /** @default the repository's statemachine.asl.json */
   readonly definitionPath?: string;
+  /**
+   * Reserved concurrency of the lister, the worker and the reducer, out of the account's Lambda
+   * concurrency quota, which must leave 100 unreserved. The worker's bounds every execution's
+   * `concurrency`: the lister refuses a run that asks for more. `false`: nothing reserved (for
+   * an account whose quota cannot spare it); a rollout then competes with the account's other
+   * functions, and no concurrency is refused. @default see ReservedConcurrency
+   */
+  readonly reservedConcurrency?: ReservedConcurrency | false;
 }
 
 export class Stackfleet extends Construct {
@@ -111,13 +121,14 @@ export class Stackfleet extends Construct {
   constructor(scope: Construct, id: string, props: StackfleetProps) {
     super(scope, id);
     const { inputFields, accept } = checkProps(props);
+    const reserved = reservedConcurrency(props.reservedConcurrency, props.defaultSpec);
     const stateMachineName = (this.stateMachineName = props.stateMachineName ?? 'stackfleet');
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     const manifestPath = props.manifestPath ?? path.join(REPO_ROOT, 'Cargo.toml');
 
     this.bucket = this.recordsBucket(props.runRetentionDays ?? 90);
 
-    const rustFunction = (name: string, role: iam.Role, timeout: Duration, environment: Record<string, string>) => {
+    const rustFunction = (name: string, role: iam.Role, timeout: Duration, reserved: number | undefined, environment: Record<string, string>) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: logRetention });
       logGroup.grantWrite(role);
       return new RustFunction(this, name, {
@@ -129,6 +140,7 @@ export class Stackfleet extends Construct {
         runtime: 'provided.al2023',
         memorySize: 256,
         timeout,
+        reservedConcurrentExecutions: reserved,
         tracing: lambda.Tracing.ACTIVE,
         logGroup,
         role,
@@ -146,10 +158,12 @@ export class Stackfleet extends Construct {
     permissions
       .listerStatements({ bucket: this.bucket, templateObjects })
       .forEach((statement) => listerRole.addToPrincipalPolicy(statement));
-    this.lister = rustFunction('Lister', listerRole, LISTER_REDUCER_TIMEOUT, {
+    this.lister = rustFunction('Lister', listerRole, LISTER_REDUCER_TIMEOUT, reserved?.lister, {
       STACKFLEET_DEFAULT_SPEC: defaultSpecJson(props.defaultSpec),
       STACKFLEET_INPUT_FIELDS: inputFields.join(' '),
       STACKFLEET_ACCEPT: accept,
+      // The most targets at once that the worker can serve: the lister refuses a run asking more.
+      ...(reserved && { STACKFLEET_WORKER_CONCURRENCY: String(reserved.worker) }),
     });
 
     this.workerRole = lambdaRole(this, 'WorkerRole', props.workerRoleName ?? 'stackfleet-worker');
@@ -163,11 +177,11 @@ export class Stackfleet extends Construct {
         secretKmsKeyArns: props.secretKmsKeyArns ?? [],
       })
       .forEach((statement) => this.workerRole.addToPrincipalPolicy(statement));
-    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, {});
+    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, reserved?.worker, {});
 
     const reducerRole = lambdaRole(this, 'ReducerRole');
     permissions.reducerStatements(this.bucket).forEach((statement) => reducerRole.addToPrincipalPolicy(statement));
-    this.reducer = rustFunction('Reducer', reducerRole, LISTER_REDUCER_TIMEOUT, {});
+    this.reducer = rustFunction('Reducer', reducerRole, LISTER_REDUCER_TIMEOUT, reserved?.reducer, {});
     this.bucket.addToResourcePolicy(
       permissions.runBucketWriterStatement(this.bucket, [listerRole, this.workerRole, reducerRole].map((role) => role.roleArn)),
     );

@@ -39,6 +39,7 @@ describe('GIVEN the stack with the example default spec', () => {
       'STACKFLEET_BUCKET',
       'STACKFLEET_DEFAULT_SPEC',
       'STACKFLEET_INPUT_FIELDS',
+      'STACKFLEET_WORKER_CONCURRENCY',
     ]);
     expect(environment('lister').STACKFLEET_INPUT_FIELDS).toBe('targets concurrency failureTolerance waves');
     expect(environment('lister').STACKFLEET_ACCEPT).toBe('any');

@@ -13,6 +13,7 @@ interface State {
   Default?: string;
   Choices?: { Next: string }[];
   Catch?: { ErrorEquals: string[]; ResultPath?: string | null; Next: string }[];
+  Retry?: { ErrorEquals: string[]; MaxAttempts?: number; MaxDelaySeconds?: number }[];
   ItemsPath?: string;
   ToleratedFailurePercentage?: number;
   ItemProcessor?: { ProcessorConfig?: { Mode?: string; ExecutionType?: string }; States: Record<string, State> };
@@ -119,6 +120,30 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
     for (const name of ['Discover', 'Start', 'Poll', 'Reduce']) {
       const task = byName.get(name)!;
       expect({ name, timeout: timeoutOf(placeholderOf(task)) <= task.TimeoutSeconds! }).toEqual({ name, timeout: true });
+    }
+  });
+
+  test("THEN the worker hands a target back well before its timeout, which fires before Start's and Poll's", () => {
+    const worker = fs.readFileSync(path.join(REPO, 'crates/lambda/src/worker.rs'), 'utf8');
+    const margin = Number(/pub const HAND_BACK_MARGIN: Duration = Duration::from_secs\((\d+)\);/.exec(worker)![1]);
+    const timeout = timeoutOf('WorkerFunctionArn');
+    // At least as long again as the margin to follow the operation in, per invocation.
+    expect({ margin, timeout, follows: timeout >= 2 * margin }).toEqual({ margin: 60, timeout: 150, follows: true });
+    const byName = tasks(states);
+    for (const name of ['Start', 'Poll']) expect(byName.get(name)!.TimeoutSeconds).toBeGreaterThan(timeout);
+  });
+
+  test('THEN every worker task retries an invocation that never answered, and a throttled one for longer than a Lambda fault', () => {
+    const worker = fs.readFileSync(path.join(REPO, 'crates/lambda/src/worker.rs'), 'utf8');
+    const unanswered = JSON.parse(/pub const UNANSWERED: \[&str; \d+\] = (\[[^\]]*\]);/.exec(worker)![1]) as string[];
+    expect(unanswered.sort()).toEqual(['Lambda.Unknown', 'Sandbox.Timedout', 'States.Timeout']);
+    const byName = tasks(states);
+    for (const name of ['Start', 'Poll', 'RecordFailure']) {
+      const retry = byName.get(name)!.Retry!;
+      const rule = (error: string) => retry.find((r) => r.ErrorEquals.includes(error));
+      for (const error of unanswered) expect({ name, error, retried: rule(error) !== undefined }).toEqual({ name, error, retried: true });
+      expect(rule('Lambda.TooManyRequestsException')!.MaxAttempts).toBeGreaterThan(rule('Lambda.ServiceException')!.MaxAttempts!);
+      for (const wildcard of ['States.ALL', 'States.TaskFailed']) expect(rule(wildcard)).toBeUndefined();
     }
   });
 

@@ -70,21 +70,25 @@ function tasks(states, found = {}) {
  *
  * `faults[state](input)` may name an error for a call: the call then fails with it without
  * reaching the function, as Lambda itself fails an invocation (a crash, a timeout: Lambda.Unknown,
- * Sandbox.Timedout). `onCall(call)` sees each call as it returns, before the state machine goes on.
+ * Sandbox.Timedout). Or `{ error, afterCall: true }`: the function runs, and its answer is lost
+ * to that error, as when an invocation times out after its work (or its Task does:
+ * States.Timeout). `onCall(call)` sees each call as it returns, before the state machine goes on.
  */
 export function localHandlers(lambdaEndpoint, calls, { faults = {}, onCall = () => {} } = {}) {
   const handlers = {};
   for (const [state, resource] of Object.entries(tasks(definition().States))) {
     const functionName = resource.split(':').pop();
     handlers[state] = async (input) => {
-      const fault = faults[state]?.(input);
-      if (fault) {
-        calls.push({ state, input, error: fault, ms: 0, injected: true });
+      const asked = faults[state]?.(input);
+      const fault = typeof asked === 'string' ? { error: asked, afterCall: false } : asked;
+      const injected = async (call) => {
+        calls.push({ ...call, error: fault.error, injected: true });
         await onCall(calls.at(-1));
-        const error = new Error(`injected by the test: ${fault}`);
-        error.name = fault;
+        const error = new Error(`injected by the test: ${fault.error}`);
+        error.name = fault.error;
         throw error;
-      }
+      };
+      if (fault && !fault.afterCall) await injected({ state, input, ms: 0 });
       const began = performance.now();
       const response = await fetch(`${lambdaEndpoint}/2015-03-31/functions/${functionName}/invocations`, {
         method: 'POST',
@@ -101,6 +105,7 @@ export function localHandlers(lambdaEndpoint, calls, { faults = {}, onCall = () 
         await onCall(calls.at(-1));
         throw error;
       }
+      if (fault?.afterCall) await injected({ state, input, lost: body, ms });
       calls.push({ state, input, output: body, ms });
       await onCall(calls.at(-1));
       return body;

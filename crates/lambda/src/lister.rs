@@ -47,6 +47,26 @@ pub struct ListerSettings {
     /// The stored default spec (`STACKFLEET_DEFAULT_SPEC`): the policy every input is held to.
     pub default_spec: Value,
     pub acceptance: Acceptance,
+    /// The worker function's reserved concurrency (`STACKFLEET_WORKER_CONCURRENCY`): the most
+    /// worker invocations that run at once. `None`: not reserved, nothing to hold a run to.
+    pub worker_concurrency: Option<u32>,
+}
+
+/// Each Deploy Map child runs one worker invocation at a time, and the Map runs up to the run's
+/// concurrency children (its MaxConcurrencyPath is the run record's `concurrency`): above the
+/// worker's reserved concurrency the rest would be throttled, and a child throttled past its
+/// retries ends Failed. Refused at Discover, before anything is written.
+fn within_worker_concurrency(concurrency: u32, worker: Option<u32>) -> Result<(), LambdaError> {
+    match worker {
+        Some(reserved) if concurrency > reserved => Err(LambdaError::invalid(format!(
+            "concurrency: {concurrency} is above the worker function's reserved concurrency of \
+             {reserved} (STACKFLEET_WORKER_CONCURRENCY), the most targets this state machine \
+             deploys at once; give a concurrency of at most {reserved}, or redeploy the CDK app \
+             with -c workerConcurrency={concurrency} (the account's Lambda concurrency quota \
+             must leave 100 unreserved beside it)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn targeting_error(error: TargetingError) -> LambdaError {
@@ -253,6 +273,7 @@ where
     let org = &Remembered::new(org);
     let run = RunId::from_lossy(&request.execution);
     let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
+    within_worker_concurrency(rollout.resolved.concurrency, settings.worker_concurrency)?;
     let (pinned, declared_no_echo) = pin_template(templates, &mut rollout).await?;
     let resolved = &rollout.resolved;
     let mut template = preflight(validator, &resolved.spec).await.map_err(|e| match e {

@@ -62,7 +62,40 @@ pub fn acceptance_from_env() -> Result<crate::input::Acceptance, Error> {
     })
 }
 
+/// The worker function's reserved concurrency, from `STACKFLEET_WORKER_CONCURRENCY` (unset: none
+/// reserved). A malformed value stops the function at init, before any input is taken.
+pub fn worker_concurrency_from_env() -> Result<Option<u32>, Error> {
+    match std::env::var("STACKFLEET_WORKER_CONCURRENCY") {
+        Err(_) => Ok(None),
+        Ok(text) => parse_worker_concurrency(&text).map(Some).map_err(Into::into),
+    }
+}
+
+fn parse_worker_concurrency(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(reserved) if reserved >= 1 => Ok(reserved),
+        _ => Err(format!(
+            "STACKFLEET_WORKER_CONCURRENCY is {text:?}: give the worker function's reserved \
+             concurrency, a whole number from 1 (the CDK app sets it)"
+        )),
+    }
+}
+
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     stackfleet_core::lifecycle::Clock::now_ms(&stackfleet_core::lifecycle::SystemClock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_worker_concurrency;
+
+    #[test]
+    fn the_worker_concurrency_is_a_whole_number_from_one() {
+        assert_eq!(parse_worker_concurrency("100"), Ok(100));
+        for bad in ["0", "-5", "ten", "", "1.5"] {
+            let error = parse_worker_concurrency(bad).unwrap_err();
+            assert!(error.starts_with("STACKFLEET_WORKER_CONCURRENCY is"), "{error}");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stackfleet_core::lifecycle::{follow, millis, Clock, Followed, InFlight, Job, PassingErrors};
+use stackfleet_core::lifecycle::{follow_from, millis, Clock, FollowFrom, Followed, Job, PassingErrors};
 use stackfleet_core::ports::{AssumeRole, NoSecrets, RunStore, Secrets};
 use stackfleet_core::secrets;
 pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
@@ -20,8 +20,16 @@ use stackfleet_core::waves::Halt;
 /// Kept free at the end of an invocation: the last look (DescribeStacks, and the events pages of
 /// a failure's root cause, each of which the SDK may retry with backoff when throttled) and the
 /// S3 write of the outcome must fit in it before Lambda ends the invocation. A Lambda timeout is
-/// caught as a failure of the target while its operation goes on, so the margin is generous.
+/// retried by the state machine (Start and Poll are idempotent: see `starting`), but costs an
+/// invocation and, retried too often, the target: so the margin is generous.
 pub const HAND_BACK_MARGIN: Duration = Duration::from_secs(60);
+
+/// The errors a worker task ends with when the worker never answered: Lambda's own for an
+/// invocation that timed out or crashed (`Lambda.Unknown` when the payload names no error type,
+/// `Sandbox.Timedout` when it does), and the Task's own timeout. The state machine retries them
+/// in every worker task: Start and Poll are idempotent (see `Worker::starting`), and
+/// RecordFailure keeps an outcome already written.
+pub const UNANSWERED: [&str; 3] = ["Lambda.Unknown", "Sandbox.Timedout", "States.Timeout"];
 
 /// Every log line of a target carries its account, region, stack and run.
 fn target_span(run: &RunId, target: &Target) -> tracing::Span {
@@ -112,14 +120,20 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
                 target,
                 wave,
                 new_account,
-            } => (run, target, wave, new_account, Asked::Follow(None)),
+            } => (run, target, wave, new_account, Asked::Follow(FollowFrom::Start)),
             WorkerRequest::Poll {
                 run,
                 target,
                 wave,
                 new_account,
                 state,
-            } => (run, target, wave, new_account, Asked::Follow(Some(state))),
+            } => (
+                run,
+                target,
+                wave,
+                new_account,
+                Asked::Follow(FollowFrom::InFlight(state)),
+            ),
             WorkerRequest::Fail {
                 run,
                 target,
@@ -129,13 +143,13 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
         };
         let span = target_span(&run, &target);
         let done = |kind| done(run.clone(), target.clone(), wave, new_account, kind);
-        let stopped = match &asked {
-            Asked::Follow(None) => self.stopped(&run, &target).instrument(span.clone()).await?,
-            _ => None,
+        let asked = match asked {
+            Asked::Follow(FollowFrom::Start) => self.starting(&run, &target).instrument(span.clone()).await?,
+            other => other,
         };
-        let outcome = match (asked, stopped) {
-            (_, Some(why)) => Outcome::not_started(target.clone(), format!("not started: {why}")),
-            (Asked::Follow(from), None) => {
+        let outcome = match asked {
+            Asked::NotStarted(why) => Outcome::not_started(target.clone(), format!("not started: {why}")),
+            Asked::Follow(from) => {
                 let hand_back_at_ms = deadline_ms.saturating_sub(millis(HAND_BACK_MARGIN));
                 let followed = self
                     .follow(&run, &target, new_account, from, hand_back_at_ms)
@@ -159,7 +173,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
             }
             // Retries spent, or a Lambda fault: recorded as Failed so that no target is lost,
             // unless the target already has its outcome (the fault came after it was written).
-            (Asked::RecordFailure(caught), None) => {
+            Asked::RecordFailure(caught) => {
                 let key = RunKeys::new(&run).outcome(&target);
                 let recorded: Option<Outcome> = get_json(&self.store, &key).instrument(span.clone()).await?;
                 if let Some(outcome) = recorded {
@@ -180,22 +194,26 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
         Ok(done(outcome.kind()))
     }
 
-    /// Why the run stopped starting targets, if it did and `target` was not touched yet. The
-    /// first Start of a target leaves a marker: a retried Start of a target it touched follows
-    /// that target through, even after the stop.
-    async fn stopped(&self, run: &RunId, target: &Target) -> Result<Option<String>, LambdaError> {
+    /// What a Start comes to. The first Start of a target leaves a marker before its first call
+    /// to the target. A Start that finds the marker is a retry (its invocation's answer was lost:
+    /// a Lambda timeout or crash, `Lambda.Unknown`, `Sandbox.Timedout`, `States.Timeout`, or a
+    /// passing error): it follows what the first one may have launched, found by the run's
+    /// ClientRequestTokens, and never launches it twice, even after the stop. A Start without the
+    /// marker after the stop does not start.
+    async fn starting(&self, run: &RunId, target: &Target) -> Result<Asked, LambdaError> {
         let keys = RunKeys::new(run);
-        let stop: Option<Halt> = get_json(&self.store, &keys.stop()).await?;
-        let Some(stop) = stop else {
-            self.store
-                .put(&keys.started_marker(target), String::new(), "text/plain")
-                .await?;
-            return Ok(None);
-        };
         if self.store.get(&keys.started_marker(target)).await?.is_some() {
-            return Ok(None);
+            tracing::info!("started before in this run: following what that start launched");
+            return Ok(Asked::Follow(FollowFrom::StartAgain));
         }
-        Ok(Some(stop.reason))
+        let stop: Option<Halt> = get_json(&self.store, &keys.stop()).await?;
+        if let Some(stop) = stop {
+            return Ok(Asked::NotStarted(stop.reason));
+        }
+        self.store
+            .put(&keys.started_marker(target), String::new(), "text/plain")
+            .await?;
+        Ok(Asked::Follow(FollowFrom::Start))
     }
 
     /// After a failure: once the wave's failures or the rollout's pass their tolerance, the stop
@@ -225,7 +243,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
         run: &RunId,
         target: &Target,
         new_account: bool,
-        from: Option<InFlight>,
+        from: FollowFrom,
         hand_back_at_ms: u64,
     ) -> Result<Followed, LambdaError> {
         let spec = self.spec(run).await?;
@@ -236,7 +254,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
             new_account,
         };
         tracing::Span::current().record("stack", spec.stack_name.as_str());
-        let followed = follow(
+        let followed = follow_from(
             &self.assumer,
             &job,
             from,
@@ -251,7 +269,9 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
 
 /// What an invocation was asked to do.
 enum Asked {
-    Follow(Option<InFlight>),
+    Follow(FollowFrom),
+    /// A Start after the run stopped starting targets, with why.
+    NotStarted(String),
     RecordFailure(CaughtError),
 }
 

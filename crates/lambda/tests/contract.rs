@@ -1,10 +1,12 @@
 //! The error contract, held both ways: every error name statemachine.asl.json retries or catches
-//! is one the Rust code can send, and every name the worker may throw for a retry is retried.
+//! is one the Rust code can send (or AWS's own), every name the worker may throw for a retry is
+//! retried, and so is a worker invocation that never answered (a Lambda timeout or crash).
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 use stackfleet_core::ErrorName;
+use stackfleet_lambda::worker::UNANSWERED;
 use strum::IntoEnumIterator;
 
 fn definition() -> Value {
@@ -44,7 +46,9 @@ fn every_error_the_machine_names_is_one_rust_sends() {
     let sent: BTreeSet<&str> = ErrorName::iter().map(ErrorName::as_str).collect();
     for (state, kind, names) in &found {
         for name in names {
-            let aws_own = name.starts_with("States.") || name.starts_with("Lambda.");
+            let aws_own = ["States.", "Lambda.", "Sandbox."]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
             assert!(
                 aws_own || sent.contains(name.as_str()),
                 "{state} {kind} names {name:?}, which no Rust code sends"
@@ -75,6 +79,38 @@ fn every_transient_error_rust_sends_is_retried_by_every_worker_task() {
             caught.iter().any(|(_, _, names)| names == &["States.ALL"]),
             "{task} catches everything, so no target is lost"
         );
+    }
+}
+
+/// The names each rule of `task`'s `kind` ("Retry" or "Catch") matches, rule by rule.
+fn rules<'a>(found: &'a [(String, &'static str, Vec<String>)], task: &str, kind: &str) -> Vec<&'a [String]> {
+    found
+        .iter()
+        .filter(|(state, k, _)| state == task && *k == kind)
+        .map(|(_, _, names)| names.as_slice())
+        .collect()
+}
+
+#[test]
+fn an_invocation_that_never_answered_is_retried_by_every_worker_task_and_nothing_else_is_by_wildcard() {
+    let definition = definition();
+    let mut found = Vec::new();
+    handlers(&definition["States"], &mut found);
+    for task in ["Start", "Poll", "RecordFailure"] {
+        let retries = rules(&found, task, "Retry");
+        for name in UNANSWERED {
+            assert!(
+                retries.iter().any(|names| names.iter().any(|n| n == name)),
+                "{task} does not retry {name}: a worker timeout would fail the target while its \
+                 operation goes on"
+            );
+        }
+        // A wildcard would retry StackFailed and the other final errors too.
+        for names in &retries {
+            for wildcard in ["States.ALL", "States.TaskFailed"] {
+                assert!(!names.iter().any(|n| n == wildcard), "{task} retries {wildcard}");
+            }
+        }
     }
 }
 

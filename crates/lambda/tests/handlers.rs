@@ -48,6 +48,7 @@ async fn discover_with(
     let settings = ListerSettings {
         default_spec: fixture("default-spec.json"),
         acceptance,
+        worker_concurrency: None,
     };
     discover_on(
         &organization(),

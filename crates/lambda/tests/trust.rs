@@ -68,6 +68,7 @@ impl Bench {
             settings: ListerSettings {
                 default_spec: default_spec(),
                 acceptance,
+                worker_concurrency: None,
             },
         }
     }
@@ -352,6 +353,7 @@ async fn a_resume_deploys_nothing_the_default_no_longer_admits() {
         default_spec: json!({"stackName": "org-baseline", "template": {"url": TEMPLATE_URL},
                              "targets": {"regions": ["us-east-1"], "exclude": [account(3)]}}),
         acceptance: Acceptance::default(),
+        worker_concurrency: None,
     };
     let second = machine.execute("second", resume).await;
     let report = machine.report(&second.reduced).await;
@@ -380,6 +382,7 @@ async fn a_resume_after_the_default_changed_is_held_to_the_new_default() {
     machine.settings = ListerSettings {
         default_spec: default("wrong"),
         acceptance: Acceptance::default(),
+        worker_concurrency: None,
     };
     let first = machine
         .execute("before-fix", json!({"failureTolerance": "100%"}))

@@ -10,7 +10,7 @@ use crate::errors::ErrorName;
 use crate::outcome::{Failure, RootCause, Verdict};
 use crate::ports::{PortError, StackOperations};
 use crate::spec::RolloutSpec;
-use crate::stack::{StackDescription, StackRequest, StackStatus, UpdateStarted, MANAGED_BY_TAG};
+use crate::stack::{StackDescription, StackEvent, StackRequest, StackStatus, UpdateStarted, MANAGED_BY_TAG};
 use crate::Outcome;
 
 /// Decides what the target needs and launches it.
@@ -25,6 +25,40 @@ pub async fn start<S: StackOperations>(
         Ok(found) => engine.act_on(found).await,
         Err(error) => engine.settle(&error, None),
     }
+}
+
+/// `start` for a target whose start ran before in this run and may have launched an operation
+/// (its Lambda invocation timed out or crashed, and the state machine invoked it again). A
+/// running operation of ours is adopted, as `start` adopts it. One that already ended is
+/// followed to its outcome as a poll would have: what that start's operation came to, not a
+/// second operation (`start` would update a stack we just created and call it Unchanged, or
+/// delete a create of ours that failed and try again). Costs one DescribeStackEvents over
+/// `start` when the stack exists and is not busy; where events carry no token (moto), `start`.
+pub async fn start_again<S: StackOperations>(
+    stacks: &S,
+    job: &Job<'_>,
+    progress: Progress,
+    now_ms: u64,
+) -> Result<Step, EngineError> {
+    let mut engine = Engine::new(stacks, job, progress, now_ms, None);
+    let found = match engine.stacks.describe_stack(job.spec.stack_name.as_str()).await {
+        Ok(found) => found,
+        Err(error) => return engine.settle(&error, None),
+    };
+    if let Some(stack) = found
+        .as_ref()
+        .filter(|s| !s.status.is_in_progress() && s.status != StackStatus::DeleteComplete)
+    {
+        let page = match engine.stacks.stack_events(&stack.stack_id, None).await {
+            Ok(page) => page,
+            Err(error) => return engine.settle(&error, Some(&stack.stack_id)),
+        };
+        if let Some(phase) = engine.our_operation(&page.events) {
+            let ended = engine.in_flight(&stack.stack_id, phase);
+            return engine.advance(ended, found).await;
+        }
+    }
+    engine.act_on(found).await
 }
 
 /// Follows the operation one step: the final outcome, or the state to poll again.
@@ -118,7 +152,11 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     }
 
     fn pending(&self, stack_id: &str, phase: Phase) -> Step {
-        Step::Pending(InFlight {
+        Step::Pending(self.in_flight(stack_id, phase))
+    }
+
+    fn in_flight(&self, stack_id: &str, phase: Phase) -> InFlight {
+        InFlight {
             target: self.job.target.clone(),
             run: self.job.run.clone(),
             stack_id: stack_id.to_owned(),
@@ -126,7 +164,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             deadline_ms: self.deadline(),
             progress: self.progress(),
             recovered_from: self.recovered_from.clone(),
-        })
+        }
     }
 
     fn done(&self, verdict: Verdict, stack: Option<&StackDescription>) -> Step {
@@ -292,17 +330,23 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             Ok(page) => page,
             Err(error) => return self.settle(&error, Some(&stack.stack_id)),
         };
+        let phase = self
+            .our_operation(&page.events)
+            .unwrap_or_else(|| Phase::WaitingForOther {
+                seen: stack.status.clone(),
+            });
+        Ok(self.pending(&stack.stack_id, phase))
+    }
+
+    /// The operation of this run that the newest of `events` (newest first) belongs to, by its
+    /// ClientRequestToken; `None` when it is somebody else's, or carries no token.
+    fn our_operation(&self, events: &[StackEvent]) -> Option<Phase> {
         let prefix = client_request_token(self.job.run, "");
-        let ours = page
-            .events
+        events
             .first()
             .and_then(|newest| newest.token.as_deref())
             .and_then(|token| token.strip_prefix(&prefix))
-            .and_then(Phase::from_operation);
-        let phase = ours.unwrap_or_else(|| Phase::WaitingForOther {
-            seen: stack.status.clone(),
-        });
-        Ok(self.pending(&stack.stack_id, phase))
+            .and_then(Phase::from_operation)
     }
 
     /// Where a followed operation stands: still running, ended (then an outcome, or the next

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::counted::Counted;
 use super::drive::{assume_failure, millis, region_not_enabled, Clock, DriveOptions};
-use super::{poll, start, EngineError, InFlight, Job, Progress, Step};
+use super::{poll, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
 
@@ -21,6 +21,25 @@ pub enum Followed {
         state: InFlight,
         wait: Duration,
     },
+}
+
+/// Where `follow` takes a target up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowFrom {
+    /// Not started yet.
+    Start,
+    /// Started before in this run, its answer lost (the worker's invocation timed out or
+    /// crashed): an operation it launched is followed, never launched twice (`start_again`).
+    StartAgain,
+    /// Between two looks at a running operation.
+    InFlight(InFlight),
+}
+
+/// `None`: not started yet.
+impl From<Option<InFlight>> for FollowFrom {
+    fn from(state: Option<InFlight>) -> Self {
+        state.map_or(Self::Start, Self::InFlight)
+    }
 }
 
 /// What becomes of an error that may pass (throttling, a new account, the network).
@@ -66,6 +85,23 @@ pub async fn follow<A: AssumeRole>(
     hand_back_at_ms: Option<u64>,
     passing: PassingErrors,
 ) -> Result<Followed, EngineError> {
+    follow_from(assumer, job, from.into(), clock, hand_back_at_ms, passing).await
+}
+
+/// `follow`, from a start made again too (`FollowFrom::StartAgain`).
+pub async fn follow_from<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    from: FollowFrom,
+    clock: &dyn Clock,
+    hand_back_at_ms: Option<u64>,
+    passing: PassingErrors,
+) -> Result<Followed, EngineError> {
+    let (from, again) = match from {
+        FollowFrom::Start => (None, false),
+        FollowFrom::StartAgain => (None, true),
+        FollowFrom::InFlight(state) => (Some(state), false),
+    };
     let started_at_ms = from
         .as_ref()
         .map_or_else(|| clock.now_ms(), |state| state.progress.started_at_ms);
@@ -119,6 +155,7 @@ pub async fn follow<A: AssumeRole>(
     let mut attempt = 0;
     loop {
         let step = match &state {
+            None if again => start_again(&session, job, progress, clock.now_ms()).await,
             None => start(&session, job, progress, clock.now_ms()).await,
             Some(in_flight) => poll(&session, job, in_flight.clone(), clock.now_ms()).await,
         };

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 pub use counted::Counted;
 pub use decide::{decide, Decision, Found};
 pub use drive::{assume_failure, millis, run_target, Clock, DriveOptions, SystemClock, TokioClock};
-pub use engine::{poll, start};
-pub use follow::{follow, Followed, PassingErrors};
+pub use engine::{poll, start, start_again};
+pub use follow::{follow, follow_from, FollowFrom, Followed, PassingErrors};
 
 use crate::errors::ErrorName;
 use crate::ids::{RunId, Target};

@@ -1,7 +1,9 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use stackfleet_aws::{AwsSettings, CfnStacks, CloudWatchAlarms, OrgClient, S3Store, S3Templates};
 use stackfleet_lambda::lister::{list, ListerPorts, ListerRequest, ListerSettings};
-use stackfleet_lambda::runtime::{acceptance_from_env, init_tracing, now_ms, Settings};
+use stackfleet_lambda::runtime::{
+    acceptance_from_env, init_tracing, now_ms, worker_concurrency_from_env, Settings,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,6 +12,7 @@ async fn main() -> Result<(), Error> {
     let lister = ListerSettings {
         default_spec: settings.default_spec.clone(),
         acceptance: acceptance_from_env()?,
+        worker_concurrency: worker_concurrency_from_env()?,
     };
     let config = AwsSettings::default().sdk_config().await;
     let (org, validator) = (OrgClient::from_config(&config), CfnStacks::from_config(&config));

@@ -50,6 +50,7 @@ pub fn open_settings(default_spec: Value) -> ListerSettings {
             policy: stackfleet_core::policy::InputPolicy::everything(),
             new_accounts_only: false,
         },
+        worker_concurrency: None,
     }
 }
 
