@@ -4,6 +4,7 @@
 use stackfleet_aws::fake::{FakeOrganization, ROOT};
 use stackfleet_core::remembered::Remembered;
 use stackfleet_core::targeting::{admit, resolve, within_scope, Scope, Selection, TargetingError};
+use stackfleet_core::ports::Organization;
 use stackfleet_core::{AccountId, OutcomeKind, Region, Target};
 
 fn id(n: u64) -> AccountId {
@@ -278,31 +279,28 @@ async fn an_empty_list_asks_nothing_of_the_organization() {
 /// scope, the waves' OUs and an explicit list's check all read the same answers.
 #[tokio::test(start_paused = true)]
 async fn a_run_reads_the_organization_once_however_many_parts_ask() {
-    let org = organization();
-    let remembered = Remembered::new(&org);
     let selection = Selection {
         ous: vec!["ou-root-prod0000".into(), "ou-root-dev00000".into()],
         tag_filters: vec![("tier".into(), "critical".into())],
         regions: regions(&["us-east-1"]),
         ..Selection::default()
     };
-
-    let first = resolve(&remembered, &selection).await.unwrap();
-    let calls = org.calls();
-    assert!(calls > 0);
-    let again = resolve(&remembered, &selection).await.unwrap();
     let scope = Scope::Selection(selection.clone());
-    let (inside, outside) = within_scope(&remembered, &scope, first.targets.clone())
-        .await
-        .unwrap();
-    let listed = admit(&remembered, &selection, &first.targets).await.unwrap();
+    // What Discover asks: the input's targets, then the scope, then the list's check.
+    async fn every_part<O: Organization>(org: &O, selection: &Selection, scope: &Scope) -> Vec<Target> {
+        let found = resolve(org, selection).await.unwrap();
+        let (inside, outside) = within_scope(org, scope, found.targets.clone()).await.unwrap();
+        assert_eq!((&inside, outside.len()), (&found.targets, 0));
+        admit(org, selection, &found.targets).await.unwrap().targets
+    }
 
-    assert_eq!(again, first);
-    assert_eq!((inside, outside), (first.targets.clone(), Vec::new()));
-    assert_eq!(listed.targets, first.targets);
-    assert_eq!(org.calls(), calls, "nothing asked twice");
-
-    // Without it, each part walks the tree and reads the tags again.
-    within_scope(&org, &scope, first.targets.clone()).await.unwrap();
-    assert!(org.calls() >= 2 * calls - 2, "{} then {}", calls, org.calls());
+    let alone = organization();
+    let found = every_part(&alone, &selection, &scope).await;
+    let org = organization();
+    let remembered = Remembered::new(&org);
+    assert_eq!(every_part(&remembered, &selection, &scope).await, found);
+    let once = org.calls();
+    assert!(once < alone.calls(), "{once} calls remembered, {} without", alone.calls());
+    assert_eq!(every_part(&remembered, &selection, &scope).await, found);
+    assert_eq!(org.calls(), once, "nothing asked twice");
 }

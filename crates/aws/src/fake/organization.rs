@@ -68,6 +68,11 @@ impl FakeOrganization {
             .push((key.into(), value.into()));
     }
 
+    /// Listings answer `size` items a page (3 unless told; Organizations answers up to 20).
+    pub fn with_page_size(&self, size: usize) {
+        self.tree().page_size = size.max(1);
+    }
+
     /// Every listing starts with `count` empty pages that still carry a next token.
     pub fn with_empty_pages(&self, count: usize) {
         self.tree().empty_pages = count;
