@@ -47,7 +47,11 @@ fn managed_tags() -> Vec<(String, String)> {
 }
 
 async fn deploy(cloud: &FakeCloud, spec: &RolloutSpec) -> Outcome {
-    let (target, run): (Target, RunId) = (target(), "run-1".parse().unwrap());
+    deploy_in(cloud, spec, "run-1").await
+}
+
+async fn deploy_in(cloud: &FakeCloud, spec: &RolloutSpec, run: &str) -> Outcome {
+    let (target, run): (Target, RunId) = (target(), run.parse().unwrap());
     let job = Job {
         target: &target,
         spec,
@@ -103,7 +107,7 @@ async fn adopted_it_is_updated_and_the_update_puts_the_tag_on() {
     assert_eq!(cloud.stack_tags(&target(), STACK), Some(managed_tags()));
 
     // Tagged now, it is stackfleet's: the next run needs no --adopt.
-    let next = deploy(&cloud, &spec(false)).await;
+    let next = deploy_in(&cloud, &spec(false), "run-2").await;
     assert_eq!(next.kind(), OutcomeKind::Unchanged, "{next:?}");
 }
 

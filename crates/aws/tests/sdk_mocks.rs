@@ -136,6 +136,23 @@ fn events(rows: &[EventRow], next: Option<&str>) -> DescribeStackEventsOutput {
         .build()
 }
 
+/// The newest event of a stack an earlier run brought to `status`: not this run's to report.
+fn settled_by_an_earlier_run(status: &'static str) -> Rule {
+    mock!(Cfn::describe_stack_events).then_output(move || {
+        let earlier = Some("stackfleet-run-0-update");
+        events(
+            &[(
+                "org-baseline",
+                "AWS::CloudFormation::Stack",
+                status,
+                None,
+                earlier,
+            )],
+            None,
+        )
+    })
+}
+
 fn create_ok() -> Rule {
     mock!(Cfn::create_stack)
         .match_requests(|r| {
@@ -232,9 +249,49 @@ async fn update() {
         ]),
         update_ok(),
     );
-    let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
+    let earlier = settled_by_an_earlier_run("UPDATE_COMPLETE");
+    let outcome = deploy(&[&describe, &earlier, &update], &spec(RecoveryPolicy::Recreate)).await;
     assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_this_run_already_brought_to_complete_is_reported_without_a_second_operation() {
+    // A resumed run (or a retried Start) whose earlier attempt's outcome was lost.
+    for (status, token, kind) in [
+        ("CREATE_COMPLETE", "stackfleet-run-1-create", OutcomeKind::Created),
+        ("UPDATE_COMPLETE", OURS, OutcomeKind::Updated),
+    ] {
+        let describe = describe(&[Some(status)]);
+        let ours = mock!(Cfn::describe_stack_events).then_output(move || {
+            events(
+                &[
+                    (
+                        "org-baseline",
+                        "AWS::CloudFormation::Stack",
+                        status,
+                        None,
+                        Some(token),
+                    ),
+                    ("ReadOnly", "AWS::IAM::Role", "CREATE_COMPLETE", None, Some(token)),
+                ],
+                None,
+            )
+        });
+        let (create, update) = (create_ok(), update_ok());
+        let outcome = deploy(
+            &[&describe, &ours, &create, &update],
+            &spec(RecoveryPolicy::Recreate),
+        )
+        .await;
+        assert_eq!(outcome.kind(), kind, "{outcome:?}");
+        assert_eq!(
+            outcome.final_status.as_ref().map(StackStatus::as_str),
+            Some(status)
+        );
+        assert_eq!((create.num_calls(), update.num_calls()), (0, 0), "{status}");
+        assert_eq!(outcome.aws_calls, 3, "assume, describe, the newest events");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -242,7 +299,8 @@ async fn no_op_update_is_unchanged() {
     let describe = describe(&[Some("CREATE_COMPLETE")]);
     let update = mock!(Cfn::update_stack)
         .then_error(|| UpdateStackError::generic(validation("No updates are to be performed.")));
-    let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
+    let earlier = settled_by_an_earlier_run("CREATE_COMPLETE");
+    let outcome = deploy(&[&describe, &earlier, &update], &spec(RecoveryPolicy::Recreate)).await;
     assert_eq!(outcome.kind(), OutcomeKind::Unchanged, "{outcome:?}");
     assert_eq!(outcome.final_status, Some(StackStatus::CreateComplete));
     assert!(outcome.failure().is_none());
@@ -559,7 +617,9 @@ async fn an_update_rolled_back_is_reported_with_its_root_cause_across_event_page
     assert_eq!(cause.logical_id.as_deref(), Some("ReadOnly"));
     assert_eq!(cause.resource_type.as_deref(), Some("AWS::IAM::Role"));
     assert_eq!(cause.reason, "Policy arn:aws:iam::aws:policy/Nope does not exist");
-    assert_eq!((newest.num_calls(), older.num_calls()), (1, 1));
+    // The newest page twice: before the update (the stack's last operation is not this run's
+    // own finished one), then for the root cause.
+    assert_eq!((newest.num_calls(), older.num_calls()), (2, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -572,7 +632,8 @@ async fn throttling_is_retried_by_the_sdk_then_succeeds() {
         .build();
     let update = mock!(Cfn::update_stack)
         .then_error(|| UpdateStackError::generic(validation("No updates are to be performed.")));
-    let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
+    let earlier = settled_by_an_earlier_run("CREATE_COMPLETE");
+    let outcome = deploy(&[&describe, &earlier, &update], &spec(RecoveryPolicy::Recreate)).await;
     assert_eq!(outcome.kind(), OutcomeKind::Unchanged, "{outcome:?}");
     assert_eq!(describe.num_calls(), 3, "two throttled attempts, then the answer");
 }
