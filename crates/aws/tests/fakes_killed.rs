@@ -40,11 +40,14 @@ fn fleet() -> (FakeCloud, Vec<Target>) {
     (cloud, targets)
 }
 
-fn options() -> RolloutOptions {
+fn options(resumed: bool) -> RolloutOptions {
     RolloutOptions {
         concurrency: 3,
         tolerance: FailureTolerance::Count(0),
-        drive: DriveOptions::default(),
+        drive: DriveOptions {
+            resumed,
+            ..DriveOptions::default()
+        },
     }
 }
 
@@ -60,7 +63,7 @@ async fn a_rollout_killed_anywhere_and_resumed_reports_each_target_once_and_star
             spec: &spec,
             run: &run,
             targets: &targets,
-            options: options(),
+            options: options(false),
         };
         let killed = tokio::time::timeout(
             kill_after,
@@ -85,7 +88,7 @@ async fn a_rollout_killed_anywhere_and_resumed_reports_each_target_once_and_star
             spec: &spec,
             run: &run,
             targets: &left,
-            options: options(),
+            options: options(true),
         };
         for outcome in roll_out(&cloud, resumed, &TokioClock::new(), &StopSignal::new(), |_| {}).await {
             reported
@@ -112,4 +115,32 @@ async fn a_rollout_killed_anywhere_and_resumed_reports_each_target_once_and_star
             );
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_is_no_resume_applies_a_changed_document_under_the_same_run_id() {
+    // A pipeline that deploys again with the same --run-id and a new parameter: the stack this
+    // run created is updated, not taken as done.
+    let (cloud, targets) = fleet();
+    let run: RunId = "reused".parse().unwrap();
+    let mut spec = spec();
+    let target = &targets[2..3];
+    for env in ["dev", "prod"] {
+        spec.parameters.insert("Env".into(), env.into());
+        let rollout = Rollout {
+            spec: &spec,
+            run: &run,
+            targets: target,
+            options: options(false),
+        };
+        roll_out(&cloud, rollout, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
+    }
+    assert_eq!(
+        cloud.operations(&target[0]),
+        [Call::CreateStack, Call::UpdateStack]
+    );
+    assert_eq!(
+        cloud.stack_parameters(&target[0], STACK),
+        Some(vec![("Env".to_owned(), "prod".to_owned())])
+    );
 }

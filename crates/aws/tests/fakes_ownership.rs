@@ -47,16 +47,13 @@ fn managed_tags() -> Vec<(String, String)> {
 }
 
 async fn deploy(cloud: &FakeCloud, spec: &RolloutSpec) -> Outcome {
-    deploy_in(cloud, spec, "run-1").await
-}
-
-async fn deploy_in(cloud: &FakeCloud, spec: &RolloutSpec, run: &str) -> Outcome {
-    let (target, run): (Target, RunId) = (target(), run.parse().unwrap());
+    let (target, run): (Target, RunId) = (target(), "run-1".parse().unwrap());
     let job = Job {
         target: &target,
         spec,
         run: &run,
         new_account: false,
+        resumed: false,
     };
     run_target(cloud, &job, &TokioClock::new(), DriveOptions::default()).await
 }
@@ -107,7 +104,7 @@ async fn adopted_it_is_updated_and_the_update_puts_the_tag_on() {
     assert_eq!(cloud.stack_tags(&target(), STACK), Some(managed_tags()));
 
     // Tagged now, it is stackfleet's: the next run needs no --adopt.
-    let next = deploy_in(&cloud, &spec(false), "run-2").await;
+    let next = deploy(&cloud, &spec(false)).await;
     assert_eq!(next.kind(), OutcomeKind::Unchanged, "{next:?}");
 }
 
@@ -192,6 +189,7 @@ async fn plan_says_the_stack_is_not_stackfleets_and_what_adopt_would_do() {
                 spec: &spec,
                 run: &run,
                 new_account: false,
+                resumed: false,
             };
             plan_target(&cloud, &job).await
         }

@@ -196,10 +196,11 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         let spec = self.job.spec;
         let step = match decide(Some((&stack).into()), spec.recovery, spec.adopt) {
             Decision::Create => return self.create().await,
-            Decision::Update => match self.already_done(&stack).await {
+            Decision::Update if self.job.resumed => match self.already_done(&stack).await {
                 Some(verdict) => Ok(self.done(verdict, Some(&stack))),
                 None => return self.update(&stack).await,
             },
+            Decision::Update => return self.update(&stack).await,
             Decision::InspectRunningOperation => self.inspect_running(&stack).await,
             Decision::DeleteThenCreate => {
                 self.recovered_from = Some(stack.status.clone());
@@ -241,9 +242,8 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     }
 
     /// This run's own create or update already brought the stack where it is (the newest event
-    /// carries our token): a start repeated after that outcome was lost (a killed local run
-    /// resumed, a Start retried after its Lambda timed out) reports that operation instead of
-    /// starting another.
+    /// carries our token): a resumed start, whose earlier attempt lost that outcome, reports
+    /// that operation instead of starting another.
     async fn already_done(&self, stack: &StackDescription) -> Option<Verdict> {
         let (phase, verdict) = match stack.status {
             StackStatus::CreateComplete => (Phase::Creating, Verdict::Created),
