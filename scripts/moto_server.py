@@ -5,14 +5,19 @@ ValidateTemplate: AWS answers the template's Parameters (NoEcho among them: the 
 stackfleet never writes out in plaintext, and that the state machine refuses in plaintext); moto
 5.2.1 always answers an empty list. Here the list is filled from the template, body or S3 URL.
 
+Stack events: AWS gives each the ClientRequestToken of the operation that caused it (how a
+resumed run knows an operation it started); moto 5.2.1 gives none. Here the events an operation
+writes carry its request's token.
+
     python scripts/moto_server.py [moto.server's arguments]
 """
 
 import json
 import sys
+import threading
 
 import yaml
-from moto.cloudformation import responses
+from moto.cloudformation import models, responses
 from moto.cloudformation.utils import yaml_tag_constructor
 from moto.server import main
 
@@ -47,6 +52,35 @@ def validate_template(self):
 
 
 responses.CloudFormationResponse.validate_template = validate_template
+
+# The token of the request being answered, per server thread.
+_request = threading.local()
+_event_init = models.Event.__init__
+
+
+def _event_with_token(self, *args, **kwargs):
+    _event_init(self, *args, **kwargs)
+    self.client_request_token = getattr(_request, "token", None)
+
+
+def _carrying_token(answer):
+    def answer_with_token(self):
+        _request.token = self._get_param("ClientRequestToken")
+        try:
+            return answer(self)
+        finally:
+            _request.token = None
+
+    return answer_with_token
+
+
+models.Event.__init__ = _event_with_token
+for _operation in ("create_stack", "update_stack", "delete_stack"):
+    setattr(
+        responses.CloudFormationResponse,
+        _operation,
+        _carrying_token(getattr(responses.CloudFormationResponse, _operation)),
+    )
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -137,17 +137,19 @@ pub struct DeployArgs {
     /// earlier JSON report, in that report's waves.
     #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]
     pub rerun_failed: Option<PathBuf>,
-    /// Finish the halted or interrupted rollout of this JSON report: under its run ID, every
-    /// target without a success, in its waves, from the first unfinished one. The document
-    /// (--spec, flags) may have changed, its stack name not.
+    /// Finish the halted, interrupted or killed rollout of this JSON report: under its run ID,
+    /// every target without a success, in its waves, from the first unfinished one; operations
+    /// a killed run left running are followed, not started again. The document (--spec, flags)
+    /// may have changed, its stack name not.
     #[arg(
         long,
         value_name = "REPORT.json",
         conflicts_with_all = ["rerun_failed", "run_id", "accounts", "ous", "tag_filters", "exclude", "regions", "include_management_account"]
     )]
     pub resume: Option<PathBuf>,
-    /// The report as JSON, what --resume and --rerun-failed read. A halted or interrupted run
-    /// without it writes one anyway, to .stackfleet/RUN/report.json.
+    /// The report as JSON, what --resume and --rerun-failed read, kept up to date as targets
+    /// land (a killed run leaves what landed). Without it the run keeps one in
+    /// .stackfleet/RUN/report.json, left there when the run halts or is interrupted.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]

@@ -15,37 +15,29 @@ use stackfleet_core::{OutcomeKind, RunId};
 
 use crate::cli::DeployArgs;
 use crate::inputs::{self, Prepared};
+use crate::live_report::{Draft, LiveReport};
 use crate::output::{print_summary, write_file, Next};
 use crate::progress::Progress;
 use crate::resume::{resume_command, Earlier, Takeover};
+use crate::signals::{stop_on_signals, INTERRUPTED};
 use crate::CliError;
 
-/// Exit code of a run stopped by Ctrl-C, as shells expect.
-const INTERRUPTED: u8 = 130;
-
-/// The first Ctrl-C stops new starts; a second one abandons the run at once.
-fn listen_for_interrupts(stop: StopSignal) -> Result<tokio::task::JoinHandle<()>, CliError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    // Registered here, synchronously: a signal that arrives before the task first runs is kept.
-    let mut interrupts = signal(SignalKind::interrupt())
-        .map_err(|e| CliError::Runtime(format!("cannot listen for Ctrl-C: {e}")))?;
-    Ok(tokio::spawn(async move {
-        if interrupts.recv().await.is_some() {
-            stop.stop(StopReason::Interrupted);
-            eprintln!(
-                "stackfleet: interrupted: starting nothing new, waiting for the targets in flight \
-                 (Ctrl-C again to abandon them, without reports)"
-            );
-            if interrupts.recv().await.is_some() {
-                std::process::exit(i32::from(INTERRUPTED));
-            }
-        }
-    }))
+/// Where a run keeps its report when --report-json was not given: made ready (its directory),
+/// for the run to write as it goes.
+fn default_report_path(run: &RunId) -> Result<PathBuf, CliError> {
+    let dir = Path::new(".stackfleet").join(run.as_str());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::Runtime(format!("cannot make {}: {e}", dir.display())))?;
+    Ok(dir.join("report.json"))
 }
 
-/// Where a run that can be resumed keeps its report when --report-json was not given.
-fn default_report_path(run: &RunId) -> PathBuf {
-    Path::new(".stackfleet").join(run.as_str()).join("report.json")
+/// A default report that nothing will resume from goes, with the directories made for it when
+/// nothing else is in them.
+fn forget_default_report(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for dir in path.ancestors().skip(1).take(2) {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// Waves that got no target: said before anything runs, as a plan says it.
@@ -76,6 +68,7 @@ async fn roll<W: Alarms>(
     clock: &TokioClock,
     stop: &StopSignal,
     progress: &mut Progress,
+    live: &LiveReport,
 ) -> WavesRolled {
     let count = rollout.waves.len();
     let watching = match rollout.alarms.len() {
@@ -90,7 +83,10 @@ async fn roll<W: Alarms>(
             index + 1,
             targets_count(wave.targets.len())
         )),
-        WaveEvent::Landed(outcome) => progress.landed(outcome),
+        WaveEvent::Landed(outcome) => {
+            progress.landed(outcome);
+            live.landed(outcome);
+        }
         WaveEvent::Baking { wave, seconds } => {
             progress.say(&format!("{}: baking {seconds} s{watching}", called(wave)));
         }
@@ -120,6 +116,58 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         }
         _ => {}
     }
+    let prepared = inputs::prepare(
+        resolved,
+        &args.spec,
+        &args.aws,
+        earlier.as_ref().map(Earlier::carried),
+    )
+    .await?;
+    warn_of_empty_waves(&prepared.waves);
+
+    let clock = TokioClock::new();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // The JSON report is written before the first target starts and kept up to date as
+    // outcomes land: a run killed at any point leaves what landed, for --resume. A resume
+    // reports the whole rollout: the earlier outcomes, this run's, all waves.
+    let report_json = match &args.report_json {
+        Some(path) => path.clone(),
+        None => default_report_path(&prepared.run)?,
+    };
+    let (known, recorded, started_at_ms) = match &earlier {
+        Some(earlier) if earlier.how == Takeover::Resume => (
+            earlier.report.outcomes.clone(),
+            earlier.recorded.clone(),
+            earlier.report.started_at_ms,
+        ),
+        _ => (
+            prepared.resolution.skipped.clone(),
+            prepared.waves.clone(),
+            clock.now_ms(),
+        ),
+    };
+    let draft = Draft {
+        run: prepared.run.clone(),
+        stack_name: prepared.spec.stack_name.clone(),
+        started_at_ms,
+        known,
+        waves: recorded,
+        tolerance: prepared.tolerance,
+    };
+    let live = LiveReport::start(report_json.clone(), draft.clone()).map_err(CliError::Runtime)?;
+    // Listen for Ctrl-C and SIGTERM before announcing the run: from then on a stop must still
+    // leave reports behind.
+    let stop = StopSignal::new();
+    let signals = stop_on_signals(stop.clone(), live.kept())?;
+    announce(earlier.as_ref(), &prepared);
+    eprintln!(
+        "stackfleet: the JSON report {} is kept up to date as targets land; should this run be \
+         killed, resume it with:\n  {}",
+        report_json.display(),
+        resume_command(&argv, &report_json, &prepared.no_echo).replace('\n', "\n  ")
+    );
     let Prepared {
         spec,
         no_echo,
@@ -130,36 +178,9 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         tolerance,
         waves,
         alarms,
-    } = inputs::prepare(
-        resolved,
-        &args.spec,
-        &args.aws,
-        earlier.as_ref().map(Earlier::carried),
-    )
-    .await?;
-    warn_of_empty_waves(&waves);
+    } = prepared;
 
-    // Listen for Ctrl-C before announcing the run: from then on an interrupt must still
-    // leave reports behind.
-    let stop = StopSignal::new();
-    let interrupts = listen_for_interrupts(stop.clone())?;
-    let running: Vec<&Wave> = waves.iter().filter(|w| !w.targets.is_empty()).collect();
-    let resuming = match &earlier {
-        Some(earlier) if earlier.how == Takeover::Resume => "resuming ",
-        _ => "",
-    };
-    eprintln!(
-        "stackfleet: {resuming}run {run}: stack {} to {} ({} skipped) in {} wave{}, {} at a time, failure tolerance {tolerance}",
-        spec.stack_name,
-        targets_count(resolution.targets.len()),
-        resolution.skipped.len(),
-        running.len(),
-        if running.len() == 1 { "" } else { "s" },
-        concurrency,
-    );
-
-    let clock = TokioClock::new();
-    let started_at_ms = clock.now_ms();
+    let resumed = earlier.as_ref().is_some_and(|e| e.how == Takeover::Resume);
     let mut progress = Progress::new(resolution.targets.len(), "deploying", args.no_progress);
     let rollout = WavedRollout {
         spec: &spec,
@@ -169,7 +190,12 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         options: RolloutOptions {
             concurrency: usize::try_from(concurrency).unwrap_or(usize::MAX),
             tolerance,
-            drive: DriveOptions::default(),
+            // A resume under the same run may find operations its killed attempt finished
+            // without reporting them: those are outcomes, not reasons to update again.
+            drive: DriveOptions {
+                resumed,
+                ..DriveOptions::default()
+            },
         },
     };
     let assumer = StsAssumer::new(&config);
@@ -177,27 +203,15 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         outcomes: fresh,
         halt,
     } = if alarms.is_empty() {
-        roll(&NoAlarms, &assumer, rollout, &clock, &stop, &mut progress).await
+        roll(&NoAlarms, &assumer, rollout, &clock, &stop, &mut progress, &live).await
     } else {
         let gates = CloudWatchAlarms::from_config(&config);
-        roll(&gates, &assumer, rollout, &clock, &stop, &mut progress).await
+        roll(&gates, &assumer, rollout, &clock, &stop, &mut progress, &live).await
     };
     progress.finish();
 
-    // A resume reports the whole rollout: the earlier successes, this run's outcomes, all waves.
-    let (outcomes, waves, started_at_ms) = match earlier {
-        Some(earlier) if earlier.how == Takeover::Resume => (
-            earlier.whole(fresh),
-            earlier.recorded,
-            earlier.report.started_at_ms,
-        ),
-        _ => {
-            let mut outcomes = resolution.skipped;
-            outcomes.extend(fresh);
-            (outcomes, waves, started_at_ms)
-        }
-    };
-    let total: usize = waves.iter().map(|w| w.targets.len()).sum();
+    let outcomes = crate::resume::overlay(&draft.known, fresh);
+    let total: usize = draft.waves.iter().map(|w| w.targets.len()).sum();
     let failed = outcomes
         .iter()
         .filter(|o| o.kind() == OutcomeKind::Failed)
@@ -206,35 +220,25 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     let report = Report::new(
         run.clone(),
         spec.stack_name.clone(),
-        started_at_ms,
+        draft.started_at_ms,
         clock.now_ms(),
         within_tolerance,
         outcomes,
     )
-    .with_waves(waves, halt);
+    .with_waves(draft.waves, halt);
 
     let interrupted = stop.reason() == Some(StopReason::Interrupted);
     let resumable = (report.halt.is_some() || interrupted) && !report.rerun_targets().is_empty();
-    // A run that can be resumed needs its report, kept by default when not asked for; a resume
-    // brings the same run's default report up to date.
-    let keep_by_default = resumable || args.resume.is_some();
-    let report_json = match (&args.report_json, keep_by_default) {
-        (Some(path), _) => Some(path.clone()),
-        (None, true) => {
-            let path = default_report_path(&run);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| CliError::Runtime(format!("cannot make {}: {e}", dir.display())))?;
-            }
-            Some(path)
-        }
-        (None, false) => None,
-    };
+    // Without --report-json, the report stays only when a run can be resumed from it, or
+    // brings a resumed run's report up to date.
+    let keep = args.report_json.is_some() || resumable || args.resume.is_some();
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    live.finish(keep.then_some(json.as_str()))
+        .map_err(CliError::Runtime)?;
+    if !keep {
+        forget_default_report(&report_json);
+    }
     let reports = [
-        (
-            report_json.as_deref(),
-            serde_json::to_string_pretty(&report).unwrap_or_default(),
-        ),
         (args.report_md.as_deref(), report.to_markdown()),
         (args.report_junit.as_deref(), report.to_junit()),
     ];
@@ -243,23 +247,48 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
             write_file(path, &contents).map_err(CliError::Runtime)?;
         }
     }
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
     let next = Next {
-        report_json: report_json.as_deref(),
-        resume: match (&report_json, resumable) {
-            (Some(path), true) => Some(resume_command(&argv, path, &no_echo)),
-            _ => None,
-        },
+        report_json: keep.then_some(report_json.as_path()),
+        resume: resumable.then(|| resume_command(&argv, &report_json, &no_echo)),
         kept_by_default: args.report_json.is_none(),
     };
     print_summary(&report, tolerance, &next);
-    interrupts.abort();
+    signals.abort();
 
     Ok(match stop.reason() {
         Some(StopReason::Interrupted) => ExitCode::from(INTERRUPTED),
         _ if report.halt.is_some() || !within_tolerance => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// The run, said before it starts: what it deploys, where, how fast.
+fn announce(earlier: Option<&Earlier>, prepared: &Prepared) {
+    let Prepared {
+        run,
+        spec,
+        resolution,
+        waves,
+        concurrency,
+        tolerance,
+        ..
+    } = prepared;
+    let running = waves.iter().filter(|w| !w.targets.is_empty()).count();
+    let resuming = match earlier {
+        Some(earlier) if earlier.how == Takeover::Resume => "resuming ",
+        _ => "",
+    };
+    eprintln!(
+        "stackfleet: {resuming}run {run}: stack {} to {} ({} skipped) in {running} wave{}, {concurrency} at a time, failure tolerance {tolerance}",
+        spec.stack_name,
+        targets_count(resolution.targets.len()),
+        resolution.skipped.len(),
+        if running == 1 { "" } else { "s" },
+    );
+    if earlier.is_some_and(|e| e.how == Takeover::Resume && e.report.in_progress) {
+        eprintln!(
+            "stackfleet: that report was left in progress (its run was killed): operations the \
+             run left running are followed, and those it finished reported, not started again"
+        );
+    }
 }

@@ -3,11 +3,13 @@
 mod cli;
 mod deploy;
 mod inputs;
+mod live_report;
 mod operate;
 mod output;
 mod plan;
 mod progress;
 mod resume;
+mod signals;
 
 use std::process::ExitCode;
 

@@ -18,14 +18,20 @@ pub fn list_targets(targets: &[Target]) -> String {
     listed.join(", ")
 }
 
-/// Writes next to the destination, then renames: a report is whole or absent, never half.
+/// Writes next to the destination, flushes to disk, then renames: a report is whole or absent,
+/// never half, whenever the process (or the machine) stops.
 pub fn write_file(path: &Path, contents: &str) -> Result<(), String> {
+    use std::io::Write as _;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let partial = path.with_file_name(format!(".{file_name}.partial"));
-    std::fs::write(&partial, contents)
+    std::fs::File::create(&partial)
+        .and_then(|mut file| {
+            file.write_all(contents.as_bytes())?;
+            file.sync_data()
+        })
         .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -124,31 +124,29 @@ impl Earlier {
             run: (self.how == Takeover::Resume).then(|| self.report.run.clone()),
         }
     }
+}
 
-    /// A resumed rollout's outcomes: the earlier report's, each replaced by this run's outcome
-    /// of the same target, in the earlier order; then this run's outcomes of targets the report
-    /// had none of.
-    pub fn whole(&self, fresh: Vec<Outcome>) -> Vec<Outcome> {
-        let mut fresh: BTreeMap<Target, (usize, Outcome)> = fresh
-            .into_iter()
-            .enumerate()
-            .map(|(index, outcome)| (outcome.target.clone(), (index, outcome)))
-            .collect();
-        let mut whole: Vec<Outcome> = self
-            .report
-            .outcomes
-            .iter()
-            .map(|earlier| {
-                fresh
-                    .remove(&earlier.target)
-                    .map_or_else(|| earlier.clone(), |(_, outcome)| outcome)
-            })
-            .collect();
-        let mut unheard: Vec<(usize, Outcome)> = fresh.into_values().collect();
-        unheard.sort_by_key(|(index, _)| *index);
-        whole.extend(unheard.into_iter().map(|(_, outcome)| outcome));
-        whole
-    }
+/// `base`, each outcome replaced by the one of `fresh` for the same target, in `base`'s order;
+/// then the outcomes of `fresh` for targets `base` has none of, in their order. A resumed
+/// rollout's outcomes: the earlier report's, with this run's over them.
+pub fn overlay(base: &[Outcome], fresh: Vec<Outcome>) -> Vec<Outcome> {
+    let mut fresh: BTreeMap<Target, (usize, Outcome)> = fresh
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| (outcome.target.clone(), (index, outcome)))
+        .collect();
+    let mut whole: Vec<Outcome> = base
+        .iter()
+        .map(|earlier| {
+            fresh
+                .remove(&earlier.target)
+                .map_or_else(|| earlier.clone(), |(_, outcome)| outcome)
+        })
+        .collect();
+    let mut unheard: Vec<(usize, Outcome)> = fresh.into_values().collect();
+    unheard.sort_by_key(|(index, _)| *index);
+    whole.extend(unheard.into_iter().map(|(_, outcome)| outcome));
+    whole
 }
 
 /// Flags left out of the resume command, with their values: the report gives the targets and
@@ -343,25 +341,12 @@ mod tests {
             outcome.verdict = stackfleet_core::Verdict::Created;
             outcome
         };
-        let earlier = Report::new(
-            "r1".parse().unwrap(),
-            "s".parse().unwrap(),
-            0,
-            1,
-            false,
-            vec![
-                created(1),
-                failed(2),
-                Outcome::not_started(target(3), "not started: halted"),
-            ],
-        );
-        let earlier = Earlier {
-            how: Takeover::Resume,
-            waves: Vec::new(),
-            recorded: Vec::new(),
-            report: earlier,
-        };
-        let whole = earlier.whole(vec![created(4), created(3), created(2)]);
+        let earlier = [
+            created(1),
+            failed(2),
+            Outcome::not_started(target(3), "not started: halted"),
+        ];
+        let whole = overlay(&earlier, vec![created(4), created(3), created(2)]);
         let seen: Vec<(Target, OutcomeKind)> = whole.iter().map(|o| (o.target.clone(), o.kind())).collect();
         use OutcomeKind::Created;
         assert_eq!(

@@ -136,6 +136,23 @@ fn events(rows: &[EventRow], next: Option<&str>) -> DescribeStackEventsOutput {
         .build()
 }
 
+/// The newest event of a stack an earlier run brought to `status`: not this run's to report.
+fn settled_by_an_earlier_run(status: &'static str) -> Rule {
+    mock!(Cfn::describe_stack_events).then_output(move || {
+        let earlier = Some("stackfleet-run-0-update");
+        events(
+            &[(
+                "org-baseline",
+                "AWS::CloudFormation::Stack",
+                status,
+                None,
+                earlier,
+            )],
+            None,
+        )
+    })
+}
+
 fn create_ok() -> Rule {
     mock!(Cfn::create_stack)
         .match_requests(|r| {
@@ -192,6 +209,21 @@ async fn deploy(cfn_rules: &[&Rule], spec: &RolloutSpec) -> Outcome {
 }
 
 async fn deploy_with(assume: &Rule, cfn_rules: &[&Rule], spec: &RolloutSpec, new_account: bool) -> Outcome {
+    drive(assume, cfn_rules, spec, new_account, false).await
+}
+
+/// The target of a resumed run: its earlier attempt may have finished an operation unreported.
+async fn resume(cfn_rules: &[&Rule], spec: &RolloutSpec) -> Outcome {
+    drive(&assume_ok(), cfn_rules, spec, false, true).await
+}
+
+async fn drive(
+    assume: &Rule,
+    cfn_rules: &[&Rule],
+    spec: &RolloutSpec,
+    new_account: bool,
+    resumed: bool,
+) -> Outcome {
     let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, [assume]);
     let assumer = StsAssumer::from_clients(sts, cloudformation(cfn_rules).config().clone());
     let (target, run): (Target, RunId) = (target(), "run-1".parse().unwrap());
@@ -200,10 +232,12 @@ async fn deploy_with(assume: &Rule, cfn_rules: &[&Rule], spec: &RolloutSpec, new
         spec,
         run: &run,
         new_account,
+        resumed,
     };
     let options = DriveOptions {
         transient_retries: 2,
         retry_backoff: Duration::from_secs(1),
+        resumed,
     };
     run_target(&assumer, &job, &lifecycle::TokioClock::new(), options).await
 }
@@ -235,6 +269,52 @@ async fn update() {
     let outcome = deploy(&[&describe, &update], &spec(RecoveryPolicy::Recreate)).await;
     assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
     assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resume_reports_what_this_run_finished_unreported_without_a_second_operation() {
+    for (status, token, kind) in [
+        ("CREATE_COMPLETE", "stackfleet-run-1-create", OutcomeKind::Created),
+        ("UPDATE_COMPLETE", OURS, OutcomeKind::Updated),
+    ] {
+        let describe = describe(&[Some(status)]);
+        let ours = mock!(Cfn::describe_stack_events).then_output(move || {
+            events(
+                &[
+                    (
+                        "org-baseline",
+                        "AWS::CloudFormation::Stack",
+                        status,
+                        None,
+                        Some(token),
+                    ),
+                    ("ReadOnly", "AWS::IAM::Role", "CREATE_COMPLETE", None, Some(token)),
+                ],
+                None,
+            )
+        });
+        let (create, update) = (create_ok(), update_ok());
+        let rules = [&describe, &ours, &create, &update];
+        let outcome = resume(&rules, &spec(RecoveryPolicy::Recreate)).await;
+        assert_eq!(outcome.kind(), kind, "{outcome:?}");
+        assert_eq!(
+            outcome.final_status.as_ref().map(StackStatus::as_str),
+            Some(status)
+        );
+        assert_eq!((create.num_calls(), update.num_calls()), (0, 0), "{status}");
+        assert_eq!(outcome.aws_calls, 3, "assume, describe, the newest events");
+    }
+
+    // An earlier run's finished update is no outcome of this one: the resume updates.
+    let describe = describe(&[
+        Some("UPDATE_COMPLETE"),
+        Some("UPDATE_IN_PROGRESS"),
+        Some("UPDATE_COMPLETE"),
+    ]);
+    let (earlier, update) = (settled_by_an_earlier_run("UPDATE_COMPLETE"), update_ok());
+    let outcome = resume(&[&describe, &earlier, &update], &spec(RecoveryPolicy::Recreate)).await;
+    assert_eq!(outcome.kind(), OutcomeKind::Updated, "{outcome:?}");
+    assert_eq!((earlier.num_calls(), update.num_calls()), (1, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -591,6 +671,7 @@ async fn throttling_that_outlasts_the_retries_is_throttled() {
         spec: &spec,
         run: &run,
         new_account: false,
+        resumed: false,
     };
 
     let error = lifecycle::start(

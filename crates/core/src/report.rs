@@ -138,7 +138,16 @@ pub struct Report {
     /// The template version every target got (the state machine pins it at Discover).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<crate::pinned::PinnedTemplate>,
+    /// Written while the run went on (a local run keeps its report up to date as outcomes
+    /// land): if it stays so, the run was killed. A target without an outcome yet is listed
+    /// not started, with the reason `NOT_REPORTED_YET`; a resume deploys it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_progress: bool,
 }
+
+/// The reason a report still in progress gives to a target that had no outcome yet.
+pub const NOT_REPORTED_YET: &str = "no outcome yet: the run was still going when this report was written \
+     (a resume deploys this target, following an operation it left running)";
 
 impl Report {
     pub fn new(
@@ -161,6 +170,7 @@ impl Report {
             waves: Vec::new(),
             halt: None,
             template: None,
+            in_progress: false,
         }
     }
 

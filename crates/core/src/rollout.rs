@@ -212,6 +212,7 @@ async fn run_wave<A: AssumeRole>(
                 spec,
                 run,
                 new_account: false,
+                resumed: options.drive.resumed,
             };
             (index, run_target(assumer, &job, clock, options.drive).await)
         })

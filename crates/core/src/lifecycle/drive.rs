@@ -60,13 +60,16 @@ impl Clock for SystemClock {
     }
 }
 
-/// How patiently a local run retries a step that failed for a passing reason.
+/// How a local run drives each target: how patiently it retries a step that failed for a
+/// passing reason, and whether it resumes an earlier attempt of the same run.
 #[derive(Debug, Clone, Copy)]
 pub struct DriveOptions {
     /// Tries after the first, for throttling, a new account, or the network.
     pub transient_retries: u32,
     /// The first wait; each further one doubles.
     pub retry_backoff: Duration,
+    /// See `Job::resumed`: the run resumes a killed or stopped run of the same ID.
+    pub resumed: bool,
 }
 
 impl Default for DriveOptions {
@@ -75,6 +78,7 @@ impl Default for DriveOptions {
         Self {
             transient_retries: 6,
             retry_backoff: Duration::from_secs(5),
+            resumed: false,
         }
     }
 }

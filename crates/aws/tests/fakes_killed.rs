@@ -1,0 +1,146 @@
+//! A local rollout killed at any point (its future dropped, as SIGKILL drops the process) and
+//! resumed under the same run, on the fakes and paused time: the operations it left running
+//! are followed, those it finished but never reported are reported, none is started twice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use stackfleet_aws::fake::{Call, FakeCloud, Script};
+use stackfleet_core::lifecycle::{DriveOptions, TokioClock};
+use stackfleet_core::rollout::{roll_out, FailureTolerance, Rollout, RolloutOptions, StopSignal};
+use stackfleet_core::spec::{TemplateBody, TemplateSource};
+use stackfleet_core::stack::StackStatus;
+use stackfleet_core::{OutcomeKind, RolloutSpec, RunId, Target};
+
+const TEMPLATE: &str = r#"{"Resources":{"ReadOnly":{"Type":"AWS::IAM::Role"}}}"#;
+const STACK: &str = "org-baseline";
+/// Each operation: ten minutes and seven seconds, so that one ends between two 15 s polls.
+const OPERATION: Duration = Duration::from_secs(607);
+
+fn spec() -> RolloutSpec {
+    let body = TemplateBody::parse(TEMPLATE.into()).unwrap();
+    let mut spec = RolloutSpec::new(STACK.parse().unwrap(), TemplateSource::Body(body));
+    spec.poll_interval_seconds = 15;
+    spec
+}
+
+/// Six targets, three at a time; the first two have the stack from an earlier run (updates),
+/// the others not (creates).
+fn fleet() -> (FakeCloud, Vec<Target>) {
+    let cloud = FakeCloud::new();
+    let targets: Vec<Target> = (1..=6)
+        .map(|n| format!("{n:012}:eu-west-1").parse().unwrap())
+        .collect();
+    for (index, target) in targets.iter().enumerate() {
+        if index < 2 {
+            cloud.put_stack(target, STACK, StackStatus::UpdateComplete);
+        }
+        cloud.script(target, [Script::succeed_after(OPERATION)]);
+    }
+    (cloud, targets)
+}
+
+fn options(resumed: bool) -> RolloutOptions {
+    RolloutOptions {
+        concurrency: 3,
+        tolerance: FailureTolerance::Count(0),
+        drive: DriveOptions {
+            resumed,
+            ..DriveOptions::default()
+        },
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollout_killed_anywhere_and_resumed_reports_each_target_once_and_starts_nothing_twice() {
+    let (spec, run): (_, RunId) = (spec(), "killed".parse().unwrap());
+    // Mid-operation; just after the first three operations ended, before a poll saw it; once
+    // the first three landed and the next three run.
+    for kill_after in [300, 610, 900].map(Duration::from_secs) {
+        let (cloud, targets) = fleet();
+        let mut reported: BTreeMap<Target, Vec<OutcomeKind>> = BTreeMap::new();
+        let first = Rollout {
+            spec: &spec,
+            run: &run,
+            targets: &targets,
+            options: options(false),
+        };
+        let killed = tokio::time::timeout(
+            kill_after,
+            roll_out(&cloud, first, &TokioClock::new(), &StopSignal::new(), |outcome| {
+                reported
+                    .entry(outcome.target.clone())
+                    .or_default()
+                    .push(outcome.kind());
+            }),
+        )
+        .await;
+        assert!(killed.is_err(), "the kill came before the end");
+
+        // The resume: the same run, every target without a success in what had landed.
+        let left: Vec<Target> = targets
+            .iter()
+            .filter(|t| !reported.contains_key(*t))
+            .cloned()
+            .collect();
+        assert!(!left.is_empty(), "at {kill_after:?}");
+        let resumed = Rollout {
+            spec: &spec,
+            run: &run,
+            targets: &left,
+            options: options(true),
+        };
+        for outcome in roll_out(&cloud, resumed, &TokioClock::new(), &StopSignal::new(), |_| {}).await {
+            reported
+                .entry(outcome.target.clone())
+                .or_default()
+                .push(outcome.kind());
+        }
+
+        for (index, target) in targets.iter().enumerate() {
+            let (kind, operation) = if index < 2 {
+                (OutcomeKind::Updated, Call::UpdateStack)
+            } else {
+                (OutcomeKind::Created, Call::CreateStack)
+            };
+            assert_eq!(
+                reported.get(target).map(Vec::as_slice),
+                Some(&[kind][..]),
+                "{target} killed at {kill_after:?}: one outcome, the operation's own"
+            );
+            assert_eq!(
+                cloud.operations(target),
+                [operation],
+                "{target} killed at {kill_after:?}: one operation"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_is_no_resume_applies_a_changed_document_under_the_same_run_id() {
+    // A pipeline that deploys again with the same --run-id and a new parameter: the stack this
+    // run created is updated, not taken as done.
+    let (cloud, targets) = fleet();
+    let run: RunId = "reused".parse().unwrap();
+    let mut spec = spec();
+    let target = &targets[2..3];
+    for env in ["dev", "prod"] {
+        spec.parameters.insert("Env".into(), env.into());
+        let rollout = Rollout {
+            spec: &spec,
+            run: &run,
+            targets: target,
+            options: options(false),
+        };
+        roll_out(&cloud, rollout, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
+    }
+    assert_eq!(
+        cloud.operations(&target[0]),
+        [Call::CreateStack, Call::UpdateStack]
+    );
+    assert_eq!(
+        cloud.stack_parameters(&target[0], STACK),
+        Some(vec![("Env".to_owned(), "prod".to_owned())])
+    );
+}
