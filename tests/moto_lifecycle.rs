@@ -71,7 +71,6 @@ async fn stacks_are_created_updated_and_left_alone_in_their_own_accounts() {
                 spec: &spec,
                 run: &run,
                 new_account: false,
-                resumed: false,
             };
             let outcome = run_target(&assumer, &job, &clock, DriveOptions::default()).await;
             assert!(outcome.failure().is_none(), "{outcome:?}");

@@ -49,7 +49,6 @@ async fn roll_out(raw: &RawRollout, validate: &Rule, assume: &Rule) -> Result<us
             spec: &spec,
             run: &run,
             new_account: false,
-            resumed: false,
         };
         run_target(&assumer, &job, &TokioClock::new(), DriveOptions::default()).await;
     }

@@ -30,7 +30,6 @@ async fn deploy(cloud: &FakeCloud, spec: &RolloutSpec, new_account: bool) -> Out
         spec,
         run: &run,
         new_account,
-        resumed: false,
     };
     run_target(cloud, &job, &TokioClock::new(), DriveOptions::default()).await
 }

@@ -40,7 +40,6 @@ async fn deploy(
         spec,
         run,
         new_account,
-        resumed: false,
     };
     run_target(cloud, &job, &TokioClock::new(), DriveOptions::default()).await
 }
@@ -84,7 +83,6 @@ async fn two_concurrent_starts_of_one_run_leave_exactly_one_operation() {
         spec: &spec,
         run: &run,
         new_account: false,
-        resumed: false,
     };
     let clock = TokioClock::new();
 
@@ -125,7 +123,6 @@ async fn the_steps_survive_serialisation_between_invocations() {
         spec: &spec,
         run: &run,
         new_account: false,
-        resumed: false,
     };
     let clock = TokioClock::new();
     let session = cloud

@@ -53,7 +53,6 @@ async fn deploy(cloud: &FakeCloud, spec: &RolloutSpec) -> Outcome {
         spec,
         run: &run,
         new_account: false,
-        resumed: false,
     };
     run_target(cloud, &job, &TokioClock::new(), DriveOptions::default()).await
 }
@@ -189,7 +188,6 @@ async fn plan_says_the_stack_is_not_stackfleets_and_what_adopt_would_do() {
                 spec: &spec,
                 run: &run,
                 new_account: false,
-                resumed: false,
             };
             plan_target(&cloud, &job).await
         }

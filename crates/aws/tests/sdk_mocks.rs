@@ -232,7 +232,6 @@ async fn drive(
         spec,
         run: &run,
         new_account,
-        resumed,
     };
     let options = DriveOptions {
         transient_retries: 2,
@@ -671,7 +670,6 @@ async fn throttling_that_outlasts_the_retries_is_throttled() {
         spec: &spec,
         run: &run,
         new_account: false,
-        resumed: false,
     };
 
     let error = lifecycle::start(

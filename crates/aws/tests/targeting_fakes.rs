@@ -2,9 +2,9 @@
 //! accounts, OU recursion, tags and exclusions.
 
 use stackfleet_aws::fake::{FakeOrganization, ROOT};
+use stackfleet_core::ports::Organization;
 use stackfleet_core::remembered::Remembered;
 use stackfleet_core::targeting::{admit, resolve, within_scope, Scope, Selection, TargetingError};
-use stackfleet_core::ports::Organization;
 use stackfleet_core::{AccountId, OutcomeKind, Region, Target};
 
 fn id(n: u64) -> AccountId {
@@ -300,7 +300,11 @@ async fn a_run_reads_the_organization_once_however_many_parts_ask() {
     let remembered = Remembered::new(&org);
     assert_eq!(every_part(&remembered, &selection, &scope).await, found);
     let once = org.calls();
-    assert!(once < alone.calls(), "{once} calls remembered, {} without", alone.calls());
+    assert!(
+        once < alone.calls(),
+        "{once} calls remembered, {} without",
+        alone.calls()
+    );
     assert_eq!(every_part(&remembered, &selection, &scope).await, found);
     assert_eq!(org.calls(), once, "nothing asked twice");
 }

@@ -320,7 +320,6 @@ pub async fn plan_all<A: AssumeRole>(
                 spec,
                 run,
                 new_account: false,
-                resumed: false,
             };
             plan_target(assumer, &job).await
         })

@@ -212,7 +212,6 @@ async fn run_wave<A: AssumeRole>(
                 spec,
                 run,
                 new_account: false,
-                resumed: options.drive.resumed,
             };
             (index, run_target(assumer, &job, clock, options.drive).await)
         })

@@ -252,7 +252,6 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
             spec: &spec,
             run,
             new_account,
-            resumed: false,
         };
         tracing::Span::current().record("stack", spec.stack_name.as_str());
         let followed = follow_from(

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::follow::{follow, Followed, PassingErrors};
+use super::follow::{follow_from, FollowFrom, Followed, PassingErrors};
 use super::Job;
 use crate::errors::ErrorName;
 use crate::outcome::{Outcome, RootCause};
@@ -68,7 +68,11 @@ pub struct DriveOptions {
     pub transient_retries: u32,
     /// The first wait; each further one doubles.
     pub retry_backoff: Duration,
-    /// See `Job::resumed`: the run resumes a killed or stopped run of the same ID.
+    /// The run resumes a killed or stopped run of the same ID, which may have launched an
+    /// operation and lost its outcome: each target starts as a start made again
+    /// (`FollowFrom::StartAgain`), following this run's operation found on the stack, running
+    /// or ended, instead of launching another. Off for any other run, where the same run ID may
+    /// come with a changed document that must be applied.
     pub resumed: bool,
 }
 
@@ -92,13 +96,17 @@ pub async fn run_target<A: AssumeRole>(
     clock: &dyn Clock,
     options: DriveOptions,
 ) -> Outcome {
-    let mut from = None;
+    let mut from = if options.resumed {
+        FollowFrom::StartAgain
+    } else {
+        FollowFrom::Start
+    };
     loop {
-        match follow(assumer, job, from, clock, None, PassingErrors::RetryHere(options)).await {
+        match follow_from(assumer, job, from, clock, None, PassingErrors::RetryHere(options)).await {
             Ok(Followed::Done(outcome)) => return outcome,
             // Without a hand-back time `follow` keeps the target; if it ever handed it back, the
             // right thing would still be to follow on.
-            Ok(Followed::HandBack { state, .. }) => from = Some(state),
+            Ok(Followed::HandBack { state, .. }) => from = FollowFrom::InFlight(state),
             // Retried here, an error comes back as an outcome; this arm keeps the promise anyway.
             Err(error) => return error.into_outcome(job.target, clock.now_ms()),
         }

@@ -237,10 +237,6 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         let spec = self.job.spec;
         let step = match decide(Some((&stack).into()), spec.recovery, spec.adopt) {
             Decision::Create => return self.create().await,
-            Decision::Update if self.job.resumed => match self.already_done(&stack).await {
-                Some(verdict) => Ok(self.done(verdict, Some(&stack))),
-                None => return self.update(&stack).await,
-            },
             Decision::Update => return self.update(&stack).await,
             Decision::InspectRunningOperation => self.inspect_running(&stack).await,
             Decision::DeleteThenCreate => {
@@ -280,20 +276,6 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             },
             Err(error) => Launch::Step(self.settle(&error, None)),
         }
-    }
-
-    /// This run's own create or update already brought the stack where it is (the newest event
-    /// carries our token): a resumed start, whose earlier attempt lost that outcome, reports
-    /// that operation instead of starting another.
-    async fn already_done(&self, stack: &StackDescription) -> Option<Verdict> {
-        let (phase, verdict) = match stack.status {
-            StackStatus::CreateComplete => (Phase::Creating, Verdict::Created),
-            StackStatus::UpdateComplete => (Phase::Updating, Verdict::Updated),
-            _ => return None,
-        };
-        events::ended_by(&self.stacks, stack, &self.token(&phase))
-            .await
-            .then_some(verdict)
     }
 
     async fn update(&self, stack: &StackDescription) -> Launch {

@@ -3,7 +3,7 @@
 
 use crate::outcome::RootCause;
 use crate::ports::StackOperations;
-use crate::stack::{StackDescription, StackEvent};
+use crate::stack::StackEvent;
 
 /// Event pages read at most when looking for a root cause: an operation on a stack of a few
 /// hundred resources fits; beyond that the stack's status reason has to do.
@@ -54,25 +54,6 @@ pub(crate) async fn operation_events<S: StackOperations>(
     }
     ours.reverse();
     Ok(ours)
-}
-
-/// The operation of `token` brought the stack where it is: its newest stack-level event carries
-/// that token and the stack's own status. Events that cannot be read answer no (the caller then
-/// does what it would have done without asking).
-pub(crate) async fn ended_by<S: StackOperations>(stacks: &S, stack: &StackDescription, token: &str) -> bool {
-    match stacks.stack_events(&stack.stack_id, None).await {
-        Ok(page) => page
-            .events
-            .iter()
-            .find(|event| event.is_stack_level())
-            .is_some_and(|newest| {
-                newest.token.as_deref() == Some(token) && newest.status == stack.status.as_str()
-            }),
-        Err(error) => {
-            tracing::debug!(stack = %stack.stack_id, %error, "could not read the newest stack event");
-            false
-        }
-    }
 }
 
 /// The first failure of the operation: the first resource that failed for a reason of its own,

@@ -34,11 +34,6 @@ pub struct Job<'a> {
     pub run: &'a RunId,
     /// See `AssumeRequest::new_account`.
     pub new_account: bool,
-    /// This run may have operated on the target before and lost the outcome (a local run
-    /// killed, then resumed): a create or update of this run found finished is the target's
-    /// outcome, not a reason to update again. Off for any other run, where the same run ID may
-    /// come with a changed document that must be applied.
-    pub resumed: bool,
 }
 
 /// What a target has cost so far: carried from step to step.
