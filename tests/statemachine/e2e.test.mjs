@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FEDERATION, example, execute, fixture, org, runObject } from './harness.mjs';
+import { FEDERATION, example, execute, fixture, org, runObject, runOf } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
@@ -73,8 +73,9 @@ test('a rollout to 20 accounts: 3 fail for a real reason, the resume of what is 
   });
   const resumeInput = runObject(firstReport.resumeInputKey);
   await t.test("the resume input in the run bucket is the run's document, resuming it", () => {
-    assert.equal(firstReport.resumeInputKey, 'runs/e2e-first/resume-input.json');
-    assert.equal(resumeInput.resume, 'e2e-first');
+    assert.match(runOf(first), /^e2e-first-\d{8}T\d{6}Z$/, 'the run is the execution\'s name and start time');
+    assert.equal(firstReport.resumeInputKey, `runs/${runOf(first)}/resume-input.json`);
+    assert.equal(resumeInput.resume, runOf(first));
     assert.equal(resumeInput.stackName, 'org-federation');
     assert.deepEqual(resumeInput.targets.ous, [state.ous.Prod]);
   });

@@ -15,6 +15,7 @@ pub mod ports;
 pub mod preflight;
 pub mod report;
 pub mod rollout;
+pub mod run_ids;
 pub mod run_keys;
 pub mod secrets;
 pub mod spec;

@@ -10,6 +10,7 @@ use stackfleet_core::ports::{Alarms, Organization, PortError, RunStore, Template
 use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::run_ids;
 use stackfleet_core::secrets::{no_echo_declared, refuse_plaintext_no_echo};
 use stackfleet_core::targeting::{resolve, wave_choices, within_scope, Resolution, TargetingError};
 use stackfleet_core::template::TemplateRef;
@@ -220,6 +221,21 @@ async fn pin_template<T: TemplateObjects>(
     Ok((pinned, no_echo))
 }
 
+/// The run of the execution that asks (`run_ids::of_execution`, one mapping for the lister and
+/// the operator commands).
+fn run_of(request: &ListerRequest) -> Result<RunId, LambdaError> {
+    let Some(start_time) = &request.start_time else {
+        tracing::warn!(execution = %request.execution, "no startTime: the state machine's definition is older than the lister; the run is named after the execution alone");
+        return Ok(run_ids::legacy_of_execution(&request.execution));
+    };
+    let started_at_ms = run_ids::start_time_ms(start_time).ok_or_else(|| {
+        LambdaError::invalid(format!(
+            "startTime: {start_time:?} is not an RFC 3339 time; the state machine passes $$.Execution.StartTime"
+        ))
+    })?;
+    Ok(run_ids::of_execution(&request.execution, started_at_ms))
+}
+
 pub async fn list<O, V, A, T, S>(
     ports: ListerPorts<'_, O, V, A, T, S>,
     settings: &ListerSettings,
@@ -240,7 +256,7 @@ where
         templates,
         store,
     } = ports;
-    let run = RunId::from_lossy(&request.execution);
+    let run = run_of(&request)?;
     let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
     let (pinned, declared_no_echo) = pin_template(templates, &mut rollout).await?;
     let resolved = &rollout.resolved;
