@@ -9,6 +9,7 @@ use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use stackfleet_aws::{S3Store, SfnExecutions};
+use stackfleet_core::escape::terminal_line;
 use stackfleet_core::executions::{self, Status};
 use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_core::report::{targets_count, Report};
@@ -163,7 +164,11 @@ async fn discovered(executions: &SfnExecutions, machine: &str, arn: &str) -> Res
             Ok(ExitCode::SUCCESS)
         }
         Discovery::Refused { error, cause } => {
-            let mut message = format!("the execution ended at Discover: {error}: {cause}");
+            let mut message = format!(
+                "the execution ended at Discover: {}: {}",
+                terminal_line(&error),
+                terminal_line(&cause)
+            );
             if error == ErrorName::InvalidInput.as_str() {
                 if let Some(accepted) = accepted_fields(executions, machine).await {
                     message.push_str(&format!("\nthis state machine accepts {accepted}"));
@@ -304,7 +309,7 @@ fn print_status(status: &RunStatus) {
                 "failed     {}  {}: {}",
                 targets_count(group.count),
                 group.error,
-                group.cause
+                terminal_line(&group.cause)
             );
             println!("             {}", list_targets(&group.targets));
         }
@@ -312,7 +317,11 @@ fn print_status(status: &RunStatus) {
             println!("re-run     stackfleet rerun {}", execution.arn);
         }
     } else if let (Some(error), true) = (&execution.error, execution.status.is_finished()) {
-        println!("error      {error}: {}", execution.cause.as_deref().unwrap_or(""));
+        println!(
+            "error      {}: {}",
+            terminal_line(error),
+            terminal_line(execution.cause.as_deref().unwrap_or(""))
+        );
     }
 }
 

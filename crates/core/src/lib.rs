@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod errors;
+pub mod escape;
 pub mod executions;
 pub mod ids;
 pub mod lifecycle;
