@@ -125,7 +125,7 @@ test('an error the worker throws is retried by its name, then caught and recorde
   assert.equal(report.summary.failed, 1);
   assert.equal(report.failures[0].error, 'Internal');
   const resumeInput = runObject(report.resumeInputKey);
-  assert.equal(resumeInput.resume, 'e2e-unreachable');
+  assert.equal(resumeInput.resume, runOf(run));
   assert.deepEqual(resumeInput.targets.list, [unreachable]);
 });
 

@@ -76,18 +76,15 @@ test('a new account outside the default spec\'s OU is reported skipped, not depl
 test('an execution name used again is another run: its records and report apart from the first', async () => {
   // Step Functions lets a name be used again 90 days after its execution closed; the run is the
   // name and the second the execution started, so the second one here gets its own records.
-  const input = { targets: { accounts: [prod[0]] }, concurrency: 1 };
-  const first = await execute(input, 'trust-again', strict);
+  const first = await execute({ targets: { accounts: [prod[0]] }, concurrency: 1 }, 'trust-again', strict);
   await new Promise((resolve) => setTimeout(resolve, 1100)); // another second to start in
-  const second = await execute(input, 'trust-again', strict);
+  const second = await execute({ targets: { accounts: [prod[1]] }, concurrency: 1 }, 'trust-again', strict);
   assert.equal(first.status, 'SUCCEEDED', JSON.stringify(first.cause));
   assert.equal(second.status, 'SUCCEEDED', JSON.stringify(second.cause));
   assert.notEqual(runOf(first), runOf(second));
-  for (const run of [first, second]) {
+  for (const [run, account] of [[first, prod[0]], [second, prod[1]]]) {
     assert.match(runOf(run), /^trust-again-\d{8}T\d{6}Z$/);
     const report = runObject(`runs/${runOf(run)}/report.json`);
-    assert.deepEqual(report.outcomes.map((o) => o.target), [`${prod[0]}:us-east-1`], 'its own outcome only');
+    assert.deepEqual(report.outcomes.map((o) => o.target), [`${account}:us-east-1`], 'its own outcome only');
   }
-  assert.equal(runObject(`runs/${runOf(first)}/report.json`).outcomes[0].kind, 'Created');
-  assert.equal(runObject(`runs/${runOf(second)}/report.json`).outcomes[0].kind, 'Unchanged');
 });
