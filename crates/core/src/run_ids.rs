@@ -1,6 +1,7 @@
 //! Which run an execution's records belong to: the one mapping from a Step Functions execution
 //! to its run ID (and so to its `runs/<run>/` prefix), used by the lister that writes the
-//! records and by every operator command that reads them.
+//! records and by the operator's `status`, which finds them by execution (`report` and `rerun`
+//! follow the keys the Reduce step returned).
 //!
 //! Step Functions lets a name be used again 90 days after its execution closed, and run records
 //! are kept longer: a run ID made of the name alone would put a new execution's outcomes next
