@@ -51,7 +51,8 @@ pub struct StartArgs {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub pace: PaceArgs,
-    /// The execution's name (and run ID). Default: the stack name and a hash of the input.
+    /// The execution's name, at most 47 characters (its run ID is the name and the time it
+    /// starts). Default: the stack name and a hash of the input.
     #[arg(long, conflicts_with = "run_id")]
     pub name: Option<String>,
     /// Return once the execution is started, without waiting (up to 2 minutes) for its

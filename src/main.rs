@@ -14,6 +14,7 @@ mod signals;
 use std::process::ExitCode;
 
 use clap::Parser;
+use stackfleet_core::escape::terminal_text;
 
 /// How a command failed: input the user must fix (exit 2) or a run that could not go on (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -84,14 +85,15 @@ fn main() -> ExitCode {
             }
         }
     });
+    // An error may quote AWS (a refused call, an execution's cause): escaped for the terminal.
     match result {
         Ok(code) => code,
         Err(CliError::Input(error)) => {
-            eprintln!("stackfleet: {error}");
+            eprintln!("stackfleet: {}", terminal_text(&error.to_string()));
             ExitCode::from(2)
         }
         Err(CliError::Runtime(error)) => {
-            eprintln!("stackfleet: {error}");
+            eprintln!("stackfleet: {}", terminal_text(&error));
             ExitCode::from(1)
         }
     }

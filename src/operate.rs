@@ -9,9 +9,11 @@ use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use stackfleet_aws::{S3Store, SfnExecutions};
+use stackfleet_core::escape::terminal_line;
 use stackfleet_core::executions::{self, Status};
 use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_core::report::{targets_count, Report};
+use stackfleet_core::run_ids;
 use stackfleet_core::secrets;
 use stackfleet_core::started::{accepted_fields, await_discovery, Discovery};
 use stackfleet_core::template::TemplateRef;
@@ -66,13 +68,15 @@ fn execution_input(args: &StartArgs) -> Result<Rollout, InputError> {
     Ok(document)
 }
 
-/// A name the user chose: it becomes the run ID as it is, or it is refused.
+/// A name the user chose: the run ID is the name as it is and the execution's start time, or
+/// the name is refused.
 fn chosen_name(name: &str) -> Result<String, InputError> {
-    if RunId::from_lossy(name).as_str() == name {
+    if run_ids::name_fits(name) {
         Ok(name.to_owned())
     } else {
         Err(InputError::new(format!(
-            "{name:?} cannot name an execution: use 1-64 letters, digits and hyphens, starting with a letter or digit (it becomes the run ID)"
+            "{name:?} cannot name an execution: use 1-{} letters, digits and hyphens, starting with a letter or digit (the run ID is the name and the time the execution starts)",
+            run_ids::NAME_ROOM
         )))
     }
 }
@@ -160,7 +164,11 @@ async fn discovered(executions: &SfnExecutions, machine: &str, arn: &str) -> Res
             Ok(ExitCode::SUCCESS)
         }
         Discovery::Refused { error, cause } => {
-            let mut message = format!("the execution ended at Discover: {error}: {cause}");
+            let mut message = format!(
+                "the execution ended at Discover: {}: {}",
+                terminal_line(&error),
+                terminal_line(&cause)
+            );
             if error == ErrorName::InvalidInput.as_str() {
                 if let Some(accepted) = accepted_fields(executions, machine).await {
                     message.push_str(&format!("\nthis state machine accepts {accepted}"));
@@ -279,6 +287,10 @@ fn progress_line(status: &RunStatus) -> String {
 fn print_status(status: &RunStatus) {
     let execution = &status.execution;
     println!("execution  {}", execution.arn);
+    println!(
+        "run        {} (its records: runs/{}/ in the run bucket)",
+        status.run, status.run
+    );
     let when = if execution.status.is_finished() {
         "ran"
     } else {
@@ -297,7 +309,7 @@ fn print_status(status: &RunStatus) {
                 "failed     {}  {}: {}",
                 targets_count(group.count),
                 group.error,
-                group.cause
+                terminal_line(&group.cause)
             );
             println!("             {}", list_targets(&group.targets));
         }
@@ -305,7 +317,11 @@ fn print_status(status: &RunStatus) {
             println!("re-run     stackfleet rerun {}", execution.arn);
         }
     } else if let (Some(error), true) = (&execution.error, execution.status.is_finished()) {
-        println!("error      {error}: {}", execution.cause.as_deref().unwrap_or(""));
+        println!(
+            "error      {}: {}",
+            terminal_line(error),
+            terminal_line(execution.cause.as_deref().unwrap_or(""))
+        );
     }
 }
 
@@ -314,6 +330,7 @@ fn status_json(status: &RunStatus) -> Value {
     json!({
         "executionArn": e.arn,
         "name": e.name,
+        "run": status.run,
         "status": e.status.to_string(),
         "startedAtMs": e.started_at_ms,
         "stoppedAtMs": e.stopped_at_ms,

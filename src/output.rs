@@ -1,8 +1,10 @@
 //! What a user reads at the end of a run, and the report files.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
+use stackfleet_core::escape::terminal_line;
 use stackfleet_core::report::{targets_count, Report, Summary};
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::Target;
@@ -79,12 +81,50 @@ fn print_waves(report: &Report) {
         .collect();
         println!(
             "  {}: {}{}{}",
-            wave.name,
+            terminal_line(&wave.name),
             targets_count(wave.targets.len()),
             if counts.is_empty() { "" } else { ": " },
             counts.join(", ")
         );
     }
+}
+
+/// The failures by root cause and the skipped targets by reason: text that member accounts
+/// and AWS control, so escaped for a terminal.
+fn causes(report: &Report) -> String {
+    let mut text = String::new();
+    if !report.failure_groups.is_empty() {
+        text.push_str("\nfailures by root cause:\n");
+        for group in &report.failure_groups {
+            let _ = writeln!(
+                text,
+                "  {}  {}: {}\n      {}",
+                targets_count(group.targets.len()),
+                group.error,
+                terminal_line(&group.cause),
+                list_targets(&group.targets)
+            );
+        }
+    }
+    let mut skipped: BTreeMap<&str, Vec<Target>> = BTreeMap::new();
+    for outcome in &report.outcomes {
+        if let Some(reason) = outcome.skipped_reason() {
+            skipped.entry(reason).or_default().push(outcome.target.clone());
+        }
+    }
+    if !skipped.is_empty() {
+        text.push_str("\nskipped:\n");
+        for (reason, targets) in skipped {
+            let _ = writeln!(
+                text,
+                "  {}  {}\n      {}",
+                targets_count(targets.len()),
+                terminal_line(reason),
+                list_targets(&targets)
+            );
+        }
+    }
+    text
 }
 
 pub fn print_summary(report: &Report, tolerance: FailureTolerance, next: &Next<'_>) {
@@ -95,31 +135,7 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, next: &Next<'
         s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped
     );
     print_waves(report);
-    if !report.failure_groups.is_empty() {
-        println!("\nfailures by root cause:");
-        for group in &report.failure_groups {
-            println!(
-                "  {}  {}: {}",
-                targets_count(group.targets.len()),
-                group.error,
-                group.cause
-            );
-            println!("      {}", list_targets(&group.targets));
-        }
-    }
-    let mut skipped: BTreeMap<&str, Vec<Target>> = BTreeMap::new();
-    for outcome in &report.outcomes {
-        if let Some(reason) = outcome.skipped_reason() {
-            skipped.entry(reason).or_default().push(outcome.target.clone());
-        }
-    }
-    if !skipped.is_empty() {
-        println!("\nskipped:");
-        for (reason, targets) in skipped {
-            println!("  {}  {reason}", targets_count(targets.len()));
-            println!("      {}", list_targets(&targets));
-        }
-    }
+    print!("{}", causes(report));
     let verdict = if report.within_tolerance {
         "within"
     } else {
@@ -130,7 +146,10 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, next: &Next<'
         s.failed
     );
     if let Some(halt) = &report.halt {
-        println!("the rollout {halt}; later waves were not started");
+        println!(
+            "the rollout {}; later waves were not started",
+            terminal_line(&halt.to_string())
+        );
     }
     let left = report.rerun_targets().len();
     if let (None, Some(path), true) = (&next.resume, next.report_json, next.kept_by_default) {
@@ -160,5 +179,31 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, next: &Next<'
         (_, None) => {
             println!("(pass --report-json FILE to be able to re-run the failures with --rerun-failed FILE)");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stackfleet_core::{ErrorName, Outcome, RootCause};
+
+    use super::*;
+
+    #[test]
+    fn causes_reach_the_terminal_as_plain_words() {
+        let outcomes = vec![
+            Outcome::failed(
+                "111111111111:us-east-1".parse().unwrap(),
+                ErrorName::StackFailed,
+                RootCause::message("\u{1b}[31mRole\u{1b}[0m \u{1b}]8;;https://evil.example\u{7}X\u{1b}]8;;\u{7} exists\u{9b}2J\r\n[2/2] 222222222222:us-east-1 Created \u{202E}gpj.exe"),
+                10,
+                3,
+            ),
+            Outcome::skipped("222222222222:us-east-1".parse().unwrap(), "hook: \u{1b}]0;title\u{7}no\u{7}"),
+        ];
+        let report = Report::new("r1".parse().unwrap(), "s".parse().unwrap(), 0, 5, false, outcomes);
+        assert_eq!(
+            causes(&report),
+            "\nfailures by root cause:\n  1 target  StackFailed: Role X exists2J [2/2] <account>:us-east-1 Created gpj.exe\n      111111111111:us-east-1\n\nskipped:\n  1 target  hook: no\n      222222222222:us-east-1\n"
+        );
     }
 }

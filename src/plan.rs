@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use stackfleet_aws::StsAssumer;
+use stackfleet_core::escape::terminal_line;
 use stackfleet_core::plan::{group_plans, plan_all, PlanVerdict};
 use stackfleet_core::report::targets_count;
 use stackfleet_core::waves::Wave;
@@ -20,7 +21,7 @@ fn print_waves(waves: &[Wave]) {
         println!(
             "  {}. {}: {}, bake {} s, failure tolerance {}",
             index + 1,
-            wave.name,
+            terminal_line(&wave.name),
             targets_count(wave.targets.len()),
             wave.bake_seconds,
             wave.failure_tolerance
@@ -67,14 +68,14 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     }
     println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
     for (headline, targets) in group_plans(&plans) {
-        println!("  {}: {headline}", targets_count(targets.len()));
+        println!("  {}: {}", targets_count(targets.len()), terminal_line(&headline));
         println!("      {}", list_targets(&targets));
     }
     for skipped in &resolution.skipped {
         println!(
             "  skipped {}: {}",
             skipped.target,
-            skipped.skipped_reason().unwrap_or("not deployed to")
+            terminal_line(skipped.skipped_reason().unwrap_or("not deployed to"))
         );
     }
     if let Some(path) = &args.report_json {

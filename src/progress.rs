@@ -3,7 +3,25 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use stackfleet_core::escape::terminal_line;
 use stackfleet_core::{Outcome, OutcomeKind};
+
+/// `[done/total] target kind (seconds)`, and why for a failure or a skip: its cause is AWS's
+/// and the member account's text, escaped for a terminal.
+fn landed_line(done: usize, total: usize, outcome: &Outcome) -> String {
+    let detail = match (outcome.failure(), outcome.skipped_reason()) {
+        (Some(failure), _) => format!(": {}: {}", failure.error, failure.root_cause),
+        (None, Some(reason)) => format!(": {reason}"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "[{done}/{total}] {} {} ({:.1} s){}",
+        outcome.target,
+        outcome.kind(),
+        outcome.duration_ms as f64 / 1000.0,
+        terminal_line(&detail)
+    )
+}
 
 #[derive(Debug)]
 pub struct Progress {
@@ -38,19 +56,7 @@ impl Progress {
         if outcome.kind() == OutcomeKind::Failed {
             self.failed += 1;
         }
-        let detail = match (outcome.failure(), outcome.skipped_reason()) {
-            (Some(failure), _) => format!(": {}: {}", failure.error, failure.root_cause),
-            (None, Some(reason)) => format!(": {reason}"),
-            (None, None) => String::new(),
-        };
-        let line = format!(
-            "[{}/{}] {} {} ({:.1} s){detail}",
-            self.done,
-            self.total,
-            outcome.target,
-            outcome.kind(),
-            outcome.duration_ms as f64 / 1000.0
-        );
+        let line = landed_line(self.done, self.total, outcome);
         match &self.bar {
             Some(bar) => {
                 if outcome.kind() == OutcomeKind::Failed {
@@ -63,8 +69,10 @@ impl Progress {
         }
     }
 
-    /// A line of its own (a wave begins, a bake), above the bar when there is one.
+    /// A line of its own (a wave begins, a bake, a halt and its reason), above the bar when
+    /// there is one.
     pub fn say(&self, line: &str) {
+        let line = terminal_line(line);
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
@@ -87,5 +95,33 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stackfleet_core::{ErrorName, RootCause};
+
+    use super::*;
+
+    #[test]
+    fn a_landed_target_is_one_line_with_no_escape_sequence() {
+        let mut cause = RootCause::message(
+            "already exists\u{1b}[2K\r\u{1b}[32m[3/3] 333333333333:us-east-1 Created\u{1b}[0m\u{7}",
+        );
+        cause.logical_id = Some("Role\u{1b}]0;owned\u{7}".into());
+        cause.resource_type = Some("AWS::IAM::Role".into());
+        cause.status = Some("CREATE_FAILED".into());
+        let outcome = Outcome::failed(
+            "111111111111:us-east-1".parse().unwrap(),
+            ErrorName::StackFailed,
+            cause,
+            1500,
+            4,
+        );
+        assert_eq!(
+            landed_line(1, 3, &outcome),
+            "[1/3] 111111111111:us-east-1 Failed (1.5 s): StackFailed: Role (AWS::IAM::Role) CREATE_FAILED: already exists [3/3] 333333333333:us-east-1 Created"
+        );
     }
 }

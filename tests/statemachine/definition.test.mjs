@@ -13,6 +13,12 @@ test('the interpreter accepts it with ARN and path checks on', () => {
   assert.doesNotThrow(() => new StateMachine(definition(), { validationOptions: { checkArn: true, checkPaths: true } }));
 });
 
+test('Discover names the run after the execution and the time it started: a name used again is another run', () => {
+  const discover = definition().States.Discover;
+  assert.equal(discover.Parameters['execution.$'], '$$.Execution.Name');
+  assert.equal(discover.Parameters['startTime.$'], '$$.Execution.StartTime');
+});
+
 test('the Map is Distributed, with Standard child executions and concurrency from the input', () => {
   const deploy = definition().States.Deploy;
   assert.equal(deploy.Type, 'Map');

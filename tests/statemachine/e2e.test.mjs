@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FEDERATION, example, execute, fixture, org, runObject, uploaded } from './harness.mjs';
+import { FEDERATION, example, execute, fixture, org, runObject, runOf, uploaded } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
@@ -73,8 +73,9 @@ test('a rollout to 20 accounts: 3 fail for a real reason, the resume of what is 
   });
   const resumeInput = runObject(firstReport.resumeInputKey);
   await t.test("the resume input in the run bucket is the run's document, resuming it", () => {
-    assert.equal(firstReport.resumeInputKey, 'runs/e2e-first/resume-input.json');
-    assert.equal(resumeInput.resume, 'e2e-first');
+    assert.match(runOf(first), /^e2e-first-\d{8}T\d{6}Z$/, 'the run is the execution\'s name and start time');
+    assert.equal(firstReport.resumeInputKey, `runs/${runOf(first)}/resume-input.json`);
+    assert.equal(resumeInput.resume, runOf(first));
     assert.equal(resumeInput.stackName, 'org-federation');
     assert.deepEqual(resumeInput.targets.ous, [state.ous.Prod]);
   });
@@ -124,7 +125,7 @@ test('an error the worker throws is retried by its name, then caught and recorde
   assert.equal(report.summary.failed, 1);
   assert.equal(report.failures[0].error, 'Internal');
   const resumeInput = runObject(report.resumeInputKey);
-  assert.equal(resumeInput.resume, 'e2e-unreachable');
+  assert.equal(resumeInput.resume, runOf(run));
   assert.deepEqual(resumeInput.targets.list, [unreachable]);
 });
 

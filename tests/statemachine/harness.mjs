@@ -153,6 +153,22 @@ export function org(...args) {
   }).trim();
 }
 
+/**
+ * The run Discover named for an execution (its records are under `runs/<run>/`): the execution's
+ * name and the second it started, `<name>-YYYYMMDDTHHMMSSZ`.
+ */
+export function runOf(result) {
+  const discover = result.calls.find((c) => c.state === 'Discover' && c.output);
+  if (!discover) throw new Error(`Discover did not answer: ${JSON.stringify(result.calls.map((c) => c.state))}`);
+  return discover.output.run;
+}
+
+/** The keys of the run bucket under any run of the execution named `name`. */
+export function recordsOf(name) {
+  const run = new RegExp(`^runs/${name}-\\d{8}T\\d{6}Z/`);
+  return Object.keys(JSON.parse(org('objects', 'stackfleet-runs'))).filter((key) => run.test(key));
+}
+
 /** The JSON object at `key` of the run bucket (moto's S3), as the Lambdas wrote it. */
 export function runObject(key) {
   return JSON.parse(org('get', 'stackfleet-runs', key));

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execute, org } from './harness.mjs';
+import { execute, org, recordsOf, runOf } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const state = JSON.parse(readFileSync(process.env.STACKFLEET_E2E_STATE, 'utf8'));
@@ -97,9 +97,10 @@ test('referenced secrets reach the stacks and no artefact of the run', async (t)
   });
   await t.test('no object of the run bucket (records, reports, re-run inputs) holds them', () => {
     const objects = JSON.parse(org('objects', 'stackfleet-runs'));
-    const ours = Object.keys(objects).filter((key) => key.startsWith(`runs/${execution}/`));
-    assert.ok(ours.some((key) => key.startsWith(`runs/${execution}/report.json`)), JSON.stringify(ours));
-    assert.ok(ours.some((key) => key.startsWith(`runs/${execution}/report.md`)), JSON.stringify(ours));
+    const records = `runs/${runOf(referenced)}/`;
+    const ours = Object.keys(objects).filter((key) => key.startsWith(records));
+    assert.ok(ours.some((key) => key.startsWith(`${records}report.json`)), JSON.stringify(ours));
+    assert.ok(ours.some((key) => key.startsWith(`${records}report.md`)), JSON.stringify(ours));
     assert.deepEqual(found(JSON.stringify(objects), canaries), []);
   });
   await t.test("the Lambdas' logs do not either", () => {
@@ -117,6 +118,5 @@ test('a NoEcho value in plaintext is refused at Discover, by name, before anythi
   assert.match(refused.cause, /parameter DbPassword is NoEcho in the template and given in plaintext/);
   assert.ok(!refused.cause.includes(PLAIN_CANARY), refused.cause);
   assert.deepEqual(refused.calls.map((c) => c.state), ['Discover']);
-  const objects = JSON.parse(org('objects', 'stackfleet-runs'));
-  assert.deepEqual(Object.keys(objects).filter((key) => key.startsWith(`runs/${execution}/`)), []);
+  assert.deepEqual(recordsOf(execution), []);
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FEDERATION, example, execute, org, runObject, stacksIn, uploaded } from './harness.mjs';
+import { FEDERATION, example, execute, org, runObject, runOf, stacksIn, uploaded } from './harness.mjs';
 
 const lambda = process.env.STACKFLEET_LAMBDA;
 const statePath = process.env.STACKFLEET_E2E_STATE;
@@ -106,7 +106,7 @@ test('a canary failure halts with nothing beyond the canary touched; after the f
   org('fix', statePath, 'waves-canary', conflict);
   const resumeInput = runObject(firstReduced.resumeInputKey);
   await t.test("the resume input is the run's document, resuming it", () => {
-    assert.equal(resumeInput.resume, 'waves-canary');
+    assert.equal(resumeInput.resume, runOf(first));
     assert.deepEqual(resumeInput.waves, waves);
   });
   const resumed = await execute(resumeInput, 'waves-canary-resume', lambda, {}, { waits: quick });

@@ -271,7 +271,8 @@ async fn status_counts_targets_from_the_map_run_and_failures_from_the_store() {
         },
     );
     let store = FakeStore::new();
-    let keys = RunKeys::new(&RunId::from_lossy("deploy-2"));
+    let run = sfn.executions()[0].run();
+    let keys = RunKeys::new(&run);
     for marker in [
         "111111111111-us-east-1",
         "222222222222-us-east-1",
@@ -283,7 +284,7 @@ async fn status_counts_targets_from_the_map_run_and_failures_from_the_store() {
             .unwrap();
     }
     // Another run's markers are not this run's failures.
-    let other = RunKeys::new(&RunId::from_lossy("deploy-20"));
+    let other = RunKeys::new(&stackfleet_core::run_ids::of_execution("deploy-20", 0));
     store
         .put(
             &format!("{}444444444444-us-east-1", other.failed()),
@@ -301,6 +302,7 @@ async fn status_counts_targets_from_the_map_run_and_failures_from_the_store() {
         (800, 512, 50, 238)
     );
     assert_eq!(status.failed, Some(3));
+    assert_eq!(status.run, run);
     assert_eq!(status.reduced, None, "no summary before Reduce");
 
     let without_store = operator::status(&sfn, None::<&FakeStore>, &arn).await.unwrap();

@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod errors;
+pub mod escape;
 pub mod executions;
 pub mod ids;
 pub mod lifecycle;
@@ -16,6 +17,7 @@ pub mod preflight;
 pub mod remembered;
 pub mod report;
 pub mod rollout;
+pub mod run_ids;
 pub mod run_keys;
 pub mod secrets;
 pub mod spec;

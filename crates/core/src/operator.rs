@@ -17,8 +17,8 @@ use crate::wire::reduce::Reduced;
 pub const BUCKET_TAG: &str = "stackfleet:bucket";
 /// The state whose output carries the summary and the resume input's key (statemachine.asl.json).
 pub const REDUCE_STATE: &str = "Reduce";
-/// Execution names become run IDs, which stop at 64 characters: the name stays within them.
-const NAME_LIMIT: usize = 64;
+/// The run ID holds the whole name, before the start time (`run_ids`).
+const NAME_LIMIT: usize = crate::run_ids::NAME_ROOM;
 const HASH_CHARS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +168,8 @@ pub struct RunStatus {
     pub items: Option<ItemCounts>,
     /// Targets recorded Failed so far (their markers in the store); `None` without a store.
     pub failed: Option<usize>,
+    /// The run whose records are the execution's: `runs/<run>/` in the run bucket.
+    pub run: RunId,
     /// The summary, once Reduce has run.
     pub reduced: Option<Reduced>,
 }
@@ -181,9 +183,10 @@ pub async fn status<E: Executions, S: RunStore>(
 ) -> Result<RunStatus, OperatorError> {
     let execution = described(executions, arn).await?;
     let items = executions.item_counts(arn).await?;
+    let run = execution.run();
     let failed = match store {
         Some(store) => {
-            let prefix = RunKeys::new(&RunId::from_lossy(&execution.name)).failed();
+            let prefix = RunKeys::new(&run).failed();
             let prefix = prefix.as_str();
             let markers = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
             Some(markers.len())
@@ -195,6 +198,7 @@ pub async fn status<E: Executions, S: RunStore>(
         execution,
         items,
         failed,
+        run,
         reduced,
     })
 }
@@ -356,10 +360,9 @@ mod tests {
         let long: StackName = "a".repeat(128).parse().unwrap();
         let name = execution_name(&long, &json!({}));
         assert_eq!(name.len(), NAME_LIMIT);
-        assert_eq!(
-            RunId::from_lossy(&name).as_str(),
-            name,
-            "the run ID is the name itself"
+        assert!(
+            crate::run_ids::name_fits(&name),
+            "the run ID holds the whole name"
         );
     }
 }

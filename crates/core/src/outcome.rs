@@ -182,6 +182,36 @@ impl Outcome {
         }
     }
 
+    /// A target whose outcome object at `location` could not be read, or is not an outcome of
+    /// it: Failed (Internal) with the error and the place, so that the rest of the report
+    /// stands and a re-run or a resume deploys the target again (one that finds its stack done
+    /// reads Unchanged).
+    pub fn unreadable(target: Target, location: &str, error: impl fmt::Display) -> Self {
+        Self::failed(
+            target,
+            ErrorName::Internal,
+            RootCause::message(format!(
+                "the outcome object {location} could not be read: {error}"
+            )),
+            0,
+            0,
+        )
+    }
+
+    /// `target`'s outcome as stored at `location` (`text`), or `unreadable` when the text is
+    /// not an outcome of that target.
+    pub fn stored(target: Target, location: &str, text: &str) -> Self {
+        match serde_json::from_str::<Self>(text) {
+            Ok(outcome) if outcome.target == target => outcome,
+            Ok(outcome) => Self::unreadable(
+                target,
+                location,
+                format_args!("it holds the outcome of {}", outcome.target),
+            ),
+            Err(error) => Self::unreadable(target, location, format_args!("not an outcome: {error}")),
+        }
+    }
+
     pub fn kind(&self) -> OutcomeKind {
         self.verdict.kind()
     }
@@ -256,6 +286,36 @@ mod tests {
             json!({ "target": "111111111111:us-east-1", "kind": "Created", "durationMs": 0, "awsCalls": 3 });
         let outcome: Outcome = serde_json::from_value(created).unwrap();
         assert_eq!((outcome.kind(), outcome.failure()), (OutcomeKind::Created, None));
+    }
+
+    #[test]
+    fn a_stored_outcome_that_does_not_read_is_its_target_failing_with_the_error() {
+        let key = "runs/r1/outcomes/111111111111-us-east-1.json";
+        let created =
+            json!({ "target": "111111111111:us-east-1", "kind": "Created", "durationMs": 0, "awsCalls": 3 });
+        let read = Outcome::stored(target(), key, &created.to_string());
+        assert_eq!(read.kind(), OutcomeKind::Created);
+
+        let cause = |outcome: Outcome| {
+            let failure = outcome.failure().cloned().unwrap();
+            assert_eq!((outcome.target, failure.error), (target(), ErrorName::Internal));
+            failure.root_cause.reason
+        };
+        assert_eq!(
+            cause(Outcome::stored(
+                target(),
+                key,
+                "{\"target\": \"111111111111:us-east-1\", \"kind\""
+            )),
+            "the outcome object runs/r1/outcomes/111111111111-us-east-1.json could not be read: \
+             not an outcome: EOF while parsing an object at line 1 column 43"
+        );
+        let elsewhere = created.to_string().replace("111111111111", "222222222222");
+        assert_eq!(
+            cause(Outcome::stored(target(), key, &elsewhere)),
+            "the outcome object runs/r1/outcomes/111111111111-us-east-1.json could not be read: \
+             it holds the outcome of 222222222222:us-east-1"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::ErrorName;
+use crate::escape::{junit, markdown_inline};
 use crate::ids::{RunId, StackName, Target};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::waves::{Halt, Wave};
@@ -245,7 +246,8 @@ impl Report {
         if let Some(halt) = &self.halt {
             let _ = writeln!(
                 md,
-                "**The rollout {halt}.** The targets of later waves were not started.\n"
+                "**The rollout {}.** The targets of later waves were not started.\n",
+                markdown_inline(&halt.to_string())
             );
         }
         if self.waves.len() > 1 {
@@ -254,7 +256,7 @@ impl Report {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} |",
-                    wave.name,
+                    markdown_inline(&wave.name),
                     wave.targets.len(),
                     wave.bake_seconds,
                     wave.failure_tolerance
@@ -271,7 +273,7 @@ impl Report {
                     "- **{}**, {}: {}\n  - {}",
                     targets_count(group.targets.len()),
                     group.error,
-                    group.cause,
+                    markdown_inline(&group.cause),
                     targets.join(", ")
                 );
             }
@@ -294,10 +296,10 @@ impl Report {
                 "| {} | {} | {} | {:.1} | {} | {} |",
                 outcome.target,
                 outcome.kind(),
-                outcome.final_status.as_ref().map(|s| s.as_str()).unwrap_or("-"),
+                markdown_inline(outcome.final_status.as_ref().map_or("-", |s| s.as_str())),
                 outcome.duration_ms as f64 / 1000.0,
                 outcome.aws_calls,
-                detail.replace('|', "\\|").replace('\n', " ")
+                markdown_inline(&detail)
             );
         }
         md
@@ -313,13 +315,13 @@ impl Report {
                 (Some(failure), _) => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     status.set_type(failure.error.as_str());
-                    status.set_message(failure.root_cause.to_string());
+                    status.set_message(junit(&failure.root_cause.to_string()));
                     status
                 }
                 (None, OutcomeKind::Skipped) => {
                     let mut status = TestCaseStatus::skipped();
                     if let Some(reason) = outcome.skipped_reason() {
-                        status.set_message(reason.to_owned());
+                        status.set_message(junit(reason));
                     }
                     status
                 }

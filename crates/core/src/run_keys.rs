@@ -33,6 +33,14 @@ impl RunKeys {
         format!("{}{}-{}.json", self.outcomes(), target.account, target.region)
     }
 
+    /// The target whose outcome `key` is (`outcome`'s inverse); `None` for any other key.
+    pub fn outcome_target(&self, key: &str) -> Option<Target> {
+        let name = key.strip_prefix(&self.outcomes())?.strip_suffix(".json")?;
+        // An account ID holds no '-': the first one ends it.
+        let (account, region) = name.split_once('-')?;
+        Some(Target::new(account.parse().ok()?, region.parse().ok()?))
+    }
+
     /// One empty object per failed target, under its wave: what `stackfleet status` counts
     /// while the run goes on, and what a wave's budget is checked against, with one LIST call
     /// per thousand failures instead of a GET per outcome.
@@ -97,6 +105,21 @@ impl RunKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outcome_key_names_its_target_and_no_other_key_does() {
+        let keys = RunKeys::new(&"r1".parse().unwrap());
+        let target: Target = "111111111111:us-gov-west-1".parse().unwrap();
+        assert_eq!(keys.outcome_target(&keys.outcome(&target)), Some(target));
+        for other in [
+            "runs/r1/outcomes/notes.txt",
+            "runs/r1/outcomes/111111111111-us-east-1.json.bak",
+            "runs/r2/outcomes/111111111111-us-east-1.json",
+            "runs/r1/outcomes/11111111111-us-east-1.json",
+        ] {
+            assert_eq!(keys.outcome_target(other), None, "{other}");
+        }
+    }
 
     /// tests/fixtures/run-keys.json is what the CDK app's IAM grants are checked against (jest):
     /// the layout is written here, in Rust, and read there.

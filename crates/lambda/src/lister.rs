@@ -11,6 +11,7 @@ use stackfleet_core::preflight::{preflight, PreflightError};
 use stackfleet_core::remembered::Remembered;
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::run_ids;
 use stackfleet_core::secrets::{no_echo_declared, refuse_plaintext_no_echo};
 use stackfleet_core::targeting::{admit, resolve, wave_choices, within_scope, TargetingError};
 use stackfleet_core::template::TemplateRef;
@@ -249,6 +250,21 @@ async fn pin_template<T: TemplateObjects>(
     Ok((pinned, no_echo))
 }
 
+/// The run of the execution that asks (`run_ids::of_execution`, one mapping for the lister and
+/// the operator commands).
+fn run_of(request: &ListerRequest) -> Result<RunId, LambdaError> {
+    let Some(start_time) = &request.start_time else {
+        tracing::warn!(execution = %request.execution, "no startTime: the state machine's definition is older than the lister; the run is named after the execution alone");
+        return Ok(run_ids::legacy_of_execution(&request.execution));
+    };
+    let started_at_ms = run_ids::start_time_ms(start_time).ok_or_else(|| {
+        LambdaError::invalid(format!(
+            "startTime: {start_time:?} is not an RFC 3339 time; the state machine passes $$.Execution.StartTime"
+        ))
+    })?;
+    Ok(run_ids::of_execution(&request.execution, started_at_ms))
+}
+
 pub async fn list<O, V, A, T, S>(
     ports: ListerPorts<'_, O, V, A, T, S>,
     settings: &ListerSettings,
@@ -271,7 +287,7 @@ where
     } = ports;
     // Every part of Discover asks the Organization through this one: each question once.
     let org = &Remembered::new(org);
-    let run = RunId::from_lossy(&request.execution);
+    let run = run_of(&request)?;
     let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
     within_worker_concurrency(rollout.resolved.concurrency, settings.worker_concurrency)?;
     let (pinned, declared_no_echo) = pin_template(templates, &mut rollout).await?;

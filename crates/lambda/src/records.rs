@@ -1,7 +1,7 @@
 //! What a run keeps in the store, and where: everything under `runs/<run>/`.
 
 use serde::{Deserialize, Serialize};
-use stackfleet_core::ports::RunStore;
+use stackfleet_core::ports::{PortError, RunStore};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RolloutSpec, RunId, Target};
 
 use crate::error::LambdaError;
@@ -38,6 +38,37 @@ pub async fn required<S: RunStore, T: for<'de> Deserialize<'de>>(
             format!("{key} is missing: was this run discovered by the lister?"),
         )
     })
+}
+
+/// The outcome at `key`, one of the run's outcome keys; `None` if it is gone, or if the key
+/// names no target (a stray object under outcomes/, left out of the report). An object that
+/// cannot be read, or is not that target's outcome, is the target's Failed outcome with the error
+/// and the key: one bad object is its target's problem, not the report's. Throttling and
+/// transport errors fail the step instead, which the state machine retries: a passing fault must
+/// not read as a failed target.
+pub async fn stored_outcome<S: RunStore>(
+    store: &S,
+    keys: &RunKeys,
+    key: &str,
+) -> Result<Option<Outcome>, LambdaError> {
+    let read = match store.get(key).await {
+        Err(error @ (PortError::Throttled(_) | PortError::Transport(_))) => return Err(error.into()),
+        Ok(None) => return Ok(None),
+        Ok(Some(text)) => Ok(text),
+        Err(error) => Err(error),
+    };
+    let Some(target) = keys.outcome_target(key) else {
+        tracing::warn!(
+            key,
+            "an object under outcomes/ that is no target's outcome: left out of the report"
+        );
+        return Ok(None);
+    };
+    let outcome = match read {
+        Ok(text) => Outcome::stored(target, key, &text),
+        Err(error) => Outcome::unreadable(target, key, error),
+    };
+    Ok(Some(outcome))
 }
 
 /// The outcome, then (for a failure) its marker under its wave: a marker never stands for a

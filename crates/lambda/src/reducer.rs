@@ -78,8 +78,9 @@ pub async fn reduce<S: RunStore>(
     let prefix = keys.outcomes();
     let prefix = prefix.as_str();
     let outcome_keys = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
+    let keys = &keys;
     let mut outcomes: Vec<Outcome> = stream::iter(outcome_keys)
-        .map(|key| async move { get_json::<S, Outcome>(store, &key).await })
+        .map(|key| async move { records::stored_outcome(store, keys, &key).await })
         .buffer_unordered(READS_IN_FLIGHT)
         .try_filter_map(|found| async move { Ok(found) })
         .try_collect()

@@ -103,7 +103,11 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
     .await
     .unwrap();
 
-    assert_eq!(discovered.run.as_str(), "deploy-2026-11-21-1");
+    assert_eq!(
+        discovered.run.as_str(),
+        "deploy-2026-11-21-1-20261121T101413Z",
+        "the execution's name and the second it started"
+    );
     assert_eq!(
         listed(&store, &discovered.run).await,
         vec![
@@ -115,7 +119,7 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
     assert_eq!((discovered.targets, discovered.skipped), (3, 1));
     let record: stackfleet_core::wire::lister::RunRecord = serde_json::from_str(
         &store
-            .get("runs/deploy-2026-11-21-1/run.json")
+            .get("runs/deploy-2026-11-21-1-20261121T101413Z/run.json")
             .await
             .unwrap()
             .unwrap(),
@@ -133,7 +137,7 @@ async fn the_lister_writes_the_run_and_returns_compact_targets() {
         "outcomes/123456789012-us-east-1.json",
     ] {
         assert!(
-            keys.contains(&format!("runs/deploy-2026-11-21-1/{key}")),
+            keys.contains(&format!("runs/deploy-2026-11-21-1-20261121T101413Z/{key}")),
             "{key} in {keys:?}"
         );
     }
@@ -205,7 +209,7 @@ async fn bad_execution_input_is_refused_by_name() {
     .unwrap_err();
     assert_eq!(error.name, ErrorName::TemplateInvalid);
     assert!(
-        store.keys().iter().all(|k| !k.starts_with("runs/bad/")),
+        store.keys().iter().all(|k| !k.starts_with("runs/bad-")),
         "a refused run writes nothing"
     );
 }

@@ -63,6 +63,7 @@ async fn no_state_passes_256_kib_at_20000_targets_and_20000_distinct_failures() 
     let mut largest = Largest::default();
     let request = ListerRequest {
         execution: "org-baseline-scale".into(),
+        start_time: Some(support::START_TIME.into()),
         input,
     };
     largest.saw("Discover (input)", size(&request));

@@ -9,11 +9,14 @@ use serde_json::{json, Value};
 use stackfleet_aws::fake::{FakeCloud, FakeOrganization, FakeStore, ROOT};
 use stackfleet_core::policy::InputPolicy;
 use stackfleet_core::report::Report;
+use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{ErrorName, OutcomeKind};
 use stackfleet_lambda::error::LambdaError;
 use stackfleet_lambda::input::Acceptance;
 use stackfleet_lambda::lister::{Discovered, ListerSettings};
-use support::{account, discover_on, fixture, rollout, target, templates, Machine, TEMPLATE, TEMPLATE_URL};
+use support::{
+    account, discover_on, fixture, rollout, run_of, target, templates, Machine, TEMPLATE, TEMPLATE_URL,
+};
 
 const PROD: &str = "ou-ab12-prod0001";
 const SANDBOX: &str = "ou-ab12-sand0001";
@@ -88,7 +91,7 @@ impl Bench {
 
     /// A refusal leaves nothing behind: no record of the run, no AWS call in any target.
     fn nothing_written(&self, name: &str) {
-        let prefix = format!("runs/{name}/");
+        let prefix = format!("runs/{}/", run_of(name));
         assert!(
             self.store.keys().iter().all(|k| !k.starts_with(&prefix)),
             "{:?}",
@@ -226,9 +229,7 @@ async fn a_new_account_gets_the_default_exactly_and_only_within_its_targeting() 
             .await
             .unwrap();
         assert_eq!((run.targets, run.skipped), (0, 1), "{name}");
-        let outcome = bench
-            .store
-            .object(&format!("runs/{name}/outcomes/{}-us-east-1.json", account(n)));
+        let outcome = bench.store.object(&RunKeys::new(&run.run).outcome(&target(n)));
         assert!(
             outcome.contains("a new account not deployed to") && outcome.contains(why),
             "{outcome}"
@@ -298,7 +299,7 @@ async fn a_template_written_mid_run_reaches_no_later_target() {
     );
 
     // The run record keeps the pin too.
-    let stored = machine.store.object("runs/pinned/run.json");
+    let stored = machine.store.object(&RunKeys::new(&ended.reduced.run).record());
     assert!(stored.contains(&pinned.sha256), "{stored}");
 }
 
@@ -333,7 +334,7 @@ async fn unpinnable_templates_are_refused_before_anything_is_touched() {
             .store
             .keys()
             .iter()
-            .all(|k| !k.starts_with(&format!("runs/{name}/"))));
+            .all(|k| !k.starts_with(&format!("runs/{name}-"))));
     }
     assert!(!machine.touched(&target(0)));
 }
@@ -391,7 +392,7 @@ async fn a_resume_after_the_default_changed_is_held_to_the_new_default() {
     let resume = machine.resume_input(&first.reduced).await;
     assert_eq!(
         resume,
-        json!({"failureTolerance": "100%", "resume": "before-fix"}),
+        json!({"failureTolerance": "100%", "resume": first.reduced.run}),
         "the input as given"
     );
 
@@ -400,6 +401,6 @@ async fn a_resume_after_the_default_changed_is_held_to_the_new_default() {
     machine.settings.default_spec = default("right");
     let second = machine.discover("after-fix", resume).await.unwrap();
     assert_eq!(second.targets, 1, "only what is left");
-    let spec = machine.store.object("runs/after-fix/spec.json");
+    let spec = machine.store.object(&RunKeys::new(&second.run).spec());
     assert!(spec.contains(r#""Env":"right""#), "{spec}");
 }

@@ -38,10 +38,12 @@ impl FakeStore {
 
     /// The object at `key`; a test that reads one that is not there fails here.
     pub fn object(&self, key: &str) -> String {
-        self.objects()
+        // One guard: taking the lock again to list the keys would deadlock instead of failing.
+        let objects = self.objects();
+        objects
             .get(key)
             .cloned()
-            .unwrap_or_else(|| panic!("no object {key} in {:?}", self.keys()))
+            .unwrap_or_else(|| panic!("no object {key} in {:?}", objects.keys().collect::<Vec<_>>()))
     }
 
     pub fn keys(&self) -> Vec<String> {

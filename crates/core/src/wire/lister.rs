@@ -11,8 +11,14 @@ use crate::rollout::FailureTolerance;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListerRequest {
-    /// The execution's name (`$$.Execution.Name`): the run's ID is made from it.
+    /// The execution's name (`$$.Execution.Name`): the run's ID is made from it and
+    /// `start_time` (`run_ids::of_execution`).
     pub execution: String,
+    /// When the execution started (`$$.Execution.StartTime`, RFC 3339): a name used again after
+    /// 90 days is another run. Absent only from a state machine definition older than the
+    /// lister, whose run is then named after the execution alone, as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
     /// The execution input as started: a rollout document (laid over the stored default spec),
     /// or the EventBridge event of a new account. Kept a JSON value here because the lister
     /// tells the two apart and names what is wrong with either.

@@ -29,6 +29,16 @@ pub const TEMPLATE: &str = "Resources:\n  T:\n    Type: AWS::CloudFormation::Wai
 /// The template of tests/fixtures/default-spec.json, at its URL.
 pub const BASELINE: &str = "Resources:\n  Marker:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Name: /stackfleet/baseline\n      Type: String\n      Value: !Ref Env\nParameters:\n  Env:\n    Type: String\n";
 
+/// When `discover_on`'s executions start (`$$.Execution.StartTime`): their runs end in
+/// `-20261121T101413Z`.
+pub const START_TIME: &str = "2026-11-21T10:14:13.192Z";
+
+/// The run Discover gives the execution `name` started at `START_TIME`.
+pub fn run_of(name: &str) -> stackfleet_core::RunId {
+    let started = stackfleet_core::run_ids::start_time_ms(START_TIME).unwrap();
+    stackfleet_core::run_ids::of_execution(name, started)
+}
+
 pub fn fixture(name: &str) -> Value {
     let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -73,6 +83,7 @@ pub async fn discover_on(
     };
     let request = ListerRequest {
         execution: name.into(),
+        start_time: Some(START_TIME.into()),
         input,
     };
     list(ports, settings, request, 1_000).await
@@ -179,8 +190,10 @@ impl Machine {
             templates: &self.templates,
             store: &self.store,
         };
+        // Started now: the same name discovered again later is another run, as in AWS.
         let request = ListerRequest {
             execution: name.into(),
+            start_time: Some(stackfleet_core::run_ids::start_time_text(self.clock.now_ms())),
             input,
         };
         list(ports, &self.settings, request, self.clock.now_ms()).await
