@@ -46,7 +46,7 @@ export function suppressAcceptedFindings(
     {
       id: IAM5,
       reason:
-        'organizations:DescribeOrganization, ListAccounts, ListAccountsForParent, ' +
+        'organizations:DescribeOrganization, DescribeAccount, ListAccounts, ListAccountsForParent, ' +
         'ListOrganizationalUnitsForParent, ListTagsForResource and cloudformation:ValidateTemplate ' +
         `have no resource-level permissions (read-only calls). ${alarms} ${xray}`,
       appliesTo: ['Resource::*'],

@@ -90,6 +90,7 @@ export function listerStatements({ bucket, templateObjects }: ListerGrants): iam
     allow(
       [
         'organizations:DescribeOrganization',
+        'organizations:DescribeAccount',
         'organizations:ListAccounts',
         'organizations:ListAccountsForParent',
         'organizations:ListOrganizationalUnitsForParent',

@@ -49,6 +49,11 @@ impl<O: Organization> Organization for Metered<O> {
         self.org.list_accounts(page).await
     }
 
+    async fn describe_account(&self, account: &AccountId) -> PortResult<Option<OrgAccount>> {
+        self.count("DescribeAccount");
+        self.org.describe_account(account).await
+    }
+
     async fn list_accounts_for_parent(
         &self,
         parent: &str,

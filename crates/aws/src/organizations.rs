@@ -78,6 +78,22 @@ impl Organization for OrgClient {
         accounts(answer.accounts(), answer.next_token())
     }
 
+    async fn describe_account(&self, id: &AccountId) -> PortResult<Option<OrgAccount>> {
+        match self
+            .client
+            .describe_account()
+            .account_id(id.as_str())
+            .send()
+            .await
+        {
+            Ok(answer) => answer.account().map(account).transpose(),
+            Err(error) => match classify(&error) {
+                PortError::Rejected { code, .. } if code == "AccountNotFoundException" => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn list_accounts_for_parent(
         &self,
         parent: &str,

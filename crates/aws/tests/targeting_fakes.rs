@@ -212,6 +212,11 @@ async fn an_exact_list_is_held_to_the_organization_and_the_selection() {
     let list = listed(&[2, 99, 3, 1, 7, 6, 2, 5]);
 
     let admitted = admit(&org, &selection, &list).await.unwrap();
+    assert_eq!(
+        org.calls(),
+        7,
+        "a short list: each account described once (DescribeAccount)"
+    );
 
     assert_eq!(
         admitted.targets,

@@ -230,6 +230,12 @@ pub trait Organization: Send + Sync {
 
     fn list_accounts(&self, page: Option<&str>) -> impl Future<Output = PortResult<Page<OrgAccount>>> + Send;
 
+    /// One account (DescribeAccount); `None` when it is not a member of the Organization.
+    fn describe_account(
+        &self,
+        account: &crate::ids::AccountId,
+    ) -> impl Future<Output = PortResult<Option<OrgAccount>>> + Send;
+
     /// Accounts directly under a root or OU.
     fn list_accounts_for_parent(
         &self,

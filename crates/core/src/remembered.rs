@@ -18,6 +18,7 @@ type Paged<K, T> = BTreeMap<(K, Option<String>), Page<T>>;
 struct Answers {
     management: Option<AccountId>,
     accounts: Paged<(), OrgAccount>,
+    described: BTreeMap<AccountId, Option<OrgAccount>>,
     accounts_for_parent: Paged<String, OrgAccount>,
     child_ous: Paged<String, String>,
     tags: Paged<AccountId, (String, String)>,
@@ -79,6 +80,17 @@ impl<O: Organization> Organization for Remembered<'_, O> {
             self.org.list_accounts(page),
         )
         .await
+    }
+
+    async fn describe_account(&self, account: &AccountId) -> PortResult<Option<OrgAccount>> {
+        if let Some(known) = self.answers().described.get(account).cloned() {
+            return Ok(known);
+        }
+        let described = self.org.describe_account(account).await?;
+        self.answers()
+            .described
+            .insert(account.clone(), described.clone());
+        Ok(described)
     }
 
     async fn list_accounts_for_parent(

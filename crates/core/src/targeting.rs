@@ -240,6 +240,28 @@ fn tag_list(filters: &[(String, String)]) -> String {
     pairs.join(", ")
 }
 
+/// Lists this long or shorter have each account described (DescribeAccount, one call each);
+/// longer ones list the whole Organization (ListAccounts, one call per 20 accounts: 250 at 5,000).
+const DESCRIBED_AT_MOST: usize = 50;
+
+/// The members among `accounts`, with their status.
+async fn members<O: Organization>(
+    org: &O,
+    accounts: BTreeSet<&AccountId>,
+) -> Result<BTreeMap<AccountId, OrgAccount>, TargetingError> {
+    if accounts.len() > DESCRIBED_AT_MOST {
+        let everyone = all_pages(|page| async move { org.list_accounts(page.as_deref()).await }).await?;
+        return Ok(everyone.into_iter().map(|a| (a.id.clone(), a)).collect());
+    }
+    let mut found = BTreeMap::new();
+    for id in accounts {
+        if let Some(account) = patiently(|| org.describe_account(id)).await? {
+            found.insert(account.id.clone(), account);
+        }
+    }
+    Ok(found)
+}
+
 /// An exact list of targets (a re-run's, a resume's, `targets.list`) held to the same rules as
 /// what `resolve` finds: a target is reported Skipped, with the reason, when its account is not
 /// a member of the Organization, is excluded, inactive, the management account (unless the
@@ -257,8 +279,7 @@ pub async fn admit<O: Organization>(
         return Ok(Resolution::default());
     }
     let management = patiently(|| org.management_account()).await?;
-    let everyone = all_pages(|page| async move { org.list_accounts(page.as_deref()).await }).await?;
-    let by_id: BTreeMap<AccountId, OrgAccount> = everyone.into_iter().map(|a| (a.id.clone(), a)).collect();
+    let by_id = members(org, list.iter().map(|t| &t.account).collect()).await?;
     let mut refused: BTreeMap<AccountId, String> = BTreeMap::new();
     let mut chosen = BTreeSet::new();
     for target in &list {

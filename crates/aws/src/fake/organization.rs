@@ -138,6 +138,20 @@ impl Organization for FakeOrganization {
         self.page(&all, page)
     }
 
+    async fn describe_account(&self, id: &AccountId) -> PortResult<Option<OrgAccount>> {
+        let mut tree = self.tree();
+        tree.calls += 1;
+        if tree.throttles_left > 0 {
+            tree.throttles_left -= 1;
+            return Err(PortError::Throttled("Rate exceeded".into()));
+        }
+        Ok(tree
+            .accounts
+            .iter()
+            .find(|(a, _)| &a.id == id)
+            .map(|(a, _)| a.clone()))
+    }
+
     async fn list_accounts_for_parent(
         &self,
         parent: &str,
