@@ -33,7 +33,7 @@ pub async fn start<S: StackOperations>(
 /// followed to its outcome as a poll would have: what that start's operation came to, not a
 /// second operation (`start` would update a stack we just created and call it Unchanged, or
 /// delete a create of ours that failed and try again). Costs one DescribeStackEvents over
-/// `start` when the stack exists and is not busy; where events carry no token (moto), `start`.
+/// `start` when the stack exists and is not busy; where events carry no token, `start`.
 pub async fn start_again<S: StackOperations>(
     stacks: &S,
     job: &Job<'_>,
