@@ -87,14 +87,20 @@ impl FakeOrganization {
         self.tree().calls
     }
 
-    /// Records a call, throttled if asked to be, then pages `items`.
-    fn page<T: Clone>(&self, items: &[T], page: Option<&str>) -> PortResult<Page<T>> {
+    /// Records a call, throttled if asked to be; the tree to answer it from.
+    fn called(&self) -> PortResult<MutexGuard<'_, Tree>> {
         let mut tree = self.tree();
         tree.calls += 1;
         if tree.throttles_left > 0 {
             tree.throttles_left -= 1;
             return Err(PortError::Throttled("Rate exceeded".into()));
         }
+        Ok(tree)
+    }
+
+    /// Records a call, throttled if asked to be, then pages `items`.
+    fn page<T: Clone>(&self, items: &[T], page: Option<&str>) -> PortResult<Page<T>> {
+        let tree = self.called()?;
         // Pages are numbered: the first `empty_pages` are empty, then `page_size` items each.
         let index: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
         let next = |has_more: bool| has_more.then(|| (index + 1).to_string());
@@ -139,12 +145,7 @@ impl Organization for FakeOrganization {
     }
 
     async fn describe_account(&self, id: &AccountId) -> PortResult<Option<OrgAccount>> {
-        let mut tree = self.tree();
-        tree.calls += 1;
-        if tree.throttles_left > 0 {
-            tree.throttles_left -= 1;
-            return Err(PortError::Throttled("Rate exceeded".into()));
-        }
+        let tree = self.called()?;
         Ok(tree
             .accounts
             .iter()
