@@ -1,6 +1,6 @@
 //! How soon a local run notices that an operation ended, with the default flags (poll interval
-//! 10 s): early looks at 1.25, 2.5 and 5 s, then every 10 s. On the fakes and paused time, so the
-//! durations are exact.
+//! 10 s): a look at once, early looks at 1.25, 2.5 and 5 s, then every 10 s. On the fakes and
+//! paused time, so the durations are exact.
 
 use std::time::Duration;
 
@@ -41,9 +41,18 @@ async fn a_forty_second_operation_is_noticed_as_it_ends() {
     assert_eq!(outcome.duration_ms, 40_000, "the look at 40 s finds it done");
     assert_eq!(
         outcome.aws_calls,
-        3 + 7,
-        "assume, describe, create, looks at 1.25, 2.5, 5, 10, 20, 30 and 40 s"
+        3 + 8,
+        "assume, describe, create, looks at once and at 1.25, 2.5, 5, 10, 20, 30 and 40 s"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operation_that_ends_as_it_is_launched_is_noticed_at_once() {
+    // As an emulator (moto, LocalStack) ends every operation.
+    let outcome = create_taking(0.0).await;
+
+    assert_eq!(outcome.duration_ms, 0, "a fixed 10 s interval noticed it at 10 s");
+    assert_eq!(outcome.aws_calls, 4, "assume, describe, create, one look");
 }
 
 #[tokio::test(start_paused = true)]
@@ -54,7 +63,10 @@ async fn an_operation_of_a_second_is_noticed_a_quarter_second_after_it_ends() {
         outcome.duration_ms, 1_250,
         "a fixed 10 s interval noticed it at 10 s"
     );
-    assert_eq!(outcome.aws_calls, 4, "assume, describe, create, one look");
+    assert_eq!(
+        outcome.aws_calls, 5,
+        "assume, describe, create, looks at once and at 1.25 s"
+    );
 }
 
 #[tokio::test(start_paused = true)]

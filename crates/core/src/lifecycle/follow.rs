@@ -73,15 +73,27 @@ enum NextLook {
     HandBack(Duration),
 }
 
-/// `hand_back_at_ms`: when the caller must have the target back (`None`: never, a local run).
-fn next_look(job: &Job<'_>, state: &InFlight, now_ms: u64, hand_back_at_ms: Option<u64>) -> NextLook {
+/// `launched`: the step that left `state` launched its operation (see `schedule`: the first look
+/// is at once). `hand_back_at_ms`: when the caller must have the target back (`None`: never, a
+/// local run).
+fn next_look(
+    job: &Job<'_>,
+    state: &InFlight,
+    launched: bool,
+    now_ms: u64,
+    hand_back_at_ms: Option<u64>,
+) -> NextLook {
     let poll = job.spec.poll_interval();
     // The operation (or the wait for somebody else's) began when its deadline was set.
     let began_ms = state
         .deadline_ms
         .saturating_sub(millis(job.spec.operation_timeout()));
     let age = Duration::from_millis(now_ms.saturating_sub(began_ms));
-    let wait = schedule::next_wait(poll, age);
+    let wait = if launched {
+        Duration::ZERO
+    } else {
+        schedule::next_wait(poll, age)
+    };
     let Some(hand_back_at_ms) = hand_back_at_ms else {
         return NextLook::WaitHere(wait);
     };
@@ -185,7 +197,11 @@ pub async fn follow_from<A: AssumeRole>(
             Ok(Step::Done(outcome)) => return Ok(Followed::Done(outcome)),
             Ok(Step::Pending(in_flight)) => {
                 attempt = 0;
-                let wait = match next_look(job, &in_flight, clock.now_ms(), hand_back_at_ms) {
+                // A new deadline: this step launched an operation (or began waiting for one).
+                let launched = state
+                    .as_ref()
+                    .is_none_or(|before| before.deadline_ms != in_flight.deadline_ms);
+                let wait = match next_look(job, &in_flight, launched, clock.now_ms(), hand_back_at_ms) {
                     NextLook::WaitHere(wait) => wait,
                     NextLook::HandBack(wait) => {
                         return Ok(Followed::HandBack {

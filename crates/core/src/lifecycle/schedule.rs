@@ -1,12 +1,15 @@
 //! When to look at a running stack operation again: the one schedule both runners follow (the
 //! local follow loop, and the worker, whose hand-back wait the state machine's Wait obeys).
 //!
-//! **Early looks, then the poll interval.** Small stacks end within seconds, and an emulator
-//! ends them at once: a first look only after a whole poll interval cost every such target
-//! nearly that interval. So the looks come at the poll interval's halves down to one second,
-//! then at every multiple of it: with the default 10 s, at 1.25, 2.5, 5, 10, 20, 30 s ... of the
-//! operation's age. Three looks more than a fixed interval, and never later than it: the fixed
-//! schedule's looks are all still there, so nothing is noticed later than it was.
+//! **At once, early, then the poll interval.** Small stacks end within seconds, and an emulator
+//! (moto, LocalStack) ends them at once: a first look only after a whole poll interval cost every
+//! such target nearly that interval, and a slot of the rollout with it. So the follow loop looks
+//! once as soon as an operation is launched (as a boto3 or AWS CLI waiter does; on AWS that look
+//! nearly always finds it running, one DescribeStacks), then at the poll interval's halves down
+//! to one second, then at every multiple of it: with the default 10 s, at 0, 1.25, 2.5, 5, 10,
+//! 20, 30 s ... of the operation's age. Four looks more than a fixed interval, and never later
+//! than it: the fixed schedule's looks are all still there, so nothing is noticed later than it
+//! was. `next_wait` is the schedule after that first look.
 //!
 //! **Handed back, the wait grows with the operation's age** (the worker only). A look through
 //! the state machine costs three Standard transitions (Wait, Poll, Done?), $0.000075, whatever the
@@ -30,7 +33,8 @@ const FIRST_LOOK_AT_LEAST: Duration = Duration::from_secs(1);
 const MIN_GAP: Duration = Duration::from_millis(500);
 
 /// How old an operation may be and still be waited for inside the worker's invocation: the idle
-/// time of a 128 MB arm64 function that costs what one hand-back does (see the module's note).
+/// time of the worker (arm64, 128 MB: `WORKER_MEMORY_MB` in infra/lib/stackfleet.ts) that costs
+/// what one hand-back does (see the module's note).
 pub const WAIT_INSIDE_INVOCATION: Duration = Duration::from_secs(45);
 
 /// The longest wait handed to the state machine, in poll intervals (five minutes at the default
