@@ -254,7 +254,8 @@ pub struct SpecArgs {
     /// [document: operationTimeoutSeconds; default: 3600].
     #[arg(long, value_name = "SECONDS")]
     pub operation_timeout: Option<u64>,
-    /// Seconds between two looks at a running operation [document: pollIntervalSeconds; default: 10].
+    /// Seconds between two looks at a running operation once its early looks (at once, then at
+    /// this interval's halves down to 1 s) are over [document: pollIntervalSeconds; default: 10].
     #[arg(long, value_name = "SECONDS")]
     pub poll_interval: Option<u64>,
     /// Names this rollout in tokens and role session names; a pipeline that retries with the

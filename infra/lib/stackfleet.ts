@@ -33,6 +33,13 @@ const REPO_ROOT = path.join(__dirname, '..', '..');
  * TimeoutSeconds (330) is larger still, so Lambda's timeout is the one that fires, and a retried
  * States.Timeout never overlaps a live invocation. test/state-machine.test.ts holds the three. */
 const WORKER_TIMEOUT = Duration.seconds(150);
+/** The worker's memory: the smallest Lambda offers, half the price of every second it waits
+ * inside an invocation for an operation's early looks (its peak RSS is about 20 MiB: README,
+ * "Lambda footprint"). core's lifecycle/schedule.rs prices that wait at this size
+ * (WAIT_INSIDE_INVOCATION), and tests/statemachine/cost.mjs too. */
+const WORKER_MEMORY_MB = 128;
+/** The lister and reducer hold a whole Organization's listing or a run's outcomes. */
+const LISTER_REDUCER_MEMORY_MB = 256;
 /** Discover lists a whole Organization and Reduce reads every outcome: Lambda's maximum. The
  * reducer also serves the Gate step, whose Task gives up at 300 s (TimeoutSeconds in the ASL), so
  * for the Gate the Task's timeout, not this one, is the limit: see test/state-machine.test.ts. */
@@ -128,7 +135,14 @@ export class Stackfleet extends Construct {
 
     this.bucket = this.recordsBucket(props.runRetentionDays ?? 90);
 
-    const rustFunction = (name: string, role: iam.Role, timeout: Duration, reserved: number | undefined, environment: Record<string, string>) => {
+    const rustFunction = (
+      name: string,
+      role: iam.Role,
+      timeout: Duration,
+      reserved: number | undefined,
+      environment: Record<string, string>,
+      memorySize = LISTER_REDUCER_MEMORY_MB,
+    ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: logRetention });
       logGroup.grantWrite(role);
       return new RustFunction(this, name, {
@@ -138,7 +152,7 @@ export class Stackfleet extends Construct {
         bundling: { cargoLambdaFlags: ['--package', 'stackfleet-lambda'] },
         architecture: lambda.Architecture.ARM_64,
         runtime: 'provided.al2023',
-        memorySize: 256,
+        memorySize,
         timeout,
         reservedConcurrentExecutions: reserved,
         tracing: lambda.Tracing.ACTIVE,
@@ -177,7 +191,7 @@ export class Stackfleet extends Construct {
         secretKmsKeyArns: props.secretKmsKeyArns ?? [],
       })
       .forEach((statement) => this.workerRole.addToPrincipalPolicy(statement));
-    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, reserved?.worker, {});
+    this.worker = rustFunction('Worker', this.workerRole, WORKER_TIMEOUT, reserved?.worker, {}, WORKER_MEMORY_MB);
 
     const reducerRole = lambdaRole(this, 'ReducerRole');
     permissions.reducerStatements(this.bucket).forEach((statement) => reducerRole.addToPrincipalPolicy(statement));

@@ -8,6 +8,7 @@ use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future, ProvideCredentials};
 use aws_credential_types::Credentials;
+use aws_sdk_cloudformation::config::IdentityCache;
 use stackfleet_core::ids::RunId;
 use stackfleet_core::ports::{AssumeRequest, AssumeRole, PortError, PortResult};
 
@@ -155,10 +156,14 @@ impl AssumeRole for StsAssumer {
             params,
             first: Mutex::new(Some(credentials)),
         };
+        // The session's own identity cache: the config's is shared by every client made from it
+        // and keeps 64 providers, evicting one at random beyond that; an evicted session would
+        // assume its role again on its next call (every call, at concurrency well above 64).
         let config = self
             .cloudformation
             .to_builder()
             .region(Region::new(request.target.region.to_string()))
+            .identity_cache(IdentityCache::lazy().build())
             .credentials_provider(provider)
             .build();
         Ok(CfnStacks::in_target(aws_sdk_cloudformation::Client::from_conf(

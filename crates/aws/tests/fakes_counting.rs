@@ -43,8 +43,8 @@ async fn a_create_costs_assume_describe_create_and_its_polls() {
 
     assert_eq!(outcome.kind(), OutcomeKind::Created);
     assert_eq!(
-        outcome.aws_calls, 5,
-        "assume, describe, create, polls at 15 and 30 s"
+        outcome.aws_calls, 9,
+        "assume, describe, create, looks at once and at 1.875, 3.75, 7.5, 15 and 30 s"
     );
     assert_eq!(outcome.aws_calls as usize, cloud.total_calls());
 }

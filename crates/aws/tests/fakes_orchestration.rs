@@ -65,8 +65,9 @@ async fn a_forty_minute_operation_completes_without_waiting_forty_minutes() {
         "took {:?} of real time",
         wall.elapsed()
     );
-    // assume + describe + create + one describe per 15 s poll over 40 minutes.
-    assert_eq!(outcome.aws_calls, 3 + 160, "{outcome:?}");
+    // assume + describe + create, the early looks at once and at 1.875, 3.75 and 7.5 s, and one
+    // describe per 15 s poll over 40 minutes.
+    assert_eq!(outcome.aws_calls, 3 + 4 + 160, "{outcome:?}");
     assert_eq!(
         cloud.stack_status(&target, "org-baseline"),
         Some(StackStatus::CreateComplete)

@@ -88,7 +88,9 @@ pub struct Rollout {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub operation_timeout_seconds: Option<u64>,
-    /// Seconds between two looks at a running operation. Default: 10.
+    /// Seconds between two looks at a running operation once its early looks (at once, then at
+    /// this interval's halves down to 1 s) are over. Serverless, an operation older than 45 s is looked at through
+    /// the state machine, each wait as long as its age so far, up to 30 of these. Default: 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub poll_interval_seconds: Option<u64>,

@@ -107,8 +107,10 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
 
     /// One invocation. `deadline_ms` is when Lambda ends it (`LambdaEvent.context.deadline`,
     /// milliseconds since the epoch): the target is followed until the next look would come
-    /// within `HAND_BACK_MARGIN` of it, then handed back. A deadline already that close (or
-    /// past, as local emulators may send) still allows one step.
+    /// within `HAND_BACK_MARGIN` of it, or until the operation is old enough that a Wait of the
+    /// state machine costs less than waiting here (core's `lifecycle::schedule`), then handed
+    /// back. A deadline already that close (or past, as local emulators may send) still allows
+    /// one step.
     pub async fn handle(
         &self,
         request: WorkerRequest,

@@ -22,7 +22,7 @@ fn target() -> Target {
 }
 
 /// A run of one target, discovered by the lister as the state machine's first state would,
-/// polling every 10 s.
+/// polling every 10 s, the default (the stored default spec of the fixtures says 1 s).
 async fn seeded_run(store: &FakeStore) -> RunId {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -87,9 +87,11 @@ async fn an_operation_that_ends_well_before_the_deadline_finishes_in_one_invocat
     assert_eq!(response.outcome, Some(OutcomeKind::Created));
     let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
     assert_eq!(outcome.kind(), OutcomeKind::Created);
-    // Looks at 10, 20, 30 and 40 s: the last one finds CREATE_COMPLETE.
+    // Looks at once and at 1.25, 2.5, 5, 10, 20, 30 and 40 s: the last one finds CREATE_COMPLETE
+    // as it ends.
     assert_eq!(clock.now_ms() - invoked_at, seconds(40));
-    assert_eq!(outcome.aws_calls, 3 + 4, "assume, describe, create, four polls");
+    assert_eq!(outcome.duration_ms, seconds(40), "noticed as it ended");
+    assert_eq!(outcome.aws_calls, 3 + 8, "assume, describe, create, eight looks");
 }
 
 #[tokio::test(start_paused = true)]
@@ -107,7 +109,10 @@ async fn a_near_deadline_hands_the_target_back_with_the_margin_left() {
         .unwrap();
 
     assert!(!response.done, "{response:?}");
-    assert_eq!(response.wait_seconds, 10, "the spec's poll interval");
+    assert_eq!(
+        response.wait_seconds, 10,
+        "to the next look of the early schedule, at 40 s"
+    );
     let returned_at = clock.now_ms();
     let margin = u64::try_from(HAND_BACK_MARGIN.as_millis()).unwrap();
     assert!(
@@ -115,7 +120,7 @@ async fn a_near_deadline_hands_the_target_back_with_the_margin_left() {
         "handed back {} ms before the deadline",
         deadline - returned_at
     );
-    // 90 s less the 60 s margin leaves 30 s: looks at 10, 20 and 30 s, none at 40.
+    // 90 s less the 60 s margin leaves 30 s: looks at 0, 1.25, 2.5, 5, 10, 20 and 30 s, none at 40.
     assert_eq!(returned_at - invoked_at, seconds(30), "it used the time it had");
     assert!(stored_outcome(&store, &run).await.is_none());
     assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
@@ -135,6 +140,10 @@ async fn a_deadline_already_past_still_takes_one_step_per_invocation() {
         .unwrap();
     assert!(!started.done, "the create is launched and handed back at once");
     assert_eq!(clock.now_ms(), invoked_at, "no look was waited for");
+    assert_eq!(
+        started.wait_seconds, 2,
+        "the first early look, 1.25 s, in a Wait's whole seconds"
+    );
     assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
 
     let mut response = started;
@@ -144,7 +153,9 @@ async fn a_deadline_already_past_still_takes_one_step_per_invocation() {
         response = worker.handle(poll, EMULATOR_DEADLINE_MS).await.unwrap();
         polls += 1;
     }
-    assert_eq!(polls, 2, "CREATE_IN_PROGRESS at 10 s, CREATE_COMPLETE at 20 s");
+    // The early schedule in whole seconds: looks at 2, 3, 5 and 10 s, CREATE_COMPLETE at 20 s.
+    assert_eq!(polls, 5);
+    assert_eq!(clock.now_ms() - invoked_at, seconds(20));
     assert_eq!(response.outcome, Some(OutcomeKind::Created));
 }
 
@@ -171,16 +182,49 @@ async fn a_long_operation_spans_invocations_and_every_call_is_counted() {
 
     let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
     assert_eq!(outcome.kind(), OutcomeKind::Created);
-    assert!(outcome.duration_ms >= 50 * 60 * 1000);
-    // 90 s of looks per invocation, and the Wait between invocations: about 31 of the 3,000 s.
-    assert!(
-        (29..=33).contains(&invocations),
-        "about one invocation per 100 s: {invocations}"
-    );
+    // The first invocation looks until 40 s; then each hand-back doubles the age (80, 160,
+    // 320 s), at most 300 s later: 620, 920, ... 3,020 s. A fixed 10 s interval, polled for 90 s
+    // per invocation, took 31 invocations and about 2,800 s of Lambda time.
+    assert_eq!(outcome.duration_ms, seconds(3020));
+    assert_eq!(invocations, 13);
     assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
     assert_eq!(
         outcome.aws_calls as usize,
         cloud.total_calls(),
         "one AssumeRole per invocation and every describe are in the outcome"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ten_minute_operation_waits_in_the_state_machine_once_it_is_older_than_45_seconds() {
+    let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
+    let run = seeded_run(&store).await;
+    cloud.script(&target(), [Script::succeed_after(Duration::from_secs(10 * 60))]);
+    let worker = Worker::new(cloud.clone(), store.clone(), clock);
+    let launched_at = clock.now_ms();
+
+    let (mut request, mut waits, mut inside_ms) = (support::start(&run, &target()), Vec::new(), 0);
+    let response = loop {
+        let invoked_at = clock.now_ms();
+        let response = worker.handle(request, invoked_at + seconds(150)).await.unwrap();
+        inside_ms += clock.now_ms() - invoked_at;
+        if response.done {
+            break response;
+        }
+        waits.push(response.wait_seconds);
+        request = wait_then_poll(&response).await;
+    };
+
+    assert_eq!(response.outcome, Some(OutcomeKind::Created));
+    assert_eq!(
+        waits,
+        [40, 80, 160, 300],
+        "each Wait as long as the operation's age, at most 300 s"
+    );
+    assert_eq!(
+        inside_ms,
+        seconds(40),
+        "only the early looks waited inside an invocation"
+    );
+    assert_eq!(clock.now_ms() - launched_at, seconds(620), "noticed at 620 s");
 }

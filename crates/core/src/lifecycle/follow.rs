@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::counted::Counted;
 use super::drive::{assume_failure, millis, region_not_enabled, Clock, DriveOptions};
-use super::{poll, start, start_again, EngineError, InFlight, Job, Progress, Step};
+use super::{poll, schedule, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
 
@@ -15,8 +15,8 @@ use crate::ports::{AssumeRequest, AssumeRole};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Followed {
     Done(Outcome),
-    /// Still running, and the next look would pass the hand-back time: look again after `wait`,
-    /// with this state.
+    /// Still running, and the next look would pass the hand-back time, or costs less through the
+    /// state machine (see `schedule`): look again after `wait` (whole seconds), with this state.
     HandBack {
         state: InFlight,
         wait: Duration,
@@ -65,15 +65,49 @@ impl PassingErrors {
     }
 }
 
-/// How long to wait before looking at a running operation again. The one place that says so:
-/// every driver (this loop, and the state machine's Wait through `Followed::HandBack`) asks here.
-fn next_look(job: &Job<'_>, _state: &InFlight) -> Duration {
-    job.spec.poll_interval()
+/// What to do about a running operation: the one place that says so. Every driver asks here: this
+/// loop, and the state machine's Wait through `Followed::HandBack`. The schedule is `schedule`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NextLook {
+    WaitHere(Duration),
+    HandBack(Duration),
+}
+
+/// `launched`: the step that left `state` launched its operation (see `schedule`: the first look
+/// is at once). `hand_back_at_ms`: when the caller must have the target back (`None`: never, a
+/// local run).
+fn next_look(
+    job: &Job<'_>,
+    state: &InFlight,
+    launched: bool,
+    now_ms: u64,
+    hand_back_at_ms: Option<u64>,
+) -> NextLook {
+    let poll = job.spec.poll_interval();
+    // The operation (or the wait for somebody else's) began when its deadline was set.
+    let began_ms = state
+        .deadline_ms
+        .saturating_sub(millis(job.spec.operation_timeout()));
+    let age = Duration::from_millis(now_ms.saturating_sub(began_ms));
+    let wait = if launched {
+        Duration::ZERO
+    } else {
+        schedule::next_wait(poll, age)
+    };
+    let Some(hand_back_at_ms) = hand_back_at_ms else {
+        return NextLook::WaitHere(wait);
+    };
+    if schedule::cheaper_handed_back(age, wait) || now_ms.saturating_add(millis(wait)) > hand_back_at_ms {
+        let to_deadline = Duration::from_millis(state.deadline_ms.saturating_sub(now_ms));
+        return NextLook::HandBack(schedule::handed_back_wait(poll, age, to_deadline));
+    }
+    NextLook::WaitHere(wait)
 }
 
 /// Follows one target from `from` (`None`: not started yet) until it is done, or until the next
-/// look would pass `hand_back_at_ms` (milliseconds since the epoch; `None`: never). At least one
-/// step is taken whatever the time, so every call makes progress.
+/// look would pass `hand_back_at_ms` (milliseconds since the epoch; `None`: never) or costs less
+/// through the state machine (`schedule::cheaper_handed_back`; only when there is a hand-back
+/// time). At least one step is taken whatever the time, so every call makes progress.
 ///
 /// `Err` only under `PassingErrors::Throw`: a passing error, with what the target had cost before
 /// it. Everything else, assume failures included, ends as an outcome.
@@ -163,13 +197,19 @@ pub async fn follow_from<A: AssumeRole>(
             Ok(Step::Done(outcome)) => return Ok(Followed::Done(outcome)),
             Ok(Step::Pending(in_flight)) => {
                 attempt = 0;
-                let wait = next_look(job, &in_flight);
-                if hand_back_at_ms.is_some_and(|at| clock.now_ms().saturating_add(millis(wait)) > at) {
-                    return Ok(Followed::HandBack {
-                        state: in_flight,
-                        wait,
-                    });
-                }
+                // A new deadline: this step launched an operation (or began waiting for one).
+                let launched = state
+                    .as_ref()
+                    .is_none_or(|before| before.deadline_ms != in_flight.deadline_ms);
+                let wait = match next_look(job, &in_flight, launched, clock.now_ms(), hand_back_at_ms) {
+                    NextLook::WaitHere(wait) => wait,
+                    NextLook::HandBack(wait) => {
+                        return Ok(Followed::HandBack {
+                            state: in_flight,
+                            wait,
+                        })
+                    }
+                };
                 tracing::debug!(target = %job.target, phase = ?in_flight.phase, "waiting");
                 progress = in_flight.progress;
                 state = Some(in_flight);

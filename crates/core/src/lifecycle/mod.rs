@@ -9,6 +9,7 @@ mod drive;
 mod engine;
 mod events;
 mod follow;
+pub mod schedule;
 
 use std::fmt;
 
