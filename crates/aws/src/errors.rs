@@ -49,9 +49,13 @@ where
     match code.as_str() {
         c if THROTTLING_CODES.contains(&c) => PortError::Throttled(message),
         c if NOT_READY_CODES.contains(&c) => PortError::AccountNotReady(format!("{code}: {message}")),
-        // STS is not active in the region for the account: it will not pass by waiting (a new
-        // account's is the exception, which the assumer tells apart).
-        "RegionDisabledException" => PortError::RegionNotEnabled(format!("{code}: {message}")),
+        // STS is off, for the account, in the region stackfleet calls STS in (its own region,
+        // not the target's): the deploy role cannot be assumed from here. A refusal like
+        // AccessDenied, which the assumer reads as "not ready" for a new account.
+        "RegionDisabledException" => PortError::AccessDenied(format!(
+            "{code}: {message} (STS is turned off for this account in the region stackfleet \
+             calls STS in; turn it on in the account's IAM settings, or run from another region)"
+        )),
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             PortError::AccessDenied(message)
         }

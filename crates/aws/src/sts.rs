@@ -142,13 +142,6 @@ impl AssumeRole for StsAssumer {
                     "{message} (the account is new: its deploy role may not exist yet)"
                 )))
             }
-            // A new account answers so for a while as it is set up (its STS is not active yet);
-            // an established one has turned STS off in this region for good.
-            Err(PortError::RegionNotEnabled(message)) if request.new_account => {
-                return Err(PortError::AccountNotReady(format!(
-                    "{message} (the account is new: it may not be fully set up yet)"
-                )))
-            }
             Err(error) => return Err(error),
         };
         let provider = RenewingCredentials {

@@ -719,11 +719,11 @@ async fn access_denied_names_the_role_and_a_new_account_is_not_ready_instead() {
     assert_eq!(describe.num_calls(), 0);
 }
 
-/// A region the account has not enabled is Skipped at once: neither retried as "not ready" nor
-/// reported as a failure. STS says so when it is off in the region for the account; a service of
-/// an opt-in region refuses the fresh session's credentials.
+/// STS turned off for the account in the region stackfleet calls STS in says nothing of the
+/// target's region: the role cannot be assumed from here, a failure that names it (a new
+/// account, not set up yet, is retried as not ready).
 #[tokio::test(start_paused = true)]
-async fn a_region_not_enabled_is_skipped_at_once() {
+async fn sts_turned_off_for_the_account_fails_naming_it() {
     let disabled = mock!(Sts::assume_role).then_error(|| {
         AssumeRoleError::generic(
             ErrorMetadata::builder()
@@ -736,34 +736,74 @@ async fn a_region_not_enabled_is_skipped_at_once() {
     let spec = spec(RecoveryPolicy::Recreate);
 
     let outcome = deploy_with(&disabled, &[&describe], &spec, false).await;
-    assert_eq!(outcome.kind(), OutcomeKind::Skipped, "{outcome:?}");
-    let reason = outcome.skipped_reason().unwrap();
-    assert!(reason.starts_with("region not enabled: "), "{reason}");
-    assert!(reason.contains("STS is not activated"), "{reason}");
+    assert_eq!(outcome.error(), Some(ErrorName::AccessDenied), "{outcome:?}");
+    let reason = &outcome.failure().unwrap().root_cause.reason;
+    assert!(
+        reason.contains("STS is turned off for this account in the region stackfleet calls STS in"),
+        "{reason}"
+    );
     assert_eq!(disabled.num_calls(), 1, "not retried");
     assert_eq!(describe.num_calls(), 0);
 
-    // A new account answers so while it is set up: retried, as before.
     let outcome = deploy_with(&disabled, &[&describe], &spec, true).await;
     assert_eq!(outcome.error(), Some(ErrorName::AccountNotReady), "{outcome:?}");
-    assert_eq!(disabled.num_calls(), 1 + 3);
+    assert_eq!(disabled.num_calls(), 1 + 3, "a new account is retried");
+}
 
-    let refused = mock!(Cfn::describe_stacks).then_error(|| {
+fn refused_session() -> Rule {
+    mock!(Cfn::describe_stacks).then_error(|| {
         DescribeStacksError::generic(
             ErrorMetadata::builder()
                 .code("InvalidClientTokenId")
                 .message("The security token included in the request is invalid.")
                 .build(),
         )
-    });
+    })
+}
+
+/// A fresh session refused at the target's first look is a region the account has not enabled
+/// (an opt-in region answers so): Skipped at once, not retried. A new account is retried instead.
+#[tokio::test(start_paused = true)]
+async fn a_region_not_enabled_is_skipped_at_once() {
+    let spec = spec(RecoveryPolicy::Recreate);
+    let refused = refused_session();
     let outcome = deploy(&[&refused], &spec).await;
     assert_eq!(outcome.kind(), OutcomeKind::Skipped, "{outcome:?}");
     let reason = outcome.skipped_reason().unwrap();
     assert!(
-        reason.starts_with("region not enabled: the account does not accept calls in eu-west-1"),
+        reason.starts_with("region not enabled: the account does not accept calls in eu-west-1 (enable the region in the account,"),
         "{reason}"
     );
     assert_eq!(refused.num_calls(), 1, "not retried");
+
+    let refused = refused_session();
+    let outcome = deploy_with(&assume_ok(), &[&refused], &spec, true).await;
+    assert_eq!(outcome.error(), Some(ErrorName::AccountNotReady), "{outcome:?}");
+    assert_eq!(refused.num_calls(), 1 + 2, "a new account is retried");
+}
+
+/// Refused in the middle of our own operation, the session's credentials say something else went
+/// wrong: the target fails (and is re-run), never Skipped as if nothing had been deployed.
+#[tokio::test(start_paused = true)]
+async fn a_session_refused_mid_operation_fails_the_target() {
+    let describe = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| DescribeStacksOutput::builder().build())
+        .error(|| {
+            DescribeStacksError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidClientTokenId")
+                    .message("The security token included in the request is invalid.")
+                    .build(),
+            )
+        })
+        .build();
+    let outcome = deploy(&[&describe, &create_ok()], &spec(RecoveryPolicy::Recreate)).await;
+    assert_eq!(outcome.kind(), OutcomeKind::Failed, "{outcome:?}");
+    assert!(
+        format!("{outcome:?}").contains("region not enabled"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

@@ -113,21 +113,6 @@ pub async fn run_target<A: AssumeRole>(
     }
 }
 
-/// The outcome of a target in a region its account has not enabled: Skipped, since waiting will
-/// not change it and nothing was deployed. `None` for any other error.
-pub fn region_not_enabled(target: &crate::ids::Target, error: &PortError) -> Option<Outcome> {
-    let PortError::RegionNotEnabled(detail) = error else {
-        return None;
-    };
-    Some(Outcome::skipped(
-        target.clone(),
-        format!(
-            "region not enabled: the account does not accept calls in {} (enable the region in              the account, or leave it out of targets.regions) ({detail})",
-            target.region
-        ),
-    ))
-}
-
 /// The outcome of a target whose deploy role could not be assumed, naming the role.
 pub fn assume_failure(
     job: &Job<'_>,

@@ -23,7 +23,7 @@ pub async fn start<S: StackOperations>(
     let mut engine = Engine::new(stacks, job, progress, now_ms, None);
     match engine.stacks.describe_stack(job.spec.stack_name.as_str()).await {
         Ok(found) => engine.act_on(found).await,
-        Err(error) => engine.settle(&error, None),
+        Err(error) => engine.first_look_failed(&error),
     }
 }
 
@@ -43,7 +43,7 @@ pub async fn start_again<S: StackOperations>(
     let mut engine = Engine::new(stacks, job, progress, now_ms, None);
     let found = match engine.stacks.describe_stack(job.spec.stack_name.as_str()).await {
         Ok(found) => found,
-        Err(error) => return engine.settle(&error, None),
+        Err(error) => return engine.first_look_failed(&error),
     };
     if let Some(stack) = found
         .as_ref()
@@ -186,10 +186,34 @@ impl<'a, S: StackOperations> Engine<'a, S> {
 
     /// An error no branch handles: transient ones go back to the caller to retry, the rest end
     /// the target with their contract name.
-    fn settle(&self, error: &PortError, stack_id: Option<&str>) -> Result<Step, EngineError> {
-        if let Some(skipped) = super::drive::region_not_enabled(self.job.target, error) {
-            return Ok(Step::Done(skipped));
+    /// The target's first look, before anything is launched, failed. A fresh session refused
+    /// there (`RegionNotEnabled`: what an opt-in region the account has not enabled answers) is
+    /// Skipped at once, since waiting will not change it and nothing was deployed; a new
+    /// account, which answers so while it is set up, is retried as not ready. Refused later, in
+    /// the middle of an operation, the same error is a failure: something else went wrong.
+    fn first_look_failed(&self, error: &PortError) -> Result<Step, EngineError> {
+        let PortError::RegionNotEnabled(detail) = error else {
+            return self.settle(error, None);
+        };
+        let region = &self.job.target.region;
+        if self.job.new_account {
+            return Err(EngineError {
+                name: ErrorName::AccountNotReady,
+                message: format!("{error} (the account is new: {region} may not be set up yet)"),
+                progress: self.progress(),
+            });
         }
+        let reason = format!(
+            "region not enabled: the account does not accept calls in {region} (enable the \
+             region in the account, or leave it out of targets.regions) ({detail})"
+        );
+        Ok(Step::Done(Outcome {
+            aws_calls: self.progress().aws_calls,
+            ..Outcome::skipped(self.job.target.clone(), reason)
+        }))
+    }
+
+    fn settle(&self, error: &PortError, stack_id: Option<&str>) -> Result<Step, EngineError> {
         let name = error.name();
         if name.is_transient() {
             return Err(EngineError {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::counted::Counted;
-use super::drive::{assume_failure, millis, region_not_enabled, Clock, DriveOptions};
+use super::drive::{assume_failure, millis, Clock, DriveOptions};
 use super::{poll, schedule, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
@@ -153,9 +153,6 @@ pub async fn follow_from<A: AssumeRole>(
         match assumer.assume(request).await {
             Ok(session) => break session,
             Err(error) => {
-                if let Some(skipped) = region_not_enabled(job.target, &error) {
-                    return Ok(Followed::Done(skipped));
-                }
                 let calls = calls_before + assumer.calls();
                 if error.name().is_transient() {
                     if let Some(wait) = passing.retry_after(attempt) {
