@@ -1,5 +1,6 @@
 //! `stackfleet deploy`: validate everything, resolve the targets, roll out wave by wave, report.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,12 +12,12 @@ use stackfleet_core::rollout::{
     roll_out_waves, RolloutOptions, StopReason, StopSignal, WaveEvent, WavedRollout, WavesRolled,
 };
 use stackfleet_core::waves::Wave;
-use stackfleet_core::{OutcomeKind, RunId};
+use stackfleet_core::{OutcomeKind, RunId, Target};
 
 use crate::cli::DeployArgs;
 use crate::inputs::{self, Prepared};
 use crate::live_report::{Draft, LiveReport};
-use crate::output::{print_summary, write_file, Next};
+use crate::output::{print_summary, write_file, Next, ReportLock};
 use crate::progress::Progress;
 use crate::resume::{resume_command, Earlier, Takeover};
 use crate::signals::{stop_on_signals, INTERRUPTED};
@@ -137,8 +138,10 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         None => default_report_path(&prepared.run)?,
     };
     let (known, recorded, started_at_ms) = match &earlier {
+        // What the Organization refuses now (an account that left, or was written into the
+        // report) is reported with why, over the earlier outcome of that target.
         Some(earlier) if earlier.how == Takeover::Resume => (
-            earlier.report.outcomes.clone(),
+            crate::resume::overlay(&earlier.report.outcomes, prepared.resolution.skipped.clone()),
             earlier.recorded.clone(),
             earlier.report.started_at_ms,
         ),
@@ -154,8 +157,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         started_at_ms,
         known,
         waves: recorded,
-        tolerance: prepared.tolerance,
     };
+    let lock = ReportLock::take(&report_json).map_err(CliError::Runtime)?;
     let live = LiveReport::start(report_json.clone(), draft.clone()).map_err(CliError::Runtime)?;
     // Listen for Ctrl-C and SIGTERM before announcing the run: from then on a stop must still
     // leave reports behind.
@@ -180,7 +183,12 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         alarms,
     } = prepared;
 
-    let resumed = earlier.as_ref().is_some_and(|e| e.how == Takeover::Resume);
+    // A resume takes over, as a start made again, the targets an earlier attempt may have
+    // launched without reporting; a target reported failed is deployed afresh.
+    let lost: BTreeSet<Target> = match &earlier {
+        Some(earlier) if earlier.how == Takeover::Resume => earlier.taken_over(),
+        _ => BTreeSet::new(),
+    };
     let mut progress = Progress::new(resolution.targets.len(), "deploying", args.no_progress);
     let rollout = WavedRollout {
         spec: &spec,
@@ -190,13 +198,9 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         options: RolloutOptions {
             concurrency: usize::try_from(concurrency).unwrap_or(usize::MAX),
             tolerance,
-            // A resume under the same run may find operations its killed attempt finished
-            // without reporting them: those are outcomes, not reasons to update again.
-            drive: DriveOptions {
-                resumed,
-                ..DriveOptions::default()
-            },
+            drive: DriveOptions::default(),
         },
+        lost: &lost,
     };
     let assumer = StsAssumer::new(&config);
     let WavesRolled {
@@ -235,6 +239,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     live.finish(keep.then_some(json.as_str()))
         .map_err(CliError::Runtime)?;
+    drop(lock);
     if !keep {
         forget_default_report(&report_json);
     }

@@ -13,10 +13,12 @@ use stackfleet_core::remembered::Remembered;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::secrets;
 use stackfleet_core::spec::{Capability, DeployRole, RecoveryPolicy, TemplateBody, TemplateUrl};
-use stackfleet_core::targeting::{admit, resolve as resolve_targets, wave_choices, Resolution, Selection};
+use stackfleet_core::targeting::{
+    admit, resolve as resolve_targets, wave_choices, within_scope_of, Resolution, Selection,
+};
 use stackfleet_core::template::TemplateRef;
 use stackfleet_core::waves::{assign, Wave};
-use stackfleet_core::{Region, Rollout, RolloutSpec, RunId, Target, Targets};
+use stackfleet_core::{Outcome, Region, Rollout, RolloutSpec, RunId, Target, Targets};
 
 use crate::cli::{AwsArgs, PaceArgs, Recovery, SpecArgs, TargetArgs};
 use crate::CliError;
@@ -333,8 +335,17 @@ pub async fn prepare(
         Some(Carried { mut waves, run }) => {
             // A report names the targets, but the Organization still decides: an account that
             // left, was suspended or excluded since (or was written into the report) is Skipped.
+            // And so does the document: a report names no target its targets would not reach.
             let listed: Vec<Target> = waves.iter().flat_map(|w| w.targets.iter().cloned()).collect();
-            let resolution = admit(&org, &selection, &listed).await?;
+            let mut resolution = admit(&org, &selection, &listed).await?;
+            let (inside, outside) =
+                within_scope_of(&org, &targets.scope(), resolution.targets, "the document's").await?;
+            resolution.targets = inside;
+            resolution.skipped.extend(
+                outside
+                    .into_iter()
+                    .map(|(target, why)| Outcome::skipped(target, why)),
+            );
             let admitted: BTreeSet<&Target> = resolution.targets.iter().collect();
             for wave in &mut waves {
                 wave.targets.retain(|t| admitted.contains(t));

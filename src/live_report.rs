@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use stackfleet_core::lifecycle::{Clock, SystemClock};
 use stackfleet_core::report::{Report, NOT_REPORTED_YET};
-use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::waves::Wave;
-use stackfleet_core::{Outcome, OutcomeKind, RunId, StackName, Target};
+use stackfleet_core::{Outcome, RunId, StackName, Target};
 
 use crate::output::write_file;
 use crate::resume::overlay;
@@ -33,7 +32,6 @@ pub struct Draft {
     pub known: Vec<Outcome>,
     /// Every wave with all its targets, as the final report records them.
     pub waves: Vec<Wave>,
-    pub tolerance: FailureTolerance,
 }
 
 impl Draft {
@@ -51,17 +49,14 @@ impl Draft {
                 .collect()
         };
         outcomes.extend(unheard);
-        let total: usize = self.waves.iter().map(|w| w.targets.len()).sum();
-        let failed = outcomes
-            .iter()
-            .filter(|o| o.kind() == OutcomeKind::Failed)
-            .count();
+        // Not within the tolerance until the run says so: a pipeline step that reads the report
+        // of a killed run must not take it for a pass.
         let mut report = Report::new(
             self.run.clone(),
             self.stack_name.clone(),
             self.started_at_ms,
             now_ms,
-            !self.tolerance.exceeded(failed, total),
+            false,
             outcomes,
         )
         .with_waves(self.waves.clone(), None);
@@ -237,6 +232,7 @@ impl Drop for LiveReport {
 #[cfg(test)]
 mod tests {
     use stackfleet_core::report::Report;
+    use stackfleet_core::rollout::FailureTolerance;
 
     use super::*;
 
@@ -262,7 +258,6 @@ mod tests {
                 failure_tolerance: FailureTolerance::Count(0),
                 targets: targets.map(target).collect(),
             }],
-            tolerance: FailureTolerance::Count(0),
         }
     }
 
@@ -275,6 +270,7 @@ mod tests {
         let suspended = Outcome::skipped(target(9), "account is SUSPENDED");
         let report = draft(vec![suspended], 1..=3).report(&[created(2)], 50);
         assert!(report.in_progress);
+        assert!(!report.within_tolerance, "no pass until the run says so");
         let seen: Vec<(Target, Option<&str>)> = report
             .outcomes
             .iter()

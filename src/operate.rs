@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use stackfleet_aws::{S3Store, SfnExecutions};
-use stackfleet_core::escape::terminal_line;
+use stackfleet_core::escape::{self, terminal_line};
 use stackfleet_core::executions::{self, Status};
 use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
 use stackfleet_core::report::{targets_count, Report};
@@ -246,7 +246,10 @@ async fn optional_store(
     match store(config, executions, args).await {
         Ok(store) => Some(store),
         Err(error) => {
-            eprintln!("stackfleet: failures so far unknown: {error}");
+            eprintln!(
+                "stackfleet: failures so far unknown: {}",
+                terminal_line(&error.to_string())
+            );
             None
         }
     }
@@ -376,7 +379,10 @@ pub async fn watch(args: WatchArgs) -> Result<ExitCode, CliError> {
             // A long watch outlives a network blip: look again, up to a few times in a row.
             Err(OperatorError::Aws(error)) if misses < WATCH_MISSES => {
                 misses += 1;
-                eprintln!("stackfleet: could not look ({error}); trying again");
+                eprintln!(
+                    "stackfleet: could not look ({}); trying again",
+                    terminal_line(&error.to_string())
+                );
                 tokio::time::sleep(Duration::from_secs(args.interval)).await;
                 continue;
             }
@@ -433,7 +439,9 @@ pub async fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
     let report: Report = operator::report(&executions, &store, &args.execution.execution_arn).await?;
     let text = match args.format {
         ReportFormat::Md => report.to_markdown(),
+        // The same value, with what a terminal would act on written as escapes.
         ReportFormat::Json => serde_json::to_string_pretty(&report)
+            .map(|json| escape::json(&json))
             .map_err(|e| CliError::Runtime(format!("cannot write the report as JSON: {e}")))?,
         ReportFormat::Junit => report.to_junit(),
     };

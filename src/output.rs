@@ -28,7 +28,8 @@ pub fn write_file(path: &Path, contents: &str) -> Result<(), String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let partial = path.with_file_name(format!(".{file_name}.partial"));
+    // The process's own: two writers never share, and so never tear, one partial file.
+    let partial = path.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
     std::fs::File::create(&partial)
         .and_then(|mut file| {
             file.write_all(contents.as_bytes())?;
@@ -36,6 +37,48 @@ pub fn write_file(path: &Path, contents: &str) -> Result<(), String> {
         })
         .and_then(|()| std::fs::rename(&partial, path))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Holds `PATH.lock` for as long as it lives: one run at a time writes a report. A second one
+/// (a `--resume` started while the run it resumes still goes on, say an orphaned CI job) is
+/// refused, instead of both driving the same targets and each dropping the other's outcomes.
+/// The lock file goes when the run ends.
+#[derive(Debug)]
+pub struct ReportLock {
+    path: std::path::PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for ReportLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl ReportLock {
+    pub fn take(report: &Path) -> Result<Self, String> {
+        let file_name = report
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = report.with_file_name(format!("{file_name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { path, _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+                "another stackfleet run is writing {} (it holds {}): let it end, or stop it, \
+                 before resuming its report",
+                report.display(),
+                path.display()
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
+    }
 }
 
 /// What a user can do next, and with which report.
@@ -187,6 +230,20 @@ mod tests {
     use stackfleet_core::{ErrorName, Outcome, RootCause};
 
     use super::*;
+
+    #[test]
+    fn one_run_at_a_time_writes_a_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        let held = ReportLock::take(&report).unwrap();
+        let refused = ReportLock::take(&report).unwrap_err();
+        assert!(
+            refused.starts_with("another stackfleet run is writing"),
+            "{refused}"
+        );
+        drop(held);
+        ReportLock::take(&report).expect("free once the first run ends");
+    }
 
     #[test]
     fn causes_reach_the_terminal_as_plain_words() {

@@ -10,9 +10,7 @@ use stackfleet_core::report::Report;
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::secrets;
 use stackfleet_core::waves::{remaining, Wave, REST_WAVE};
-#[cfg(test)]
-use stackfleet_core::OutcomeKind;
-use stackfleet_core::{Outcome, Target};
+use stackfleet_core::{Outcome, OutcomeKind, Target};
 
 use crate::inputs::{Carried, InputError};
 
@@ -116,6 +114,27 @@ impl Earlier {
             recorded,
             waves,
         })
+    }
+
+    /// The targets of this run that an earlier attempt may have launched without reporting the
+    /// end: every one but those the report says failed. Each is taken over as a start made
+    /// again (an operation of this run found on the stack, running or ended, is followed, never
+    /// launched twice; without one it starts as usual). A target reported failed is deployed
+    /// afresh: that failure was seen, and the resume is its retry.
+    pub fn taken_over(&self) -> BTreeSet<Target> {
+        let failed: BTreeSet<&Target> = self
+            .report
+            .outcomes
+            .iter()
+            .filter(|o| o.kind() == OutcomeKind::Failed)
+            .map(|o| &o.target)
+            .collect();
+        self.waves
+            .iter()
+            .flat_map(|w| &w.targets)
+            .filter(|t| !failed.contains(t))
+            .cloned()
+            .collect()
     }
 
     pub fn carried(&self) -> Carried {

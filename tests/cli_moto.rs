@@ -243,6 +243,13 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
     let mut edited = report.clone();
     let mut planted = outcomes[failed_at].clone();
     planted["target"] = "555555555555:us-east-1".into();
+    edited["outcomes"].as_array_mut().unwrap().push(planted.clone());
+    // And one in a region the document does not deploy to, of a member account.
+    let member = outcomes[failed_at]["target"]
+        .as_str()
+        .unwrap()
+        .replace("us-east-1", "eu-west-1");
+    planted["target"] = member.clone().into();
     edited["outcomes"].as_array_mut().unwrap().push(planted);
     std::fs::write(&report_path, edited.to_string()).unwrap();
     let rerun_path = dir.path().join("rerun.json");
@@ -257,7 +264,7 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
         wanted,
         "not-started targets are re-run too"
     );
-    assert_eq!(count(&rerun, "total") as usize, wanted.len() + 1);
+    assert_eq!(count(&rerun, "total") as usize, wanted.len() + 2);
     let stranger = rerun["outcomes"]
         .as_array()
         .unwrap()
@@ -268,6 +275,17 @@ fn past_the_tolerance_no_new_target_starts_and_the_exit_code_is_1() {
     assert_eq!(
         stranger["skippedReason"],
         "the account is not a member of this Organization"
+    );
+    let elsewhere = rerun["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["target"] == member.as_str())
+        .expect("the planted region is reported");
+    assert_eq!(elsewhere["kind"], "Skipped");
+    assert_eq!(
+        elsewhere["skippedReason"],
+        "its region is not among the document's regions"
     );
 }
 

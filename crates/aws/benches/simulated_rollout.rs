@@ -77,6 +77,7 @@ fn simulate(concurrency: usize, seconds: &[u64]) -> Figures {
             run: &run,
             targets: &targets,
             options,
+            lost: &std::collections::BTreeSet::new(),
         };
         let started = tokio::time::Instant::now();
         let outcomes = roll_out(&cloud, rollout, &TokioClock::new(), &StopSignal::new(), |_| {}).await;

@@ -2,7 +2,7 @@
 //! resumed under the same run, on the fakes and paused time: the operations it left running
 //! are followed, those it finished but never reported are reported, none is started twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeCloud, Script};
@@ -40,14 +40,11 @@ fn fleet() -> (FakeCloud, Vec<Target>) {
     (cloud, targets)
 }
 
-fn options(resumed: bool) -> RolloutOptions {
+fn options() -> RolloutOptions {
     RolloutOptions {
         concurrency: 3,
         tolerance: FailureTolerance::Count(0),
-        drive: DriveOptions {
-            resumed,
-            ..DriveOptions::default()
-        },
+        drive: DriveOptions::default(),
     }
 }
 
@@ -63,7 +60,8 @@ async fn a_rollout_killed_anywhere_and_resumed_reports_each_target_once_and_star
             spec: &spec,
             run: &run,
             targets: &targets,
-            options: options(false),
+            options: options(),
+            lost: &BTreeSet::new(),
         };
         let killed = tokio::time::timeout(
             kill_after,
@@ -84,11 +82,14 @@ async fn a_rollout_killed_anywhere_and_resumed_reports_each_target_once_and_star
             .cloned()
             .collect();
         assert!(!left.is_empty(), "at {kill_after:?}");
+        // None of them has an outcome: each is taken over, its operation followed if launched.
+        let lost: BTreeSet<Target> = left.iter().cloned().collect();
         let resumed = Rollout {
             spec: &spec,
             run: &run,
             targets: &left,
-            options: options(true),
+            options: options(),
+            lost: &lost,
         };
         for outcome in roll_out(&cloud, resumed, &TokioClock::new(), &StopSignal::new(), |_| {}).await {
             reported
@@ -131,7 +132,8 @@ async fn a_run_that_is_no_resume_applies_a_changed_document_under_the_same_run_i
             spec: &spec,
             run: &run,
             targets: target,
-            options: options(false),
+            options: options(),
+            lost: &BTreeSet::new(),
         };
         roll_out(&cloud, rollout, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
     }
@@ -142,5 +144,48 @@ async fn a_run_that_is_no_resume_applies_a_changed_document_under_the_same_run_i
     assert_eq!(
         cloud.stack_parameters(&target[0], STACK),
         Some(vec![("Env".to_owned(), "prod".to_owned())])
+    );
+}
+
+/// A target the killed run reported Failed is deployed afresh by the resume (after the fix),
+/// not reported failed again from the operation that failed before.
+#[tokio::test(start_paused = true)]
+async fn a_resume_deploys_a_target_that_failed_before_afresh() {
+    let cloud = FakeCloud::new();
+    let (spec, run): (_, RunId) = (spec(), "fixed".parse().unwrap());
+    let failing: &[Target] = &["000000000007:eu-west-1".parse().unwrap()];
+    cloud.script(
+        &failing[0],
+        [Script::fail_after(
+            Duration::from_secs(30),
+            "Role",
+            "AWS::IAM::Role",
+            "already exists",
+        )],
+    );
+    let first = Rollout {
+        spec: &spec,
+        run: &run,
+        targets: failing,
+        options: options(),
+        lost: &BTreeSet::new(),
+    };
+    let failed = roll_out(&cloud, first, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
+    assert_eq!(failed[0].kind(), OutcomeKind::Failed);
+
+    // The resume: that target has an outcome (Failed), so it is not among the lost ones.
+    let resumed = Rollout {
+        spec: &spec,
+        run: &run,
+        targets: failing,
+        options: options(),
+        lost: &BTreeSet::new(),
+    };
+    let again = roll_out(&cloud, resumed, &TokioClock::new(), &StopSignal::new(), |_| {}).await;
+    assert_eq!(again[0].kind(), OutcomeKind::Created, "{:?}", again[0]);
+    assert_eq!(
+        cloud.operations(&failing[0]),
+        [Call::CreateStack, Call::DeleteStack, Call::CreateStack],
+        "the failed create's stack recreated (recovery: recreate)"
     );
 }

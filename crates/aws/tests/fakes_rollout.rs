@@ -46,6 +46,7 @@ async fn a_thousand_ten_minute_targets_at_concurrency_100_take_a_hundred_minutes
         run: &run,
         targets: &targets,
         options: options(100, FailureTolerance::Count(0)),
+        lost: &std::collections::BTreeSet::new(),
     };
 
     let outcomes = roll_out(&cloud, rollout, &clock, &StopSignal::new(), |_| {}).await;
@@ -86,6 +87,7 @@ async fn past_the_tolerance_nothing_new_starts() {
         run: &run,
         targets: &targets,
         options: options(1, FailureTolerance::Count(1)),
+        lost: &std::collections::BTreeSet::new(),
     };
     let stop = StopSignal::new();
 
@@ -121,6 +123,7 @@ async fn an_interrupt_lets_the_targets_in_flight_finish_and_starts_nothing_new()
         run: &run,
         targets: &targets,
         options: options(2, FailureTolerance::Count(0)),
+        lost: &std::collections::BTreeSet::new(),
     };
     let stop = StopSignal::new();
     let interrupt = stop.clone();

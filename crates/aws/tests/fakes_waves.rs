@@ -121,6 +121,7 @@ async fn roll_with(
             tolerance: overall,
             drive: DriveOptions::default(),
         },
+        lost: &std::collections::BTreeSet::new(),
     };
     roll_out_waves(
         cloud,

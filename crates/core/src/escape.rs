@@ -33,8 +33,8 @@ fn cleaned(text: &str, keep_lines: bool) -> String {
         .replace("\r\n", "\n")
         .chars()
         .map(|c| match c {
-            '\n' if keep_lines => '\n',
-            '\n' | '\r' | '\t' => ' ',
+            '\n' | '\u{2028}' | '\u{2029}' if keep_lines => '\n',
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => ' ',
             other => other,
         })
         .collect();
@@ -67,6 +67,8 @@ pub fn markdown_inline(text: &str) -> String {
     for c in terminal_line(text).chars() {
         match c {
             '&' => escaped.push_str("&amp;"),
+            // A mention pings people when the report is posted to a pull request.
+            '@' => escaped.push_str("&#64;"),
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' | '!' | '#' => {
@@ -83,6 +85,21 @@ pub fn markdown_inline(text: &str) -> String {
 /// writer's (quick-junit, through quick-xml), which also drops any control character left.
 pub fn junit(text: &str) -> String {
     terminal_line(text)
+}
+
+/// JSON text with every character a terminal acts on that JSON leaves raw (DEL, the C1 controls,
+/// bidi controls, line and paragraph separators) written as a `\uXXXX` escape: the same JSON
+/// value, safe to print. Such characters can only be inside strings, where the escape is exact.
+pub fn json(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}') {
+            let _ = write!(escaped, "\\u{:04x}", u32::from(c));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -126,6 +143,21 @@ pub(crate) mod tests {
             "{text:?}"
         );
         assert_eq!(text, terminal_line(HOSTILE));
+    }
+
+    #[test]
+    fn separators_break_lines_and_mentions_ping_nobody() {
+        assert_eq!(terminal_line("a\u{2028}b\u{2029}c"), "a b c");
+        assert_eq!(terminal_text("a\u{2028}b"), "a\nb");
+        assert_eq!(markdown_inline("ask @security-team"), "ask &#64;security-team");
+    }
+
+    #[test]
+    fn json_keeps_its_value_and_loses_what_a_terminal_acts_on() {
+        let value = serde_json::json!({"cause": "\u{9b}31m\u{202E}txt\u{2028}\u{7f} ok"});
+        let text = json(&serde_json::to_string(&value).unwrap());
+        assert_eq!(text, r#"{"cause":"\u009b31m\u202etxt\u2028\u007f ok"}"#);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! starts once passed, and an interruption that lets what runs finish. What `stackfleet deploy`
 //! does; the state machine does the same with a Map state.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -157,6 +158,11 @@ pub struct Rollout<'a> {
     pub run: &'a RunId,
     pub targets: &'a [Target],
     pub options: RolloutOptions,
+    /// Targets an earlier attempt of this run may have launched without reporting (a killed
+    /// run's "no outcome yet"): each is taken over as a start made again, its operation found on
+    /// the stack followed, never launched twice. Every other target starts afresh, one that
+    /// failed before included.
+    pub lost: &'a BTreeSet<Target>,
 }
 
 /// Deploys to every target and returns one outcome per target, in the targets' order.
@@ -195,6 +201,7 @@ async fn run_wave<A: AssumeRole>(
         run,
         targets,
         options,
+        lost,
     } = rollout;
     let why_stopped = std::sync::Mutex::new(String::new());
     let why_stopped = &why_stopped;
@@ -213,7 +220,11 @@ async fn run_wave<A: AssumeRole>(
                 run,
                 new_account: false,
             };
-            (index, run_target(assumer, &job, clock, options.drive).await)
+            let drive = DriveOptions {
+                resumed: lost.contains(target),
+                ..options.drive
+            };
+            (index, run_target(assumer, &job, clock, drive).await)
         })
         .buffer_unordered(options.concurrency.max(1));
     while let Some((index, outcome)) = running.next().await {
@@ -271,6 +282,8 @@ pub struct WavedRollout<'a> {
     pub waves: &'a [Wave],
     pub alarms: &'a [String],
     pub options: RolloutOptions,
+    /// As `Rollout::lost`.
+    pub lost: &'a BTreeSet<Target>,
 }
 
 /// How a rollout in waves ended: every target's outcome (wave by wave), and the halt if any.
@@ -327,6 +340,7 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
             run: rollout.run,
             targets: &wave.targets,
             options: rollout.options,
+            lost: rollout.lost,
         };
         let landed = run_wave(assumer, one, budget, failed_before, clock, stop, |o| {
             on_event(WaveEvent::Landed(o));

@@ -332,11 +332,21 @@ pub async fn within_scope<O: Organization>(
     scope: &Scope,
     candidates: Vec<Target>,
 ) -> Result<(Vec<Target>, Vec<(Target, String)>), TargetingError> {
+    within_scope_of(org, scope, candidates, "the stored default spec's").await
+}
+
+/// `within_scope`, the reasons naming whose scope it is (`"the document's"`).
+pub async fn within_scope_of<O: Organization>(
+    org: &O,
+    scope: &Scope,
+    candidates: Vec<Target>,
+    whose: &str,
+) -> Result<(Vec<Target>, Vec<(Target, String)>), TargetingError> {
     let selection = match scope {
         Scope::List(allowed) => {
             let (inside, outside): (Vec<Target>, Vec<Target>) =
                 candidates.into_iter().partition(|t| allowed.contains(t));
-            let why = "not in the stored default spec's targets.list".to_owned();
+            let why = format!("not in {whose} targets.list");
             return Ok((inside, outside.into_iter().map(|t| (t, why.clone())).collect()));
         }
         Scope::Selection(selection) => selection,
@@ -365,18 +375,16 @@ pub async fn within_scope<O: Organization>(
     let (mut inside, mut outside) = (Vec::new(), Vec::new());
     for target in candidates {
         if !regions.contains(&target.region) {
-            outside.push((
-                target,
-                "its region is not among the stored default spec's regions".to_owned(),
-            ));
+            outside.push((target, format!("its region is not among {whose} regions")));
             continue;
         }
         if !admitted.contains(&target) {
             outside.push((
                 target,
-                "the account is outside the stored default spec's targets (its accounts and OUs, \
+                format!(
+                    "the account is outside {whose} targets (its accounts and OUs, \
                  less its exclusions, the management account and inactive accounts)"
-                    .to_owned(),
+                ),
             ));
             continue;
         }
@@ -391,10 +399,7 @@ pub async fn within_scope<O: Organization>(
                 }
             };
             if !ok {
-                outside.push((
-                    target,
-                    "the account does not carry the stored default spec's tag filter".to_owned(),
-                ));
+                outside.push((target, format!("the account does not carry {whose} tag filter")));
                 continue;
             }
         }

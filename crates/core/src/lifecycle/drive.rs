@@ -68,11 +68,11 @@ pub struct DriveOptions {
     pub transient_retries: u32,
     /// The first wait; each further one doubles.
     pub retry_backoff: Duration,
-    /// The run resumes a killed or stopped run of the same ID, which may have launched an
-    /// operation and lost its outcome: each target starts as a start made again
-    /// (`FollowFrom::StartAgain`), following this run's operation found on the stack, running
-    /// or ended, instead of launching another. Off for any other run, where the same run ID may
-    /// come with a changed document that must be applied.
+    /// This target's earlier attempt, in a killed run of the same ID, may have launched an
+    /// operation and lost its outcome: it starts as a start made again
+    /// (`FollowFrom::StartAgain`), following this run's operation found on the stack, running or
+    /// ended, instead of launching another. Off for every other target, where the same run ID
+    /// may come with a changed document that must be applied (`Rollout::lost` says which).
     pub resumed: bool,
 }
 
