@@ -133,22 +133,32 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
     for (const name of ['Start', 'Poll']) expect(byName.get(name)!.TimeoutSeconds).toBeGreaterThan(timeout);
   });
 
-  test('THEN every worker task retries an invocation that never answered, and a throttled one for longer than a Lambda fault', () => {
+  test('THEN every Lambda task retries an invocation that never answered, and a throttled one for longer than a Lambda fault', () => {
     const worker = fs.readFileSync(path.join(REPO, 'crates/lambda/src/worker.rs'), 'utf8');
     const unanswered = JSON.parse(/pub const UNANSWERED: \[&str; \d+\] = (\[[^\]]*\]);/.exec(worker)![1]) as string[];
     expect(unanswered.sort()).toEqual(['Lambda.Unknown', 'Sandbox.Timedout', 'States.Timeout']);
     const byName = tasks(states);
-    for (const name of ['Start', 'Poll', 'RecordFailure']) {
-      const retry = byName.get(name)!.Retry!;
+    // The lister and the reducer too: their reserved concurrency (10 by default) is shared by
+    // every execution, and a Discover or Reduce that fails unretried leaves no baseline or report.
+    expect([...byName.keys()].sort()).toEqual(['Discover', 'Gate', 'Poll', 'RecordFailure', 'Reduce', 'Start']);
+    const throttled = (name: string) => byName.get(name)!.Retry!.find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+    for (const [name, task] of byName) {
+      const retry = task.Retry!;
       const rule = (error: string) => retry.find((r) => r.ErrorEquals.includes(error));
       for (const error of unanswered) expect({ name, error, retried: rule(error) !== undefined }).toEqual({ name, error, retried: true });
       expect(rule('Lambda.TooManyRequestsException')!.MaxAttempts).toBeGreaterThan(rule('Lambda.ServiceException')!.MaxAttempts!);
+      expect({ name, throttled: throttled(name) }).toEqual({ name, throttled: throttled('Start') });
       for (const wildcard of ['States.ALL', 'States.TaskFailed']) expect(rule(wildcard)).toBeUndefined();
     }
+    expect(throttled('Start')).toMatchObject({ MaxAttempts: 12, MaxDelaySeconds: 60 });
+  });
+
+  test('THEN a retried Poll tells the worker it is one, so that it follows what its first try launched', () => {
+    expect(tasks(states).get('Poll')!.Parameters).toMatchObject({ 'retried.$': '$$.State.RetryCount', 'state.$': '$.state' });
   });
 
   // A Gate records up to 4,000 lost targets of a failed Map run: it may take the reducer's whole
-  // timeout, and a States.Timeout there (neither retried nor caught) would end the run unreported.
+  // timeout, and a States.Timeout there (retried, but never caught) would end the run unreported.
   test("the reducer's timeout fires no later than the Gate's Task's", () => {
     expect(timeoutOf(placeholderOf(states.Gate))).toBeLessThanOrEqual(states.Gate.TimeoutSeconds!);
   });

@@ -61,6 +61,18 @@ function tasks(states, found = {}) {
   return found;
 }
 
+/** {state: field} for each Task that passes `$$.State.RetryCount` to its function as `field`. */
+function retryCountFields(states, found = {}) {
+  for (const [name, state] of Object.entries(states)) {
+    for (const [key, value] of Object.entries(state.Parameters ?? {})) {
+      if (state.Type === 'Task' && value === '$$.State.RetryCount') found[name] = key.replace(/\.\$$/, '');
+    }
+    const nested = state.ItemProcessor ?? state.Iterator;
+    if (nested) retryCountFields(nested.States, found);
+  }
+  return found;
+}
+
 /**
  * `cargo lambda watch` routes by the bare function name and refuses the full ARN the
  * interpreter's own Lambda client sends, so each Task state is bridged here: its input is POSTed
@@ -73,12 +85,29 @@ function tasks(states, found = {}) {
  * Sandbox.Timedout). Or `{ error, afterCall: true }`: the function runs, and its answer is lost
  * to that error, as when an invocation times out after its work (or its Task does:
  * States.Timeout). `onCall(call)` sees each call as it returns, before the state machine goes on.
+ *
+ * aws-local-stepfunctions 3.0.0 has no `$$.State` in its Context object: `execute` gives every
+ * state a RetryCount of 0, and the count is made here as Step Functions makes it, for the Tasks
+ * that pass it on: the tries of the state before this one with the same input (a Retry sends its
+ * input again; two entries of one state never get the same input here: a Poll's state counts
+ * its AWS calls).
  */
 export function localHandlers(lambdaEndpoint, calls, { faults = {}, onCall = () => {} } = {}) {
   const handlers = {};
-  for (const [state, resource] of Object.entries(tasks(definition().States))) {
+  const definitionStates = definition().States;
+  const retryCounts = retryCountFields(definitionStates);
+  const tries = new Map();
+  for (const [state, resource] of Object.entries(tasks(definitionStates))) {
     const functionName = resource.split(':').pop();
-    handlers[state] = async (input) => {
+    handlers[state] = async (given) => {
+      let input = given;
+      const field = retryCounts[state];
+      if (field) {
+        const key = `${state}\n${JSON.stringify(given)}`;
+        const tried = tries.get(key) ?? 0;
+        tries.set(key, tried + 1);
+        input = { ...given, [field]: tried };
+      }
       const asked = faults[state]?.(input);
       const fault = typeof asked === 'string' ? { error: asked, afterCall: false } : asked;
       const injected = async (call) => {
@@ -130,7 +159,8 @@ export async function execute(input, name, lambdaEndpoint, retryWaits = {}, { wa
       retryIntervalOverrides: retryWaits,
       waitTimeOverrides: waits,
     },
-    context: { Execution: { Name: name } },
+    // RetryCount: see localHandlers.
+    context: { Execution: { Name: name }, State: { RetryCount: 0 } },
   });
   const logged = (async () => {
     for await (const event of execution.eventLogs) events.push(event);

@@ -75,6 +75,10 @@ test('a worker invocation that times out once, in Start or in Poll, is retried a
       ['Start', timedOut, 'States.Timeout'],
     ].sort());
     assert.ok(!run.calls.some((c) => c.state === 'RecordFailure'), JSON.stringify(run.calls.map((c) => [c.state, c.error])));
+    // The retried Poll tells the worker it is one ($$.State.RetryCount), the first did not.
+    const polls = run.calls.filter((c) => c.state === 'Poll' && c.input.target === target(lostPoll));
+    const lost = polls.findIndex((c) => c.injected);
+    assert.deepEqual([polls[lost].input.retried, polls[lost + 1].input.retried], [0, 1]);
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run.calls.map((c) => [c.state, c.error ?? c.output])));
   });
   await t.test('the report: no target Failed; a lost Start or Poll answer is still Created', () => {

@@ -72,6 +72,7 @@ async fn follow(seconds: u64) -> Value {
             wave: response.wave,
             new_account: response.new_account,
             state: response.state.expect("a pending response carries its state"),
+            retried: 0,
         };
     }
     json!({

@@ -23,6 +23,10 @@ struct Gate<'a, S, A> {
     now_ms: u64,
 }
 
+/// One Gate step. The state machine retries it (throttled, timed out, crashed) with the same
+/// request, so it is safe to repeat: the cursor is its input and never stored, a lost target is
+/// recorded only when it has no outcome, and the halt is written whole. A repeat reads the
+/// alarms afresh, and a bake it begins ends its bake time after the repeat.
 pub async fn gate<S: RunStore, A: Alarms>(
     store: &S,
     alarms: &A,

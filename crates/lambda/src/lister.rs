@@ -265,6 +265,12 @@ fn run_of(request: &ListerRequest) -> Result<RunId, LambdaError> {
     Ok(run_ids::of_execution(&request.execution, started_at_ms))
 }
 
+/// Discover. The state machine retries it (throttled, timed out, crashed) with the same request,
+/// so it is safe to repeat: the run and its start come from the execution, every record is
+/// written whole under the run's keys, the run record last, and nothing reads them before
+/// Discover answers. A repeat that sees another Organization or template version than a try that
+/// died mid-write writes its own view over that one; a target the dead try reported Skipped and
+/// the repeat deploys keeps that outcome until its worker writes one (the store has no delete).
 pub async fn list<O, V, A, T, S>(
     ports: ListerPorts<'_, O, V, A, T, S>,
     settings: &ListerSettings,
@@ -288,6 +294,12 @@ where
     // Every part of Discover asks the Organization through this one: each question once.
     let org = &Remembered::new(org);
     let run = run_of(&request)?;
+    // The execution's start, not this invocation's clock: a retried Discover writes the same record.
+    let started_at_ms = request
+        .start_time
+        .as_deref()
+        .and_then(run_ids::start_time_ms)
+        .unwrap_or(now_ms);
     let mut rollout = input::parse(&settings.default_spec, &request.input, &settings.acceptance)?;
     within_worker_concurrency(rollout.resolved.concurrency, settings.worker_concurrency)?;
     let (pinned, declared_no_echo) = pin_template(templates, &mut rollout).await?;
@@ -334,7 +346,7 @@ where
     let record = RunRecord {
         run: run.clone(),
         stack_name: resolved.spec.stack_name.clone(),
-        started_at_ms: now_ms,
+        started_at_ms,
         failure_tolerance: resolved.tolerance,
         total,
         concurrency: resolved.concurrency,

@@ -64,6 +64,8 @@ fn cause(report: &Report, attempted: usize, resume_key: Option<&str>) -> String 
     cause
 }
 
+/// Reduce. Safe to repeat (the state machine retries it): everything is computed again from the
+/// store and written whole over what a try before wrote.
 pub async fn reduce<S: RunStore>(
     store: &S,
     request: ReduceRequest,

@@ -129,13 +129,17 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
                 wave,
                 new_account,
                 state,
-            } => (
-                run,
-                target,
-                wave,
-                new_account,
-                Asked::Follow(FollowFrom::InFlight(state)),
-            ),
+                retried,
+            } => {
+                // A retried Poll's first try may have launched the next operation: followed
+                // under its own phase, found by the run's tokens (one DescribeStackEvents more).
+                let from = if retried > 0 {
+                    FollowFrom::PollAgain(state)
+                } else {
+                    FollowFrom::InFlight(state)
+                };
+                (run, target, wave, new_account, Asked::Follow(from))
+            }
             WorkerRequest::Fail {
                 run,
                 target,

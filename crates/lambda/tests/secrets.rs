@@ -100,6 +100,7 @@ async fn the_worker_resolves_references_and_only_cloudformation_gets_the_value()
             wave: 0,
             new_account: false,
             state: response.state.clone().unwrap(),
+            retried: 0,
         };
         response = worker.handle(poll, clock.now_ms() + 900_000).await.unwrap();
     }

@@ -57,6 +57,7 @@ async fn wait_then_poll(response: &WorkerResponse) -> WorkerRequest {
         wave: response.wave,
         new_account: response.new_account,
         state: response.state.expect("a pending response carries its state"),
+        retried: 0,
     }
 }
 

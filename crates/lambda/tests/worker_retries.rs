@@ -71,6 +71,7 @@ async fn retried_to_the_end(
             wave: response.wave,
             new_account: response.new_account,
             state: response.state.clone().unwrap(),
+            retried: 0,
         };
         response = worker.handle(poll, deadline()).await.unwrap();
     }
@@ -175,16 +176,19 @@ async fn a_poll_whose_answer_was_lost_is_asked_again_and_reports_the_same_outcom
     // A deadline already past: each invocation takes one step.
     let started = worker.handle(support::start(&run, &target()), 0).await.unwrap();
     tokio::time::sleep(Duration::from_secs(20)).await;
-    let poll = WorkerRequest::Poll {
+    let state = started.state.unwrap();
+    // The state machine's Retry sends the same input, `retried` ($$.State.RetryCount) counted up.
+    let poll = |retried| WorkerRequest::Poll {
         run: run.clone(),
         target: target(),
         wave: 0,
         new_account: false,
-        state: started.state.unwrap(),
+        state: state.clone(),
+        retried,
     };
 
-    let lost = worker.handle(poll.clone(), 0).await.unwrap();
-    let retried = retried_to_the_end(&worker, poll, clock).await;
+    let lost = worker.handle(poll(0), 0).await.unwrap();
+    let retried = retried_to_the_end(&worker, poll(1), clock).await;
 
     assert_eq!(lost.outcome, Some(OutcomeKind::Created));
     assert_eq!(retried.outcome, Some(OutcomeKind::Created));

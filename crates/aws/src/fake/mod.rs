@@ -168,6 +168,8 @@ pub(crate) struct World {
     pub deleted: BTreeMap<String, FakeStack>,
     pub scripts: BTreeMap<Target, VecDeque<Script>>,
     pub faults: BTreeMap<Target, VecDeque<(Call, PortError)>>,
+    /// Calls that take effect and whose answer is then lost to the error.
+    pub lost_answers: BTreeMap<Target, VecDeque<(Call, PortError)>>,
     pub denied_accounts: BTreeSet<AccountId>,
     pub not_ready: BTreeMap<AccountId, u32>,
     pub rejected_template: Option<String>,
@@ -192,6 +194,13 @@ impl World {
                 .expect("index is in range")),
             None => Ok(()),
         }
+    }
+
+    /// The error that replaces the answer of this call, which took effect, if one is queued.
+    pub fn lost_answer(&mut self, target: &Target, call: Call) -> Option<PortError> {
+        let queue = self.lost_answers.get_mut(target)?;
+        let index = queue.iter().position(|(kind, _)| *kind == call)?;
+        queue.remove(index).map(|(_, error)| error)
     }
 
     pub fn next_script(&mut self, target: &Target) -> Script {
@@ -276,6 +285,16 @@ impl FakeCloud {
     pub fn fail_next(&self, target: &Target, call: Call, error: PortError) {
         self.world()
             .faults
+            .entry(target.clone())
+            .or_default()
+            .push_back((call, error));
+    }
+
+    /// The next `call` in `target` takes effect, and its answer is lost to `error` on the way
+    /// back: a read timeout after CloudFormation took the call.
+    pub fn lose_next_answer(&self, target: &Target, call: Call, error: PortError) {
+        self.world()
+            .lost_answers
             .entry(target.clone())
             .or_default()
             .push_back((call, error));

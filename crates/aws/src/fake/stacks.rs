@@ -45,7 +45,11 @@ impl FakeSession {
         let answer = {
             let mut world = self.cloud.world();
             world.call(Some(&self.target), call)?;
-            f(&mut world, &self.target)
+            let answer = f(&mut world, &self.target);
+            match world.lost_answer(&self.target, call) {
+                Some(lost) if answer.is_ok() => Err(lost),
+                _ => answer,
+            }
         };
         self.cloud.run_hook(&self.target, call);
         answer

@@ -3,6 +3,10 @@
 //! A step is a loop, not a recursion: when our call collides with an operation that got there
 //! first, the step looks at the stack once more and acts on what it finds, in the same loop.
 
+mod poll_again;
+
+pub use poll_again::poll_again;
+
 use super::counted::Counted;
 use super::events;
 use super::{client_request_token, decide, Decision, EngineError, InFlight, Job, Phase, Progress, Step};

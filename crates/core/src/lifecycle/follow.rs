@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::counted::Counted;
 use super::drive::{assume_failure, millis, Clock, DriveOptions};
-use super::{poll, schedule, start, start_again, EngineError, InFlight, Job, Progress, Step};
+use super::{poll, poll_again, schedule, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
 use crate::ports::{AssumeRequest, AssumeRole};
 
@@ -33,6 +33,10 @@ pub enum FollowFrom {
     StartAgain,
     /// Between two looks at a running operation.
     InFlight(InFlight),
+    /// A look made again with the state the first was given, its answer lost (the state machine
+    /// retried the worker's Poll): an operation that look launched next is followed under its
+    /// own phase, never replayed under the old one (`poll_again`).
+    PollAgain(InFlight),
 }
 
 /// `None`: not started yet.
@@ -131,10 +135,12 @@ pub async fn follow_from<A: AssumeRole>(
     hand_back_at_ms: Option<u64>,
     passing: PassingErrors,
 ) -> Result<Followed, EngineError> {
-    let (from, again) = match from {
+    // `again`: the next step repeats one whose answer was lost, and may find what it launched.
+    let (from, mut again) = match from {
         FollowFrom::Start => (None, false),
         FollowFrom::StartAgain => (None, true),
         FollowFrom::InFlight(state) => (Some(state), false),
+        FollowFrom::PollAgain(state) => (Some(state), true),
     };
     let started_at_ms = from
         .as_ref()
@@ -188,8 +194,10 @@ pub async fn follow_from<A: AssumeRole>(
         let step = match &state {
             None if again => start_again(&session, job, progress, clock.now_ms()).await,
             None => start(&session, job, progress, clock.now_ms()).await,
+            Some(in_flight) if again => poll_again(&session, job, in_flight.clone(), clock.now_ms()).await,
             Some(in_flight) => poll(&session, job, in_flight.clone(), clock.now_ms()).await,
         };
+        let repeated = std::mem::take(&mut again);
         match step {
             Ok(Step::Done(outcome)) => return Ok(Followed::Done(outcome)),
             Ok(Step::Pending(in_flight)) => {
@@ -223,8 +231,13 @@ pub async fn follow_from<A: AssumeRole>(
                 progress = error.progress;
                 tokio::time::sleep(wait).await;
                 attempt += 1;
-                // `state` still holds the step to retry: a poll is safe to repeat, and a repeated
-                // start finds and adopts whatever the failed one launched.
+                // `state` still holds the step to retry. The failed poll may have launched the
+                // next operation before its error (a launch call whose answer was lost after
+                // CloudFormation took it): it is polled again as such (`poll_again`). A repeated
+                // start adopts what the failed one launched if it still runs (`start`; not
+                // `start_again` unless asked for: a run ID given again may find an older run's
+                // operation ended).
+                again = repeated || state.is_some();
                 if let Some(in_flight) = &mut state {
                     in_flight.progress = progress;
                 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use counted::Counted;
 pub use decide::{decide, Decision, Found};
 pub use drive::{assume_failure, millis, run_target, Clock, DriveOptions, SystemClock, TokioClock};
-pub use engine::{poll, start, start_again};
+pub use engine::{poll, poll_again, start, start_again};
 pub use follow::{follow, follow_from, FollowFrom, Followed, PassingErrors};
 
 use crate::errors::ErrorName;

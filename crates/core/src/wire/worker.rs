@@ -39,6 +39,11 @@ pub enum WorkerRequest {
         #[serde(default)]
         new_account: bool,
         state: InFlight,
+        /// How many times the state machine tried this Poll before (`$$.State.RetryCount`):
+        /// above 0, the first try may have launched the next operation before its answer was
+        /// lost, and the worker follows that one (`FollowFrom::PollAgain`).
+        #[serde(default)]
+        retried: u32,
     },
     #[serde(rename_all = "camelCase")]
     Fail {

@@ -162,6 +162,7 @@ impl Machine {
                         wave: response.wave,
                         new_account: response.new_account,
                         state: response.state.unwrap(),
+                        retried: 0,
                     };
                 }
                 Err(error) => {
