@@ -21,6 +21,14 @@ pub struct Summary {
     pub unchanged: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Targets whose reviewed change set `apply` did not execute (absent from reports of
+    /// deploys, which have none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -36,6 +44,7 @@ impl Summary {
                 OutcomeKind::Unchanged => &mut summary.unchanged,
                 OutcomeKind::Failed => &mut summary.failed,
                 OutcomeKind::Skipped => &mut summary.skipped,
+                OutcomeKind::Stale => &mut summary.stale,
             } += 1;
         }
         summary
@@ -84,7 +93,34 @@ pub fn normalised(text: &str, run: &RunId) -> String {
     text
 }
 
-/// Failures grouped by error and root cause, largest group first.
+/// Stale targets that were not applied for the same reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaleGroup {
+    /// The reason, normalised as failure causes are.
+    pub reason: String,
+    pub targets: Vec<Target>,
+}
+
+/// Stale targets grouped by their normalised reason, largest group first.
+pub fn group_stale(outcomes: &[Outcome], run: &RunId) -> Vec<StaleGroup> {
+    let mut groups: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+    for outcome in outcomes {
+        if let Some(reason) = outcome.stale_reason() {
+            groups
+                .entry(normalised(reason, run))
+                .or_default()
+                .push(outcome.target.clone());
+        }
+    }
+    let mut groups: Vec<StaleGroup> = groups
+        .into_iter()
+        .map(|(reason, targets)| StaleGroup { reason, targets })
+        .collect();
+    groups.sort_by_key(|group| std::cmp::Reverse(group.targets.len()));
+    groups
+}
+
 /// "1 target", "3 targets": for the count of a group in what people read.
 pub fn targets_count(n: usize) -> String {
     if n == 1 {
@@ -128,6 +164,9 @@ pub struct Report {
     pub within_tolerance: bool,
     pub summary: Summary,
     pub failure_groups: Vec<FailureGroup>,
+    /// The stale targets of an `apply`, by reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_groups: Vec<StaleGroup>,
     pub outcomes: Vec<Outcome>,
     /// The waves as assigned, each with its targets: what a resume or a re-run keeps. Empty in
     /// reports of versions before waves (one wave of every target, then).
@@ -166,6 +205,7 @@ impl Report {
             within_tolerance,
             summary: Summary::of(&outcomes),
             failure_groups: group_failures(&outcomes, &run),
+            stale_groups: group_stale(&outcomes, &run),
             run,
             outcomes,
             waves: Vec::new(),
@@ -233,7 +273,12 @@ impl Report {
             self.run, self.stack_name
         );
         let seconds = self.finished_at_ms.saturating_sub(self.started_at_ms) as f64 / 1000.0;
-        let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
+        let stale = if s.stale > 0 {
+            format!(", {} stale", s.stale)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped{stale}**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
         if let Some(template) = &self.template {
             let _ = writeln!(
                 md,
@@ -279,11 +324,25 @@ impl Report {
             }
             md.push('\n');
         }
+        if !self.stale_groups.is_empty() {
+            md.push_str("## Stale: not applied, plan again\n\n");
+            for group in &self.stale_groups {
+                let targets: Vec<String> = group.targets.iter().map(|t| format!("`{t}`")).collect();
+                let _ = writeln!(
+                    md,
+                    "- **{}**: {}\n  - {}",
+                    targets_count(group.targets.len()),
+                    markdown_inline(&group.reason),
+                    targets.join(", ")
+                );
+            }
+            md.push('\n');
+        }
         md.push_str("## Targets\n\n| target | outcome | status | seconds | AWS calls | detail |\n|---|---|---|---|---|---|\n");
         for outcome in &self.outcomes {
             let detail = match (
                 outcome.failure(),
-                outcome.skipped_reason(),
+                outcome.skipped_reason().or(outcome.stale_reason()),
                 &outcome.recovered_from,
             ) {
                 (Some(failure), _, _) => format!("{}: {}", failure.error, failure.root_cause),
@@ -322,6 +381,14 @@ impl Report {
                     let mut status = TestCaseStatus::skipped();
                     if let Some(reason) = outcome.skipped_reason() {
                         status.set_message(junit(reason));
+                    }
+                    status
+                }
+                // Nothing ran: skipped as far as JUnit goes, saying why and that it is stale.
+                (None, OutcomeKind::Stale) => {
+                    let mut status = TestCaseStatus::skipped();
+                    if let Some(reason) = outcome.stale_reason() {
+                        status.set_message(junit(&format!("Stale: {reason}")));
                     }
                     status
                 }
@@ -437,6 +504,58 @@ mod tests {
                 "222222222222:us-east-1".parse().unwrap()
             ]
         );
+    }
+
+    #[test]
+    fn stale_targets_are_counted_grouped_and_shown_in_every_format() {
+        let stale = |account: &str, at: &str| {
+            Outcome::stale(
+                format!("{account}:us-east-1").parse().unwrap(),
+                format!("the stack changed since the plan: last updated {at}"),
+                5,
+                2,
+            )
+        };
+        let outcomes = vec![
+            stale("111111111111", "2026-11-22T10:01:02Z"),
+            stale("222222222222", "2026-11-22T10:09:59Z"),
+            failed("333333333333:us-east-1", "x"),
+        ];
+        let report = Report::new("r1".parse().unwrap(), "s".parse().unwrap(), 0, 5, true, outcomes);
+        assert_eq!((report.summary.stale, report.summary.failed), (2, 1));
+        assert_eq!(report.stale_groups.len(), 1, "{:?}", report.stale_groups);
+        assert_eq!(
+            report.stale_groups[0].reason,
+            "the stack changed since the plan: last updated <time>"
+        );
+        assert_eq!(report.failure_groups.len(), 1, "stale is no failure");
+        let back = Report::from_json(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(back, report);
+        assert_eq!(
+            back.rerun_targets().len(),
+            3,
+            "a re-run plans the stale targets again"
+        );
+        let md = report.to_markdown();
+        assert!(md.contains("1 failed, 0 skipped, 2 stale**"), "{md}");
+        assert!(md.contains("## Stale: not applied, plan again"), "{md}");
+        assert!(
+            md.contains("- **2 targets**: the stack changed since the plan"),
+            "{md}"
+        );
+        let xml = report.to_junit();
+        assert!(xml.contains("Stale: the stack changed since the plan"), "{xml}");
+        // A deploy's report, which has no stale target, is written as before.
+        let deploy = Report::new(
+            "r1".parse().unwrap(),
+            "s".parse().unwrap(),
+            0,
+            5,
+            true,
+            Vec::new(),
+        );
+        let json = serde_json::to_value(&deploy).unwrap();
+        assert!(json["summary"].get("stale").is_none() && json.get("staleGroups").is_none());
     }
 
     #[test]

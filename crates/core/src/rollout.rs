@@ -150,6 +150,32 @@ pub struct RolloutOptions {
     pub drive: DriveOptions,
 }
 
+/// How one target is taken to its outcome: deployed (`Deploying`), or its reviewed change set
+/// applied (`plan::Applying`). Waves, tolerance and interrupts are the runner's, whichever.
+pub trait TargetDriver: Send + Sync {
+    fn drive(
+        &self,
+        job: &Job<'_>,
+        clock: &dyn Clock,
+        options: DriveOptions,
+    ) -> impl std::future::Future<Output = Outcome> + Send;
+}
+
+/// What `deploy` does with each target: the lifecycle, from the stack as found.
+#[derive(Debug)]
+pub struct Deploying<'a, A>(pub &'a A);
+
+impl<A: AssumeRole> TargetDriver for Deploying<'_, A> {
+    fn drive(
+        &self,
+        job: &Job<'_>,
+        clock: &dyn Clock,
+        options: DriveOptions,
+    ) -> impl std::future::Future<Output = Outcome> + Send {
+        run_target(self.0, job, clock, options)
+    }
+}
+
 /// One rollout: a spec applied to targets.
 #[derive(Debug, Clone, Copy)]
 pub struct Rollout<'a> {
@@ -176,13 +202,13 @@ pub async fn roll_out<A: AssumeRole>(
         overall: rollout.options.tolerance,
         total,
     };
-    run_wave(assumer, rollout, budget, 0, clock, stop, on_outcome).await
+    run_wave(&Deploying(assumer), rollout, budget, 0, clock, stop, on_outcome).await
 }
 
 /// One wave: its targets at `options.concurrency` at once; once its failures (or the rollout's,
 /// `failed_before` of them in earlier waves) pass the budget, no new target starts.
-async fn run_wave<A: AssumeRole>(
-    assumer: &A,
+async fn run_wave<D: TargetDriver>(
+    driver: &D,
     rollout: Rollout<'_>,
     budget: Budget,
     failed_before: usize,
@@ -213,7 +239,7 @@ async fn run_wave<A: AssumeRole>(
                 run,
                 new_account: false,
             };
-            (index, run_target(assumer, &job, clock, options.drive).await)
+            (index, driver.drive(&job, clock, options.drive).await)
         })
         .buffer_unordered(options.concurrency.max(1));
     while let Some((index, outcome)) = running.next().await {
@@ -290,6 +316,19 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
     rollout: WavedRollout<'_>,
     clock: &dyn Clock,
     stop: &StopSignal,
+    on_event: impl FnMut(WaveEvent<'_>),
+) -> WavesRolled {
+    let driver = Deploying(assumer);
+    roll_out_waves_with(&driver, alarms, rollout, clock, stop, on_event).await
+}
+
+/// `roll_out_waves`, each target taken to its outcome by `driver`.
+pub async fn roll_out_waves_with<D: TargetDriver, W: Alarms>(
+    driver: &D,
+    alarms: &W,
+    rollout: WavedRollout<'_>,
+    clock: &dyn Clock,
+    stop: &StopSignal,
     mut on_event: impl FnMut(WaveEvent<'_>),
 ) -> WavesRolled {
     let total: usize = rollout.waves.iter().map(|w| w.targets.len()).sum();
@@ -328,7 +367,7 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
             targets: &wave.targets,
             options: rollout.options,
         };
-        let landed = run_wave(assumer, one, budget, failed_before, clock, stop, |o| {
+        let landed = run_wave(driver, one, budget, failed_before, clock, stop, |o| {
             on_event(WaveEvent::Landed(o));
         })
         .await;

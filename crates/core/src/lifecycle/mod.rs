@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 pub use counted::Counted;
 pub use decide::{decide, Decision, Found};
-pub use drive::{assume_failure, millis, run_target, Clock, DriveOptions, SystemClock, TokioClock};
+pub use drive::{
+    assume_failure, millis, region_not_enabled, run_target, Clock, DriveOptions, SystemClock, TokioClock,
+};
+pub(crate) use engine::not_managed;
 pub use engine::{poll, start, start_again};
 pub use follow::{follow, follow_from, FollowFrom, Followed, PassingErrors};
 

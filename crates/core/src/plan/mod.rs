@@ -1,5 +1,18 @@
 //! `stackfleet plan`: what a rollout would do in each target, from a change set made and then
-//! deleted, never touching the stack. Targets with the same changes are grouped.
+//! deleted, never touching the stack. Targets with the same changes are grouped. A plan for
+//! review (`plan --out`) keeps its change sets instead, and records what `apply` needs to
+//! execute exactly those (`file`), and only while the stacks have not moved (`apply`).
+
+mod apply;
+mod cleanup;
+mod file;
+mod markdown;
+
+pub use apply::{apply_target, Applying};
+pub use cleanup::{discard_unapplied, Discarded};
+pub use file::{
+    change_digest, json_schema, PlanError, PlanFile, PlanGroup, PlannedTarget, SkippedTarget, PLAN_VERSION,
+};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +32,7 @@ const CHANGE_SET_POLL: Duration = Duration::from_secs(2);
 const CHANGE_SET_POLLS: u32 = 150;
 
 /// What a deploy would do in one target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", tag = "verdict")]
 pub enum PlanVerdict {
     /// The stack would be created with these resources.
@@ -105,6 +118,33 @@ pub struct TargetPlan {
     /// deploy takes it over, its update adding the tag.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopts: bool,
+    /// A plan for review only: the change set kept for `apply`, and the stack it was made
+    /// against, as it was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<Reviewed>,
+}
+
+/// What a plan for review keeps of one target: what `apply` executes, and what it checks first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reviewed {
+    /// The change set (its ARN): only for a plan that would create or update.
+    pub change_set_id: Option<String>,
+    pub stack_id: String,
+    pub stack_status: StackStatus,
+    /// `StackDescription::last_updated_ms` when the plan was made.
+    pub stack_last_updated_ms: Option<i64>,
+}
+
+impl Reviewed {
+    fn of(stack: &StackDescription, change_set_id: Option<String>) -> Self {
+        Self {
+            change_set_id,
+            stack_id: stack.stack_id.clone(),
+            stack_status: stack.status.clone(),
+            stack_last_updated_ms: stack.last_updated_ms,
+        }
+    }
 }
 
 impl TargetPlan {
@@ -136,30 +176,44 @@ pub fn group_plans(plans: &[TargetPlan]) -> Vec<(String, Vec<Target>)> {
     groups
 }
 
-fn change_set_name(run: &RunId) -> String {
+/// The change sets of a plan are named after it: its run ID is the plan's ID.
+pub fn change_set_name(run: &RunId) -> String {
     format!("stackfleet-plan-{run}")
 }
 
-/// Plans one target. Never fails: what goes wrong is the verdict.
+/// Plans one target, leaving nothing behind. Never fails: what goes wrong is the verdict.
 pub async fn plan_target<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> TargetPlan {
+    plan_one(assumer, job, false).await
+}
+
+/// Plans one target for review: a change set that would create or update is kept, and the
+/// target's plan says which, with the stack as it was (`TargetPlan::reviewed`).
+pub async fn plan_target_for_review<A: AssumeRole>(assumer: &A, job: &Job<'_>) -> TargetPlan {
+    plan_one(assumer, job, true).await
+}
+
+async fn plan_one<A: AssumeRole>(assumer: &A, job: &Job<'_>, keep: bool) -> TargetPlan {
     let cannot_plan = |error: PortError| PlanVerdict::CannotPlan {
         reason: format!("{}: {error}", error.name()),
     };
-    let (verdict, adopts) = match look(assumer, job).await {
+    let (verdict, adopts, reviewed) = match look(assumer, job).await {
         Ok((session, found)) => {
             let adopts = job.spec.adopt
                 && found
                     .as_ref()
                     .is_some_and(|s| !s.managed && s.status != StackStatus::DeleteComplete);
-            let verdict = verdict(&session, job, found).await.unwrap_or_else(cannot_plan);
-            (verdict, adopts)
+            match verdict(&session, job, found, keep).await {
+                Ok((verdict, reviewed)) => (verdict, adopts, reviewed),
+                Err(error) => (cannot_plan(error), adopts, None),
+            }
         }
-        Err(error) => (cannot_plan(error), false),
+        Err(error) => (cannot_plan(error), false, None),
     };
     TargetPlan {
         target: job.target.clone(),
         verdict,
         adopts,
+        reviewed: reviewed.filter(|_| keep),
     }
 }
 
@@ -182,25 +236,27 @@ async fn look<A: AssumeRole>(
     Ok((session, found))
 }
 
+/// The verdict, and for a plan kept for review what it keeps: the change set of a create or an
+/// update, the stack of a plan without changes.
 async fn verdict<S: StackOperations>(
     session: &S,
     job: &Job<'_>,
     found: Option<StackDescription>,
-) -> Result<PlanVerdict, PortError> {
+    keep: bool,
+) -> Result<(PlanVerdict, Option<Reviewed>), PortError> {
     let spec = job.spec;
+    let as_found = found.as_ref().map(|stack| Reviewed::of(stack, None));
     let status = found.as_ref().map(|s| s.status.clone());
     let kind = match decide(found.as_ref().map(Into::into), spec.recovery, spec.adopt) {
         Decision::Create => ChangeSetType::Create,
         Decision::Update => ChangeSetType::Update,
         Decision::InspectRunningOperation => {
-            return Ok(PlanVerdict::Busy {
-                status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
-            })
+            let status = status.unwrap_or(StackStatus::Other("UNKNOWN".into()));
+            return Ok((PlanVerdict::Busy { status }, as_found));
         }
         Decision::NotManaged => {
-            return Ok(PlanVerdict::NotManaged {
-                status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
-            })
+            let status = status.unwrap_or(StackStatus::Other("UNKNOWN".into()));
+            return Ok((PlanVerdict::NotManaged { status }, as_found));
         }
         decision => {
             let action = match decision {
@@ -208,10 +264,11 @@ async fn verdict<S: StackOperations>(
                 Decision::ContinueRollbackThenUpdate => "would continue the rollback, then update",
                 _ => "needs attention: the deploy would not touch it",
             };
-            return Ok(PlanVerdict::WouldRecover {
+            let verdict = PlanVerdict::WouldRecover {
                 status: status.unwrap_or(StackStatus::Other("UNKNOWN".into())),
                 action: action.into(),
-            });
+            };
+            return Ok((verdict, as_found));
         }
     };
     let request = ChangeSetRequest {
@@ -231,21 +288,33 @@ async fn verdict<S: StackOperations>(
         Ok(created) => created,
         // Some endpoints refuse an unchanged template outright instead of failing the change set.
         Err(PortError::TemplateInvalid(message)) if no_changes(Some(&message)) => {
-            return Ok(PlanVerdict::NoChanges)
+            return Ok((PlanVerdict::NoChanges, as_found))
         }
         Err(error) => return Err(error),
     };
     let described = described_when_ready(session, &created.id).await;
-    // Clean up whatever the description said: the plan leaves nothing behind.
-    let cleanup = session.delete_change_set(&created.id).await;
-    if kind == ChangeSetType::Create {
-        remove_review_stack(session, job, &created.stack_id).await?;
+    if keep {
+        if let Some(ready) = described.as_ref().ok().filter(|d| d.status == "CREATE_COMPLETE") {
+            // The stack as the change set found it: for a CREATE, the empty stack it made.
+            match session.describe_stack(&created.stack_id).await {
+                Ok(Some(stack)) => {
+                    let reviewed = Reviewed::of(&stack, Some(created.id.clone()));
+                    return Ok((would(kind, ready.changes.clone()), Some(reviewed)));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    discard(session, job, &created, kind).await?;
+                    return Err(error);
+                }
+            }
+        }
     }
+    // Clean up whatever the description said: the plan leaves nothing behind.
+    discard(session, job, &created, kind).await?;
     let described = described?;
-    cleanup?;
-    Ok(match (described.status.as_str(), kind) {
-        ("FAILED", _) if no_changes(described.status_reason.as_deref()) => PlanVerdict::NoChanges,
-        ("FAILED", _) => PlanVerdict::CannotPlan {
+    let verdict = match described.status.as_str() {
+        "FAILED" if no_changes(described.status_reason.as_deref()) => PlanVerdict::NoChanges,
+        "FAILED" => PlanVerdict::CannotPlan {
             reason: format!(
                 "the change set failed: {}",
                 described
@@ -253,19 +322,43 @@ async fn verdict<S: StackOperations>(
                     .unwrap_or_else(|| "no reason given".into())
             ),
         },
-        (_, ChangeSetType::Create) => PlanVerdict::WouldCreate {
-            changes: described.changes,
+        // Kept, had the stack not gone meanwhile: nothing for a review to execute any more.
+        _ if keep => PlanVerdict::CannotPlan {
+            reason: format!("stack {} went away while it was planned", created.stack_id),
         },
-        (_, ChangeSetType::Update) => PlanVerdict::WouldUpdate {
-            changes: described.changes,
-        },
-    })
+        _ => would(kind, described.changes),
+    };
+    Ok((verdict, as_found))
+}
+
+/// A create or an update with these changes, in a stable order: identical change lists group
+/// together whatever order CloudFormation lists them in.
+fn would(kind: ChangeSetType, mut changes: Vec<ResourceChange>) -> PlanVerdict {
+    changes.sort();
+    match kind {
+        ChangeSetType::Create => PlanVerdict::WouldCreate { changes },
+        ChangeSetType::Update => PlanVerdict::WouldUpdate { changes },
+    }
+}
+
+/// Deletes a change set the plan made, and a CREATE change set's empty stack.
+async fn discard<S: StackOperations>(
+    session: &S,
+    job: &Job<'_>,
+    created: &crate::stack::ChangeSetCreated,
+    kind: ChangeSetType,
+) -> Result<(), PortError> {
+    let deleted = session.delete_change_set(&created.id).await;
+    if kind == ChangeSetType::Create {
+        remove_review_stack(session, job, &created.stack_id).await?;
+    }
+    deleted
 }
 
 /// A CREATE change set made an empty stack in REVIEW_IN_PROGRESS: it is removed again, by its
 /// stack ID and only while it is still that empty stack. By name, a plan racing a deploy would
 /// delete the stack the deploy has just made in its place.
-async fn remove_review_stack<S: StackOperations>(
+pub(crate) async fn remove_review_stack<S: StackOperations>(
     session: &S,
     job: &Job<'_>,
     stack_id: &str,
@@ -291,7 +384,14 @@ async fn described_when_ready<S: StackOperations>(
     change_set: &str,
 ) -> Result<crate::stack::ChangeSetDescription, PortError> {
     for _ in 0..CHANGE_SET_POLLS {
-        let described = session.describe_change_set(change_set).await?;
+        let described =
+            session
+                .describe_change_set(change_set)
+                .await?
+                .ok_or_else(|| PortError::Rejected {
+                    code: "ChangeSetNotFound".into(),
+                    message: format!("change set {change_set} went away while it was computed"),
+                })?;
         if !matches!(described.status.as_str(), "CREATE_PENDING" | "CREATE_IN_PROGRESS") {
             return Ok(described);
         }
@@ -303,13 +403,15 @@ async fn described_when_ready<S: StackOperations>(
     )))
 }
 
-/// Plans every target, `concurrency` at a time; `on_plan` sees each as it lands.
+/// Plans every target, `concurrency` at a time; `on_plan` sees each as it lands. `keep`: for
+/// review (`plan_target_for_review`).
 pub async fn plan_all<A: AssumeRole>(
     assumer: &A,
     spec: &crate::spec::RolloutSpec,
     run: &RunId,
     targets: &[Target],
     concurrency: usize,
+    keep: bool,
     mut on_plan: impl FnMut(&TargetPlan),
 ) -> Vec<TargetPlan> {
     use futures::stream::{self, StreamExt};
@@ -321,7 +423,7 @@ pub async fn plan_all<A: AssumeRole>(
                 run,
                 new_account: false,
             };
-            plan_target(assumer, &job).await
+            plan_one(assumer, &job, keep).await
         })
         .buffer_unordered(concurrency.max(1))
         .inspect(|plan| on_plan(plan))
@@ -375,6 +477,7 @@ mod tests {
             target: format!("{account}:us-east-1").parse().unwrap(),
             verdict,
             adopts,
+            reviewed: None,
         }
     }
 
