@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::{PlanVerdict, TargetPlan};
 use crate::document::Rollout;
 use crate::ids::{RunId, Target};
+use crate::outcome::Outcome;
 use crate::stack::StackStatus;
 use crate::waves::Wave;
 
@@ -300,6 +301,51 @@ impl PlanFile {
             }
         }
         Ok(given.iter().cloned().collect())
+    }
+
+    /// What an apply of the groups `selected` runs: the plan's waves narrowed to their
+    /// targets; and what it reports of the others without running them: Skipped, for their
+    /// group was not selected or the plan skipped them.
+    pub fn selection(&self, selected: &BTreeSet<String>) -> (Vec<Wave>, Vec<Outcome>) {
+        let chosen: BTreeSet<&Target> = self
+            .groups
+            .iter()
+            .filter(|g| selected.contains(&g.id))
+            .flat_map(|g| &g.targets)
+            .collect();
+        let waves = self
+            .waves
+            .iter()
+            .map(|wave| Wave {
+                targets: wave
+                    .targets
+                    .iter()
+                    .filter(|t| chosen.contains(t))
+                    .cloned()
+                    .collect(),
+                ..wave.clone()
+            })
+            .collect();
+        let mut others: Vec<Outcome> = self
+            .targets
+            .iter()
+            .filter(|t| !chosen.contains(&t.target))
+            .map(|t| {
+                Outcome::skipped(
+                    t.target.clone(),
+                    format!(
+                        "not applied: its group {} was not selected (apply --group)",
+                        t.group
+                    ),
+                )
+            })
+            .collect();
+        others.extend(
+            self.skipped
+                .iter()
+                .map(|s| Outcome::skipped(s.target.clone(), s.reason.clone())),
+        );
+        (waves, others)
     }
 
     /// Each planned target with its group.
