@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeAlarms, FakeCloud, Script};
 use stackfleet_core::lifecycle::{run_target, DriveOptions, Job, TokioClock};
-use stackfleet_core::plan::{change_digest, discard_unapplied, plan_all, Applying, Discarded, PlanFile, PlanVerdict};
-use stackfleet_core::rollout::{roll_out_waves_with, FailureTolerance, RolloutOptions, StopSignal, WavedRollout};
+use stackfleet_core::plan::{
+    change_digest, discard_unapplied, plan_all, Applying, Discarded, PlanFile, PlanVerdict,
+};
+use stackfleet_core::rollout::{
+    roll_out_waves_with, FailureTolerance, RolloutOptions, StopSignal, WavedRollout,
+};
 use stackfleet_core::stack::{ResourceChange, StackStatus};
 use stackfleet_core::waves::Wave;
 use stackfleet_core::{Outcome, OutcomeKind, Rollout, RolloutSpec, RunId, Target};
@@ -67,7 +71,12 @@ async fn plan_for_review(cloud: &FakeCloud, waves: Vec<Wave>) -> PlanFile {
 }
 
 fn group_of(plan: &PlanFile, target: &Target) -> String {
-    plan.targets.iter().find(|t| &t.target == target).unwrap().group.clone()
+    plan.targets
+        .iter()
+        .find(|t| &t.target == target)
+        .unwrap()
+        .group
+        .clone()
 }
 
 /// `apply` of the groups `selected` (every group when empty), as the CLI runs it: the narrowed
@@ -89,8 +98,15 @@ async fn apply(cloud: &FakeCloud, plan: &PlanFile, selected: &[String]) -> (Vec<
         },
     };
     let clock = TokioClock::new();
-    let rolled =
-        roll_out_waves_with(&applying, &FakeAlarms::new(), rollout, &clock, &StopSignal::new(), |_| {}).await;
+    let rolled = roll_out_waves_with(
+        &applying,
+        &FakeAlarms::new(),
+        rollout,
+        &clock,
+        &StopSignal::new(),
+        |_| {},
+    )
+    .await;
     let discarded = discard_unapplied(cloud, plan, &spec, &run, &applying.executed(), 4).await;
     let mut outcomes = rolled.outcomes;
     outcomes.append(&mut others);
@@ -112,8 +128,14 @@ async fn apply_executes_exactly_the_reviewed_change_sets_and_nothing_else() {
         assert_eq!(cloud.change_sets(&target(n)).len(), 1, "target {n}");
         assert!(!cloud.operations(&target(n)).contains(&Call::UpdateStack));
     }
-    assert!(cloud.change_sets(&target(4)).is_empty(), "no changes: nothing kept");
-    assert_eq!(cloud.stack_status(&target(3), STACK), Some(StackStatus::ReviewInProgress));
+    assert!(
+        cloud.change_sets(&target(4)).is_empty(),
+        "no changes: nothing kept"
+    );
+    assert_eq!(
+        cloud.stack_status(&target(3), STACK),
+        Some(StackStatus::ReviewInProgress)
+    );
     assert_eq!(plan.groups.len(), 3, "{:?}", plan.groups);
 
     let (outcomes, discarded) = apply(&cloud, &plan, &[]).await;
@@ -154,7 +176,10 @@ async fn a_stack_that_moved_after_the_plan_is_stale_untouched_and_its_change_set
     assert!(!cloud.operations(&target(1)).contains(&Call::ExecuteChangeSet));
     assert_eq!(outcome_of(&outcomes, &target(2)).kind(), OutcomeKind::Updated);
     assert_eq!(discarded.deleted, 1, "{discarded:?}");
-    assert!(cloud.change_sets(&target(1)).is_empty(), "the stale change set is gone");
+    assert!(
+        cloud.change_sets(&target(1)).is_empty(),
+        "the stale change set is gone"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -168,7 +193,10 @@ async fn a_change_set_gone_after_the_plan_makes_its_target_stale() {
 
     let stale = outcome_of(&outcomes, &target(2));
     assert_eq!(stale.kind(), OutcomeKind::Stale, "{stale:?}");
-    assert!(stale.stale_reason().unwrap().contains("no longer exists"), "{stale:?}");
+    assert!(
+        stale.stale_reason().unwrap().contains("no longer exists"),
+        "{stale:?}"
+    );
     assert_eq!(outcome_of(&outcomes, &target(1)).kind(), OutcomeKind::Updated);
     // Deleting what is already gone is no failure of the clean-up.
     assert_eq!((discarded.deleted, discarded.left.len()), (1, 0), "{discarded:?}");
@@ -180,7 +208,11 @@ async fn only_the_selected_groups_run_and_the_others_change_sets_and_empty_stack
     let all: Vec<Target> = (1..=3).map(target).collect();
     let plan = plan_for_review(&cloud, vec![wave("all", &all)]).await;
     let updates = group_of(&plan, &target(1));
-    assert_eq!(updates, group_of(&plan, &target(2)), "the same changes, one group");
+    assert_eq!(
+        updates,
+        group_of(&plan, &target(2)),
+        "the same changes, one group"
+    );
     assert_ne!(updates, group_of(&plan, &target(3)));
 
     let (outcomes, discarded) = apply(&cloud, &plan, &[updates]).await;
@@ -217,7 +249,10 @@ async fn a_failed_execution_halts_the_waves_and_the_unstarted_change_sets_are_de
     );
     let plan = plan_for_review(
         &cloud,
-        vec![wave("canary", &[target(1)]), wave("rest", &[target(2), target(3)])],
+        vec![
+            wave("canary", &[target(1)]),
+            wave("rest", &[target(2), target(3)]),
+        ],
     )
     .await;
 
@@ -225,11 +260,21 @@ async fn a_failed_execution_halts_the_waves_and_the_unstarted_change_sets_are_de
 
     let failed = outcome_of(&outcomes, &target(1));
     let failure = failed.failure().expect("failed");
-    assert_eq!(failure.root_cause.logical_id.as_deref(), Some("ReadOnly"), "{failed:?}");
-    assert_eq!(failure.root_cause.reason, "Role with name ReadOnly already exists");
+    assert_eq!(
+        failure.root_cause.logical_id.as_deref(),
+        Some("ReadOnly"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        failure.root_cause.reason,
+        "Role with name ReadOnly already exists"
+    );
     for n in [2, 3] {
         let later = outcome_of(&outcomes, &target(n));
-        assert!(later.wants_rerun() && later.failure().is_none(), "not started: {later:?}");
+        assert!(
+            later.wants_rerun() && later.failure().is_none(),
+            "not started: {later:?}"
+        );
         assert!(cloud.change_sets(&target(n)).is_empty(), "target {n}");
     }
     assert_eq!(discarded.deleted, 2);

@@ -358,6 +358,25 @@ impl PlanFile {
     }
 }
 
+/// The rollout document as a plan file records it: a secret's reference stays (it is no
+/// secret), a plaintext value of a NoEcho parameter is masked, here and in every override.
+/// `resume` is a state machine's, and goes.
+pub fn recorded_document(mut document: Rollout, no_echo: &BTreeSet<String>) -> Rollout {
+    let mask = |parameters: &mut BTreeMap<String, String>| {
+        for (name, value) in parameters.iter_mut() {
+            let reference = matches!(crate::secrets::SecretRef::parse(value), Ok(Some(_)));
+            if !reference {
+                *value = crate::secrets::shown(name, value, no_echo).to_owned();
+            }
+        }
+    };
+    mask(&mut document.parameters);
+    document.parameter_overrides.values_mut().for_each(mask);
+    document.resume = None;
+    document.schema = None;
+    document
+}
+
 /// The plan file's JSON Schema, as `schema/plan.schema.json` keeps it.
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(PlanFile);

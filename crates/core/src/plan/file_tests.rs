@@ -158,3 +158,27 @@ fn the_committed_plan_schema_is_the_one_the_types_make() {
          stackfleet-core the_committed_plan_schema"
     );
 }
+
+#[test]
+fn the_recorded_document_keeps_references_and_masks_plaintext_no_echo_values() {
+    let document = Rollout::parse(
+        "stackName: s\nparameters: {Db: hunter2, Token: '{{resolve:ssm-secure:/stackfleet/t}}', Env: prod}\n\
+         parameterOverrides: {'111111111111': {Db: other-secret}}\nresume: r0\n",
+    )
+    .unwrap();
+    let no_echo: BTreeSet<String> = ["Db", "Token"].map(str::to_owned).into();
+    let recorded = recorded_document(document, &no_echo);
+    let text = serde_json::to_string(&recorded).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("other-secret"),
+        "{text}"
+    );
+    assert_eq!(recorded.parameters["Db"], "****");
+    assert_eq!(
+        recorded.parameters["Token"],
+        "{{resolve:ssm-secure:/stackfleet/t}}"
+    );
+    assert_eq!(recorded.parameters["Env"], "prod");
+    assert_eq!(recorded.parameter_overrides["111111111111"]["Db"], "****");
+    assert_eq!(recorded.resume, None);
+}

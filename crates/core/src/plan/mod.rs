@@ -11,7 +11,8 @@ mod markdown;
 pub use apply::{apply_target, Applying};
 pub use cleanup::{discard_unapplied, Discarded};
 pub use file::{
-    change_digest, json_schema, PlanError, PlanFile, PlanGroup, PlannedTarget, SkippedTarget, PLAN_VERSION,
+    change_digest, json_schema, recorded_document, PlanError, PlanFile, PlanGroup, PlannedTarget,
+    SkippedTarget, PLAN_VERSION,
 };
 
 use std::collections::BTreeMap;
