@@ -336,14 +336,31 @@ impl StackOperations for CfnStacks {
     }
 
     async fn execute_change_set(&self, change_set_id: &str, token: &str) -> PortResult<()> {
-        self.client
+        let sent = self
+            .client
             .execute_change_set()
             .change_set_name(change_set_id)
             .client_request_token(token)
             .send()
-            .await
-            .map_err(|e| self.refused(&e))?;
-        Ok(())
+            .await;
+        let Err(error) = sent else {
+            return Ok(());
+        };
+        // The change set is gone or cannot run: named as the lifecycle knows them, whatever
+        // code the endpoint sent along.
+        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError as E;
+        let unavailable = match error.as_service_error() {
+            Some(E::InvalidChangeSetStatusException(e)) => Some(("InvalidChangeSetStatus", e.message())),
+            Some(E::ChangeSetNotFoundException(e)) => Some(("ChangeSetNotFound", e.message())),
+            _ => None,
+        };
+        Err(match unavailable {
+            Some((code, message)) => PortError::Rejected {
+                code: code.into(),
+                message: message.unwrap_or("no message").to_owned(),
+            },
+            None => self.refused(&error),
+        })
     }
 
     async fn delete_change_set(&self, change_set_id: &str) -> PortResult<()> {

@@ -57,30 +57,23 @@ impl<'a, A: AssumeRole> Applying<'a, A> {
 }
 
 impl<A: AssumeRole> TargetDriver for Applying<'_, A> {
-    fn drive(
-        &self,
-        job: &Job<'_>,
-        clock: &dyn Clock,
-        options: DriveOptions,
-    ) -> impl std::future::Future<Output = Outcome> + Send {
-        async move {
-            let Some((planned, group)) = self.planned.get(job.target) else {
-                return Outcome::failed(
-                    job.target.clone(),
-                    ErrorName::Internal,
-                    RootCause::message("the target is in the plan's waves but has no plan"),
-                    0,
-                    0,
-                );
-            };
-            let applied = apply_target(self.assumer, job, planned, group, clock, options).await;
-            if applied.executed {
-                if let Ok(mut executed) = self.executed.lock() {
-                    executed.insert(job.target.clone());
-                }
+    async fn drive(&self, job: &Job<'_>, clock: &dyn Clock, options: DriveOptions) -> Outcome {
+        let Some((planned, group)) = self.planned.get(job.target) else {
+            return Outcome::failed(
+                job.target.clone(),
+                ErrorName::Internal,
+                RootCause::message("the target is in the plan's waves but has no plan"),
+                0,
+                0,
+            );
+        };
+        let applied = apply_target(self.assumer, job, planned, group, clock, options).await;
+        if applied.executed {
+            if let Ok(mut executed) = self.executed.lock() {
+                executed.insert(job.target.clone());
             }
-            applied.outcome
         }
+        applied.outcome
     }
 }
 
@@ -213,8 +206,13 @@ pub async fn apply_target<A: AssumeRole>(
                 };
             }
             // A call made again, same token, whose first answer was lost: it finds the change
-            // set executed by that first call.
-            Err(error) if is_unavailable(&error) => break,
+            // set executed by that first call (or its token taken by it).
+            Err(error)
+                if attempt > 0
+                    && (is_unavailable(&error) || matches!(error, PortError::AlreadyExists(_))) =>
+            {
+                break
+            }
             Err(error) => match retry_wait(options, &error, attempt) {
                 Some(wait) => {
                     tokio::time::sleep(wait).await;

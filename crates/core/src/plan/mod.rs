@@ -8,7 +8,7 @@ mod cleanup;
 mod file;
 mod markdown;
 
-pub use apply::{apply_target, Applying};
+pub use apply::{apply_target, Applied, Applying};
 pub use cleanup::{discard_unapplied, Discarded};
 pub use file::{
     change_digest, json_schema, recorded_document, PlanError, PlanFile, PlanGroup, PlannedTarget,
