@@ -312,3 +312,38 @@ async fn a_plan_file_that_misdescribes_its_change_sets_executes_nothing() {
     );
     assert_eq!(cloud.count(Call::ExecuteChangeSet), 0);
 }
+
+/// A stack only a delete recovers has no change set to review: the plan shows the recovery, the
+/// apply makes it and nothing more, and the next plan has the create to review.
+#[tokio::test(start_paused = true)]
+async fn a_reviewed_recovery_is_made_then_the_target_is_planned_again() {
+    let cloud = FakeCloud::new();
+    cloud.put_stack(&target(1), STACK, StackStatus::RollbackComplete);
+    let plan = plan_for_review(&cloud, vec![wave("all", &[target(1)])]).await;
+    assert!(
+        matches!(plan.groups[0].verdict, PlanVerdict::WouldRecover { .. }),
+        "{:?}",
+        plan.groups
+    );
+
+    let (outcomes, _) = apply(&cloud, &plan, &[]).await;
+
+    let recovered = outcome_of(&outcomes, &target(1));
+    assert_eq!(recovered.kind(), OutcomeKind::Stale, "{recovered:?}");
+    assert_eq!(recovered.recovered_from, Some(StackStatus::RollbackComplete));
+    assert_eq!(
+        recovered.stale_reason(),
+        Some(
+            "recovered: the ROLLBACK_COMPLETE stack was deleted (recovery: recreate); its create \
+             was never reviewed: plan it again"
+        )
+    );
+    assert_eq!(cloud.operations(&target(1)), vec![Call::DeleteStack], "no create");
+    assert_eq!(cloud.stack_status(&target(1), STACK), None);
+    let again = plan_for_review(&cloud, vec![wave("all", &[target(1)])]).await;
+    assert!(
+        matches!(again.groups[0].verdict, PlanVerdict::WouldCreate { .. }),
+        "{:?}",
+        again.groups
+    );
+}

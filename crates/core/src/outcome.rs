@@ -93,8 +93,9 @@ pub enum Verdict {
         not_started: bool,
     },
     /// `apply` did not execute the reviewed change set: it was no longer AVAILABLE, or the
-    /// stack had changed since the plan, so what would run is not what was reviewed. Nothing
-    /// was changed; a re-run plans the target again.
+    /// stack had changed since the plan, so what would run is not what was reviewed; or the
+    /// plan had no change set to review there (a recovery, which `recoveredFrom` then names,
+    /// or a busy stack). Nothing unreviewed was changed; a re-run plans the target again.
     Stale {
         #[serde(rename = "staleReason")]
         stale_reason: String,

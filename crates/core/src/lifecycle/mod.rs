@@ -21,6 +21,7 @@ pub use drive::{
 };
 pub(crate) use engine::not_managed;
 pub use engine::{poll, start, start_again};
+pub(crate) use events::rollback_failed_resources;
 pub use follow::{follow, follow_from, FollowFrom, Followed, PassingErrors};
 
 use crate::errors::ErrorName;

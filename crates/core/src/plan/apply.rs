@@ -7,8 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use super::file::{change_digest, PlanGroup, PlannedTarget};
-use super::{would, PlanFile, PlanVerdict};
+use super::check::{check, Check};
+use super::file::{PlanGroup, PlannedTarget};
+use super::recover::Recovered;
+use super::{PlanFile, PlanVerdict};
 use crate::errors::ErrorName;
 use crate::ids::Target;
 use crate::lifecycle::{
@@ -18,7 +20,7 @@ use crate::lifecycle::{
 use crate::outcome::{Outcome, RootCause, Verdict};
 use crate::ports::{AssumeRequest, AssumeRole, PortError, StackOperations};
 use crate::rollout::TargetDriver;
-use crate::stack::{ChangeSetType, StackDescription};
+use crate::stack::ChangeSetType;
 
 /// How one target of a plan went, and whether its change set was executed (a change set
 /// that was not is deleted at the end of the apply).
@@ -77,15 +79,6 @@ impl<A: AssumeRole> TargetDriver for Applying<'_, A> {
     }
 }
 
-/// What the checks before an execution found.
-enum Check {
-    /// Execute the change set: a create or an update, as planned.
-    Go(ChangeSetType),
-    /// A plan without changes, of a stack that has not moved: nothing to do.
-    Unchanged(StackDescription),
-    Stale(String),
-}
-
 /// Applies one target's reviewed plan. Never fails: whatever goes wrong is the outcome.
 pub async fn apply_target<A: AssumeRole>(
     assumer: &A,
@@ -124,12 +117,8 @@ pub async fn apply_target<A: AssumeRole>(
                 "an operation was running ({status}) when the plan was made: nothing was reviewed here"
             ))
         }
-        PlanVerdict::WouldRecover { status, action } => {
-            return nothing_reviewed(format!(
-                "the stack was {status} when the plan was made ({action}): no change set was \
-                 reviewed here; recover or delete the stack, then plan again"
-            ))
-        }
+        // The recovery the plan showed is made below, in the target.
+        PlanVerdict::WouldRecover { .. } => {}
     }
 
     let assumer = Counted::new(assumer);
@@ -157,6 +146,32 @@ pub async fn apply_target<A: AssumeRole>(
         ),
         executed: false,
     };
+    if let PlanVerdict::WouldRecover { status, .. } = &group.verdict {
+        let recovered = super::recover::recover(&stacks, job, planned, clock, options).await;
+        let duration = clock.now_ms().saturating_sub(started_at_ms);
+        let outcome = match recovered {
+            Ok(Recovered::Stale(why)) => Outcome {
+                recovered_from: Some(status.clone()),
+                ..Outcome::stale(target.clone(), why, duration, calls())
+            },
+            Ok(Recovered::NotStarted(why)) => Outcome::stale(target.clone(), why, duration, calls()),
+            Ok(Recovered::Attention(why)) => Outcome {
+                stack_id: planned.stack_id.clone(),
+                ..Outcome::failed(
+                    target.clone(),
+                    ErrorName::NeedsAttention,
+                    RootCause::message(why),
+                    duration,
+                    calls(),
+                )
+            },
+            Err(error) => return failed(&error),
+        };
+        return Applied {
+            outcome,
+            executed: false,
+        };
+    }
     let checked = retried(options, || check(&stacks, planned, group)).await;
     let kind = match checked {
         Ok(Check::Go(kind)) => kind,
@@ -271,12 +286,16 @@ fn is_unavailable(error: &PortError) -> bool {
 }
 
 /// The wait before trying again after `error`, or `None` when it is not tried again.
-fn retry_wait(options: DriveOptions, error: &PortError, attempt: u32) -> Option<std::time::Duration> {
+pub(super) fn retry_wait(
+    options: DriveOptions,
+    error: &PortError,
+    attempt: u32,
+) -> Option<std::time::Duration> {
     (error.name().is_transient() && attempt < options.transient_retries)
         .then(|| options.retry_backoff.saturating_mul(2u32.saturating_pow(attempt)))
 }
 
-async fn retried<T, F, Fut>(options: DriveOptions, mut call: F) -> Result<T, PortError>
+pub(super) async fn retried<T, F, Fut>(options: DriveOptions, mut call: F) -> Result<T, PortError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, PortError>>,
@@ -309,84 +328,4 @@ async fn assume<A: AssumeRole>(
         new_account: job.new_account,
     };
     retried(options, || assumer.assume(request)).await
-}
-
-/// A time as people and `report::normalised` read it.
-fn when(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis).map_or_else(
-        || "at an unknown time".to_owned(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    )
-}
-
-/// Everything that must still hold for the reviewed change set to be what runs.
-async fn check<S: StackOperations>(
-    stacks: &S,
-    planned: &PlannedTarget,
-    group: &PlanGroup,
-) -> Result<Check, PortError> {
-    let Some(stack_id) = planned.stack_id.as_deref() else {
-        return Ok(Check::Stale("the plan recorded no stack here".into()));
-    };
-    let kind = match (&group.verdict, planned.change_set_id.as_deref()) {
-        (PlanVerdict::WouldCreate { .. }, Some(id)) => Some((ChangeSetType::Create, id)),
-        (PlanVerdict::WouldUpdate { .. }, Some(id)) => Some((ChangeSetType::Update, id)),
-        _ => None,
-    };
-    if let Some((kind, id)) = kind {
-        let Some(described) = stacks.describe_change_set(id).await? else {
-            return Ok(Check::Stale(format!(
-                "the reviewed change set {id} no longer exists (deleted, or another change set \
-                 was executed on the stack)"
-            )));
-        };
-        if !described.is_available() {
-            return Ok(Check::Stale(format!(
-                "the reviewed change set is {} (execution {}) and can no longer be executed{}",
-                described.status,
-                described.execution_status.as_deref().unwrap_or("status unknown"),
-                described
-                    .status_reason
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            )));
-        }
-        if described.stack_id.as_deref().is_some_and(|id| id != stack_id) {
-            return Ok(Check::Stale(format!(
-                "the change set belongs to stack {}, not to the planned stack {stack_id}",
-                described.stack_id.unwrap_or_default()
-            )));
-        }
-        if change_digest(&would(kind, described.changes), group.adopts) != planned.change_digest {
-            return Ok(Check::Stale(
-                "the change set's changes are not the reviewed ones: the plan file does not \
-                 describe this change set"
-                    .into(),
-            ));
-        }
-    }
-    let now = stacks
-        .describe_stack(stack_id)
-        .await?
-        .filter(|s| s.status != crate::stack::StackStatus::DeleteComplete);
-    let Some(now) = now else {
-        return Ok(Check::Stale(format!(
-            "the planned stack {stack_id} no longer exists"
-        )));
-    };
-    let then = (planned.stack_status.as_ref(), planned.stack_last_updated_ms);
-    if then != (Some(&now.status), now.last_updated_ms) {
-        return Ok(Check::Stale(format!(
-            "the stack changed since the plan: it was {} (last updated {}), it is {} (last \
-             updated {})",
-            planned.stack_status.as_ref().map_or("unknown", |s| s.as_str()),
-            when(planned.stack_last_updated_ms),
-            now.status,
-            when(now.last_updated_ms)
-        )));
-    }
-    Ok(match kind {
-        Some((kind, _)) => Check::Go(kind),
-        None => Check::Unchanged(now),
-    })
 }

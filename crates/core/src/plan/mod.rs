@@ -4,9 +4,11 @@
 //! execute exactly those (`file`), and only while the stacks have not moved (`apply`).
 
 mod apply;
+mod check;
 mod cleanup;
 mod file;
 mod markdown;
+mod recover;
 
 pub use apply::{apply_target, Applied, Applying};
 pub use cleanup::{discard_unapplied, Discarded};
