@@ -12,7 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{RunId, Target};
-use crate::lifecycle::{run_target, Clock, DriveOptions, Job};
+use crate::lifecycle::{Clock, DriveOptions, Job};
+pub use crate::lifecycle::{Deploying, TargetDriver};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Alarms, AssumeRole};
 use crate::spec::RolloutSpec;
@@ -148,32 +149,6 @@ pub struct RolloutOptions {
     pub concurrency: usize,
     pub tolerance: FailureTolerance,
     pub drive: DriveOptions,
-}
-
-/// How one target is taken to its outcome: deployed (`Deploying`), or its reviewed change set
-/// applied (`plan::Applying`). Waves, tolerance and interrupts are the runner's, whichever.
-pub trait TargetDriver: Send + Sync {
-    fn drive(
-        &self,
-        job: &Job<'_>,
-        clock: &dyn Clock,
-        options: DriveOptions,
-    ) -> impl std::future::Future<Output = Outcome> + Send;
-}
-
-/// What `deploy` does with each target: the lifecycle, from the stack as found.
-#[derive(Debug)]
-pub struct Deploying<'a, A>(pub &'a A);
-
-impl<A: AssumeRole> TargetDriver for Deploying<'_, A> {
-    fn drive(
-        &self,
-        job: &Job<'_>,
-        clock: &dyn Clock,
-        options: DriveOptions,
-    ) -> impl std::future::Future<Output = Outcome> + Send {
-        run_target(self.0, job, clock, options)
-    }
 }
 
 /// One rollout: a spec applied to targets.

@@ -8,7 +8,7 @@ use stackfleet_core::stack::{
     ChangeSetDescription, ChangeSetRequest, ChangeSetType, ResourceChange, StackStatus,
 };
 
-use super::{Call, OpKind, World};
+use super::{Call, FakeCloud, OpKind, World};
 
 /// What CloudFormation answers for a change set that is not there.
 pub(crate) fn change_set_not_found(id: &str) -> PortError {
@@ -146,5 +146,22 @@ impl World {
         }
         self.operations.push((target.clone(), Call::ExecuteChangeSet));
         Ok(())
+    }
+}
+
+impl FakeCloud {
+    /// The change sets that exist in `target` (IDs), executed ones included.
+    pub fn change_sets(&self, target: &Target) -> Vec<String> {
+        self.world()
+            .change_sets
+            .iter()
+            .filter(|(_, c)| &c.target == target)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Somebody deletes a change set (the console, another pipeline).
+    pub fn delete_change_set(&self, id: &str) {
+        self.world().change_sets.remove(id);
     }
 }

@@ -405,21 +405,6 @@ impl FakeCloud {
             .collect()
     }
 
-    /// The change sets that exist in `target` (IDs), executed ones included.
-    pub fn change_sets(&self, target: &Target) -> Vec<String> {
-        self.world()
-            .change_sets
-            .iter()
-            .filter(|(_, c)| &c.target == target)
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-
-    /// Somebody deletes a change set (the console, another pipeline).
-    pub fn delete_change_set(&self, id: &str) {
-        self.world().change_sets.remove(id);
-    }
-
     /// How many calls of this kind were made, across all targets.
     pub fn count(&self, call: Call) -> usize {
         self.world().calls.iter().filter(|(_, c)| *c == call).count()

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 pub use counted::Counted;
 pub use decide::{decide, Decision, Found};
 pub use drive::{
-    assume_failure, millis, region_not_enabled, run_target, Clock, DriveOptions, SystemClock, TokioClock,
+    assume_failure, millis, region_not_enabled, run_target, Clock, Deploying, DriveOptions, SystemClock,
+    TargetDriver, TokioClock,
 };
 pub(crate) use engine::not_managed;
 pub use engine::{poll, start, start_again};
