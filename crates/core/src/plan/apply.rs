@@ -137,13 +137,16 @@ pub async fn apply_target<A: AssumeRole>(
     let stacks = Counted::new(&session);
     let calls = || assumer.calls() + stacks.calls();
     let failed = |error: &PortError| Applied {
-        outcome: Outcome::failed(
-            target.clone(),
-            error.name(),
-            RootCause::message(error.to_string()),
-            clock.now_ms().saturating_sub(started_at_ms),
-            calls(),
-        ),
+        outcome: Outcome {
+            stack_id: planned.stack_id.clone(),
+            ..Outcome::failed(
+                target.clone(),
+                error.name(),
+                RootCause::message(error.to_string()),
+                clock.now_ms().saturating_sub(started_at_ms),
+                calls(),
+            )
+        },
         executed: false,
     };
     if let PlanVerdict::WouldRecover { status, .. } = &group.verdict {
@@ -235,8 +238,8 @@ pub async fn apply_target<A: AssumeRole>(
                 }
                 None => {
                     let mut applied = failed(&error);
-                    // Refused for good, or unanswered: if it did reach CloudFormation, the
-                    // change set is gone with its execution, and deleting it does no harm.
+                    // An earlier try went unanswered and may have started the execution: its
+                    // change set is then not the clean-up's to delete.
                     applied.executed = attempt > 0;
                     return applied;
                 }
