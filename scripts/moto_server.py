@@ -7,7 +7,11 @@ stackfleet never writes out in plaintext, and that the state machine refuses in 
 
 Stack events: AWS gives each the ClientRequestToken of the operation that caused it (how a
 resumed run knows an operation it started); moto 5.2.1 gives none. Here the events an operation
-writes carry its request's token.
+writes carry its request's token, an executed change set's included.
+
+LastUpdatedTime: AWS sets it on a stack at each update (an executed UPDATE change set too);
+moto 5.2.1 never does. Here an update sets it, so that `apply` can tell that a stack moved
+since its plan.
 
     python scripts/moto_server.py [moto.server's arguments]
 """
@@ -19,6 +23,7 @@ import threading
 import yaml
 from moto.cloudformation import models, responses
 from moto.cloudformation.utils import yaml_tag_constructor
+from moto.core.utils import utcnow
 from moto.server import main
 
 _validate_template = responses.CloudFormationResponse.validate_template
@@ -75,12 +80,33 @@ def _carrying_token(answer):
 
 
 models.Event.__init__ = _event_with_token
-for _operation in ("create_stack", "update_stack", "delete_stack"):
+for _operation in ("create_stack", "update_stack", "delete_stack", "execute_change_set"):
     setattr(
         responses.CloudFormationResponse,
         _operation,
         _carrying_token(getattr(responses.CloudFormationResponse, _operation)),
     )
+
+_stack_update = models.Stack.update
+
+
+def _update_stamped(self, *args, **kwargs):
+    _stack_update(self, *args, **kwargs)
+    self.last_updated_time = utcnow()
+
+
+models.Stack.update = _update_stamped
+_execute_change_set = models.CloudFormationBackend.execute_change_set
+
+
+def _execute_stamped(self, change_set_name, stack_name=None):
+    _execute_change_set(self, change_set_name, stack_name)
+    change_set = self.describe_change_set(change_set_name)
+    if change_set.change_set_type == "UPDATE":
+        self.stacks[change_set.stack_id].last_updated_time = utcnow()
+
+
+models.CloudFormationBackend.execute_change_set = _execute_stamped
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

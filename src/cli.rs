@@ -21,8 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Create or update the stack in every target, recover stuck stacks, report per target.
     Deploy(DeployArgs),
-    /// Show what a deploy would change in each target, from change sets; changes nothing.
+    /// Show what a deploy would change in each target, from change sets; changes nothing. With
+    /// --out, keeps the change sets for review and writes the plan that `apply` executes.
     Plan(PlanArgs),
+    /// Execute the reviewed change sets of a plan (plan --out), group by group: each only while
+    /// it and its stack are as planned (else the target is Stale); deletes the rest.
+    Apply(ApplyArgs),
     /// Start a rollout on the deployed state machine; prints the execution ARN. Starting the
     /// same input again finds the execution it started instead of starting a second one.
     Start(StartArgs),
@@ -177,6 +181,51 @@ pub struct PlanArgs {
     /// Also write every target's plan as JSON.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
+    /// Keep the change sets (named stackfleet-plan-RUN) and write the plan for review here:
+    /// what `stackfleet apply FILE` executes.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The plan as Markdown, for a pull-request comment (group IDs, changes, targets).
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub report_md: Option<PathBuf>,
+    /// Plan, under a new run ID, the targets that failed, were stale or were not started in
+    /// this earlier JSON report (of a deploy or an apply), in that report's waves.
+    #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]
+    pub rerun_failed: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["groups", "all"])))]
+pub struct ApplyArgs {
+    /// The plan for review, as `plan --out` wrote it. It holds the rollout document: no --spec.
+    #[arg(value_name = "PLAN.json")]
+    pub plan: PathBuf,
+    /// Apply this group of the plan (its ID, as the plan lists it); repeatable.
+    #[arg(long = "group", value_name = "ID")]
+    pub groups: Vec<String>,
+    /// Apply every group of the plan.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub pace: PaceArgs,
+    /// Names this apply in tokens and role session names. Default: one made from the time.
+    #[arg(long)]
+    pub run_id: Option<RunId>,
+    /// The report as JSON, kept up to date as targets land; `plan --rerun-failed` reads it.
+    /// Without it the run keeps one in .stackfleet/RUN/report.json when it halts or is
+    /// interrupted.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+    /// JUnit XML: one test case per target, named ACCOUNT:REGION.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Plain lines instead of a progress bar (always plain when not on a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,7 +9,8 @@ use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
 use stackfleet_core::ports::{Alarms, NoAlarms};
 use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::rollout::{
-    roll_out_waves, RolloutOptions, StopReason, StopSignal, WaveEvent, WavedRollout, WavesRolled,
+    roll_out_waves_with, Deploying, RolloutOptions, StopReason, StopSignal, TargetDriver, WaveEvent,
+    WavedRollout, WavesRolled,
 };
 use stackfleet_core::waves::Wave;
 use stackfleet_core::{OutcomeKind, RunId, Target};
@@ -25,7 +26,7 @@ use crate::CliError;
 
 /// Where a run keeps its report when --report-json was not given: made ready (its directory),
 /// for the run to write as it goes.
-fn default_report_path(run: &RunId) -> Result<PathBuf, CliError> {
+pub(crate) fn default_report_path(run: &RunId) -> Result<PathBuf, CliError> {
     let dir = Path::new(".stackfleet").join(run.as_str());
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::Runtime(format!("cannot make {}: {e}", dir.display())))?;
@@ -34,7 +35,7 @@ fn default_report_path(run: &RunId) -> Result<PathBuf, CliError> {
 
 /// A default report that nothing will resume from goes, with the directories made for it when
 /// nothing else is in them.
-fn forget_default_report(path: &Path) {
+pub(crate) fn forget_default_report(path: &Path) {
     let _ = std::fs::remove_file(path);
     for dir in path.ancestors().skip(1).take(2) {
         let _ = std::fs::remove_dir(dir);
@@ -61,10 +62,11 @@ fn called(wave: &Wave) -> String {
     }
 }
 
-/// The waves, with progress on stderr: a line per wave and per bake, the bar or a line per target.
-async fn roll<W: Alarms>(
+/// The waves, with progress on stderr: a line per wave and per bake, the bar or a line per
+/// target. Each target is deployed, or applied (`driver`).
+pub(crate) async fn roll<W: Alarms, D: TargetDriver>(
     alarms: &W,
-    assumer: &StsAssumer,
+    driver: &D,
     rollout: WavedRollout<'_>,
     clock: &TokioClock,
     stop: &StopSignal,
@@ -77,7 +79,7 @@ async fn roll<W: Alarms>(
         1 => format!(", watching alarm {}", rollout.alarms[0]),
         n => format!(", watching {n} alarms"),
     };
-    roll_out_waves(assumer, alarms, rollout, clock, stop, |event| match event {
+    roll_out_waves_with(driver, alarms, rollout, clock, stop, |event| match event {
         WaveEvent::Started { index, wave } => progress.say(&format!(
             "{} ({} of {count}): {}",
             called(wave),
@@ -203,14 +205,24 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         lost: &lost,
     };
     let assumer = StsAssumer::new(&config);
+    let deploying = Deploying(&assumer);
     let WavesRolled {
         outcomes: fresh,
         halt,
     } = if alarms.is_empty() {
-        roll(&NoAlarms, &assumer, rollout, &clock, &stop, &mut progress, &live).await
+        roll(
+            &NoAlarms,
+            &deploying,
+            rollout,
+            &clock,
+            &stop,
+            &mut progress,
+            &live,
+        )
+        .await
     } else {
         let gates = CloudWatchAlarms::from_config(&config);
-        roll(&gates, &assumer, rollout, &clock, &stop, &mut progress, &live).await
+        roll(&gates, &deploying, rollout, &clock, &stop, &mut progress, &live).await
     };
     progress.finish();
 
@@ -256,6 +268,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         report_json: keep.then_some(report_json.as_path()),
         resume: resumable.then(|| resume_command(&argv, &report_json, &no_echo)),
         kept_by_default: args.report_json.is_none(),
+        replan: false,
     };
     print_summary(&report, tolerance, &next);
     signals.abort();

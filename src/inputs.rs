@@ -258,12 +258,18 @@ pub fn local_document(
     target_args: &TargetArgs,
     pace: Option<&PaceArgs>,
 ) -> Result<Resolved, InputError> {
-    let resolved = resolve(&document(
-        spec_args,
-        target_args,
-        pace,
-        RoleDefault::Organizations,
-    )?)?;
+    local_rollout(spec_args, target_args, pace).map(|(_, resolved)| resolved)
+}
+
+/// `local_document`, with the document as given (the flags laid over `--spec`): what a plan
+/// for review records.
+pub fn local_rollout(
+    spec_args: &SpecArgs,
+    target_args: &TargetArgs,
+    pace: Option<&PaceArgs>,
+) -> Result<(Rollout, Resolved), InputError> {
+    let given = document(spec_args, target_args, pace, RoleDefault::Organizations)?;
+    let resolved = resolve(&given)?;
     if let Some(run) = &resolved.resume {
         return Err(InputError::new(format!(
             "the rollout document says `resume: {run}`, which only the state machine reads \
@@ -271,7 +277,7 @@ pub fn local_document(
              with the JSON report that run wrote"
         )));
     }
-    Ok(resolved)
+    Ok((given, resolved))
 }
 
 /// Targets taken from an earlier report (`--resume`, `--rerun-failed`) instead of the

@@ -1,5 +1,6 @@
 //! The `stackfleet` command line: thin, over `stackfleet-core` and `stackfleet-aws`.
 
+mod apply;
 mod cli;
 mod deploy;
 mod inputs;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Deploy(args) => deploy::deploy(args).await,
             cli::Command::Plan(args) => plan::plan(args).await,
+            cli::Command::Apply(args) => apply::apply(args).await,
             cli::Command::Start(args) => operate::start(args).await,
             cli::Command::Status(args) => operate::status(args).await,
             cli::Command::Watch(args) => operate::watch(args).await,

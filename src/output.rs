@@ -89,6 +89,8 @@ pub struct Next<'a> {
     pub resume: Option<String>,
     /// The JSON report was not asked for: written to a default place to resume from.
     pub kept_by_default: bool,
+    /// An apply's report: what is left is planned again, not re-run.
+    pub replan: bool,
 }
 
 /// How each wave went, one line each: for rollouts of more than one wave.
@@ -108,13 +110,14 @@ fn print_waves(report: &Report) {
         let s = Summary::of(&outcomes);
         let not_started = outcomes
             .iter()
-            .filter(|o| o.wants_rerun() && o.failure().is_none())
+            .filter(|o| o.wants_rerun() && o.skipped_reason().is_some())
             .count();
         let counts: Vec<String> = [
             (s.created, "created"),
             (s.updated, "updated"),
             (s.unchanged, "unchanged"),
             (s.failed, "failed"),
+            (s.stale, "stale"),
             (not_started, "not started"),
             (s.skipped - not_started, "skipped"),
         ]
@@ -155,6 +158,18 @@ fn causes(report: &Report) -> String {
             skipped.entry(reason).or_default().push(outcome.target.clone());
         }
     }
+    if !report.stale_groups.is_empty() {
+        text.push_str("\nstale (not applied, nothing changed: plan them again):\n");
+        for group in &report.stale_groups {
+            let _ = writeln!(
+                text,
+                "  {}  {}\n      {}",
+                targets_count(group.targets.len()),
+                terminal_line(&group.reason),
+                list_targets(&group.targets)
+            );
+        }
+    }
     if !skipped.is_empty() {
         text.push_str("\nskipped:\n");
         for (reason, targets) in skipped {
@@ -173,8 +188,13 @@ fn causes(report: &Report) -> String {
 pub fn print_summary(report: &Report, tolerance: FailureTolerance, next: &Next<'_>) {
     let s = &report.summary;
     let seconds = report.finished_at_ms.saturating_sub(report.started_at_ms) as f64 / 1000.0;
+    let stale = if s.stale > 0 {
+        format!(", {} stale", s.stale)
+    } else {
+        String::new()
+    };
     println!(
-        "\n{} targets in {seconds:.1} s: {} created, {} updated, {} unchanged, {} failed, {} skipped",
+        "\n{} targets in {seconds:.1} s: {} created, {} updated, {} unchanged, {} failed, {} skipped{stale}",
         s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped
     );
     print_waves(report);
@@ -215,6 +235,17 @@ pub fn print_summary(report: &Report, tolerance: FailureTolerance, next: &Next<'
             );
         }
         _ if left == 0 => {}
+        (_, Some(path)) if next.replan => println!(
+            "plan the failed, stale and not-started targets again, with the document the plan was \
+             made from, then review and apply that plan:\n  stackfleet plan --spec ROLLOUT.yaml \
+             --rerun-failed {} --out PLAN.json",
+            path.display()
+        ),
+        (_, None) if next.replan => {
+            println!(
+                "(pass --report-json FILE to be able to plan the rest again with plan --rerun-failed FILE)"
+            );
+        }
         (_, Some(path)) => println!(
             "re-run the failures and the targets not started: the same command with --rerun-failed {}",
             path.display()

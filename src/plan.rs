@@ -1,10 +1,12 @@
-//! `stackfleet plan`: change sets in every target, grouped; nothing is changed.
+//! `stackfleet plan`: change sets in every target, grouped; nothing is changed. With `--out`,
+//! the change sets are kept and the plan written for review, for `stackfleet apply`.
 
 use std::process::ExitCode;
 
 use stackfleet_aws::StsAssumer;
 use stackfleet_core::escape::terminal_line;
-use stackfleet_core::plan::{group_plans, plan_all, PlanVerdict};
+use stackfleet_core::lifecycle::{Clock, SystemClock};
+use stackfleet_core::plan::{group_plans, plan_all, recorded_document, PlanFile, PlanVerdict, SkippedTarget};
 use stackfleet_core::report::targets_count;
 use stackfleet_core::waves::Wave;
 
@@ -12,6 +14,7 @@ use crate::cli::PlanArgs;
 use crate::inputs::{self, Prepared};
 use crate::output::{list_targets, write_file};
 use crate::progress::Progress;
+use crate::resume::{Earlier, Takeover};
 use crate::CliError;
 
 /// The waves, as a deploy would run them: for documents that write waves.
@@ -37,27 +40,50 @@ fn print_waves(waves: &[Wave]) {
 }
 
 pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
-    let resolved = inputs::local_document(&args.spec, &args.targets, None)?;
-    let written_waves = !resolved.waves.is_empty();
+    let (given, resolved) = inputs::local_rollout(&args.spec, &args.targets, None)?;
+    let earlier = match &args.rerun_failed {
+        Some(path) => Some(Earlier::read(path, Takeover::Rerun, &resolved)?),
+        None => None,
+    };
+    if earlier.as_ref().is_some_and(|e| e.waves.is_empty()) {
+        println!("nothing failed, was stale or was not started in that report: nothing to plan again");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let written_waves = !resolved.waves.is_empty() || earlier.is_some();
     let Prepared {
         spec,
+        no_echo,
         run,
         config,
         resolution,
         waves,
         ..
-    } = inputs::prepare(resolved, &args.spec, &args.aws, None).await?;
+    } = inputs::prepare(
+        resolved,
+        &args.spec,
+        &args.aws,
+        earlier.as_ref().map(Earlier::carried),
+    )
+    .await?;
+    let keep = args.out.is_some();
     eprintln!(
-        "stackfleet: planning stack {} in {} targets ({} skipped)",
+        "stackfleet: planning stack {} in {} targets ({} skipped){}",
         spec.stack_name,
         resolution.targets.len(),
-        resolution.skipped.len()
+        resolution.skipped.len(),
+        if keep {
+            format!(", keeping the change sets (stackfleet-plan-{run}) for review")
+        } else {
+            String::new()
+        }
     );
 
     let mut progress = Progress::new(resolution.targets.len(), "planning", true);
     let assumer = StsAssumer::new(&config);
     let concurrency = usize::from(args.concurrency);
-    let plans = plan_all(&assumer, &spec, &run, &resolution.targets, concurrency, |_| {
+    // In the waves' order: the targets a carried report's waves keep, or all of them.
+    let targets: Vec<_> = waves.iter().flat_map(|w| w.targets.clone()).collect();
+    let plans = plan_all(&assumer, &spec, &run, &targets, concurrency, keep, |_| {
         progress.tick();
     })
     .await;
@@ -66,17 +92,62 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     if written_waves {
         print_waves(&waves);
     }
-    println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
-    for (headline, targets) in group_plans(&plans) {
-        println!("  {}: {}", targets_count(targets.len()), terminal_line(&headline));
-        println!("      {}", list_targets(&targets));
+    let skipped: Vec<SkippedTarget> = resolution
+        .skipped
+        .iter()
+        .map(|s| SkippedTarget {
+            target: s.target.clone(),
+            reason: s.skipped_reason().unwrap_or("not deployed to").to_owned(),
+        })
+        .collect();
+    match &args.out {
+        None => {
+            println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
+            for (headline, targets) in group_plans(&plans) {
+                println!("  {}: {}", targets_count(targets.len()), terminal_line(&headline));
+                println!("      {}", list_targets(&targets));
+            }
+        }
+        Some(out) => {
+            let document = recorded_document(given, &no_echo);
+            let file = PlanFile::new(
+                run,
+                SystemClock.now_ms(),
+                document,
+                waves,
+                &plans,
+                skipped.clone(),
+            );
+            let json = serde_json::to_string_pretty(&file).unwrap_or_default();
+            write_file(out, &json).map_err(CliError::Runtime)?;
+            println!(
+                "\nplan {} for stack {} ({} targets), for review in {}:",
+                file.plan_id,
+                spec.stack_name,
+                plans.len(),
+                out.display()
+            );
+            for group in &file.groups {
+                println!(
+                    "  [{}] {}: {}",
+                    group.id,
+                    targets_count(group.targets.len()),
+                    terminal_line(&group.headline)
+                );
+                println!("      {}", list_targets(&group.targets));
+            }
+            println!(
+                "apply once reviewed, group by group: stackfleet apply {} --group ID (or --all)",
+                out.display()
+            );
+            if let Some(path) = &args.report_md {
+                let md = file.to_markdown(&out.display().to_string());
+                write_file(path, &md).map_err(CliError::Runtime)?;
+            }
+        }
     }
-    for skipped in &resolution.skipped {
-        println!(
-            "  skipped {}: {}",
-            skipped.target,
-            terminal_line(skipped.skipped_reason().unwrap_or("not deployed to"))
-        );
+    for skipped in &skipped {
+        println!("  skipped {}: {}", skipped.target, terminal_line(&skipped.reason));
     }
     if let Some(path) = &args.report_json {
         let json = serde_json::to_string_pretty(&plans).unwrap_or_default();

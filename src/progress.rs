@@ -9,7 +9,10 @@ use stackfleet_core::{Outcome, OutcomeKind};
 /// `[done/total] target kind (seconds)`, and why for a failure or a skip: its cause is AWS's
 /// and the member account's text, escaped for a terminal.
 fn landed_line(done: usize, total: usize, outcome: &Outcome) -> String {
-    let detail = match (outcome.failure(), outcome.skipped_reason()) {
+    let detail = match (
+        outcome.failure(),
+        outcome.skipped_reason().or(outcome.stale_reason()),
+    ) {
         (Some(failure), _) => format!(": {}: {}", failure.error, failure.root_cause),
         (None, Some(reason)) => format!(": {reason}"),
         (None, None) => String::new(),

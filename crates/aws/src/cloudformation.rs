@@ -157,6 +157,10 @@ impl StackOperations for CfnStacks {
                     .iter()
                     .map(|tag| (tag.key().unwrap_or_default(), tag.value().unwrap_or_default())),
             ),
+            last_updated_ms: found
+                .last_updated_time()
+                .or(found.creation_time())
+                .and_then(|t| t.to_millis().ok()),
         }))
     }
 
@@ -285,14 +289,31 @@ impl StackOperations for CfnStacks {
         })
     }
 
-    async fn describe_change_set(&self, change_set_id: &str) -> PortResult<ChangeSetDescription> {
-        let answer = self
+    async fn describe_change_set(&self, change_set_id: &str) -> PortResult<Option<ChangeSetDescription>> {
+        let sent = self
             .client
             .describe_change_set()
             .change_set_name(change_set_id)
             .send()
-            .await
-            .map_err(|e| self.refused(&e))?;
+            .await;
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(error) => {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_change_set_not_found_exception())
+                {
+                    return Ok(None);
+                }
+                // Some endpoints (moto) answer a missing change set as a stack that does not exist.
+                if let Some((code, message)) = service_error(&error) {
+                    if code == "ValidationError" && message.contains("does not exist") {
+                        return Ok(None);
+                    }
+                }
+                return Err(self.refused(&error));
+            }
+        };
         let changes = answer
             .changes()
             .iter()
@@ -304,11 +325,41 @@ impl StackOperations for CfnStacks {
                 replacement: change.replacement().map(|r| r.as_str().to_owned()),
             })
             .collect();
-        Ok(ChangeSetDescription {
+        Ok(Some(ChangeSetDescription {
             change_set_id: answer.change_set_id().unwrap_or(change_set_id).to_owned(),
+            stack_id: answer.stack_id().map(str::to_owned),
             status: answer.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
             status_reason: answer.status_reason().map(str::to_owned),
+            execution_status: answer.execution_status().map(|s| s.as_str().to_owned()),
             changes,
+        }))
+    }
+
+    async fn execute_change_set(&self, change_set_id: &str, token: &str) -> PortResult<()> {
+        let sent = self
+            .client
+            .execute_change_set()
+            .change_set_name(change_set_id)
+            .client_request_token(token)
+            .send()
+            .await;
+        let Err(error) = sent else {
+            return Ok(());
+        };
+        // The change set is gone or cannot run: named as the lifecycle knows them, whatever
+        // code the endpoint sent along.
+        use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError as E;
+        let unavailable = match error.as_service_error() {
+            Some(E::InvalidChangeSetStatusException(e)) => Some(("InvalidChangeSetStatus", e.message())),
+            Some(E::ChangeSetNotFoundException(e)) => Some(("ChangeSetNotFound", e.message())),
+            _ => None,
+        };
+        Err(match unavailable {
+            Some((code, message)) => PortError::Rejected {
+                code: code.into(),
+                message: message.unwrap_or("no message").to_owned(),
+            },
+            None => self.refused(&error),
         })
     }
 

@@ -92,6 +92,14 @@ pub enum Verdict {
         #[serde(rename = "notStarted", default, skip_serializing_if = "std::ops::Not::not")]
         not_started: bool,
     },
+    /// `apply` did not execute the reviewed change set: it was no longer AVAILABLE, or the
+    /// stack had changed since the plan, so what would run is not what was reviewed; or the
+    /// plan had no change set to review there (a recovery, which `recoveredFrom` then names,
+    /// or a busy stack). Nothing unreviewed was changed; a re-run plans the target again.
+    Stale {
+        #[serde(rename = "staleReason")]
+        stale_reason: String,
+    },
 }
 
 impl Verdict {
@@ -149,16 +157,30 @@ impl Outcome {
         }
     }
 
-    /// Failed, or not started by this rollout's own stop: what a re-run deploys.
+    /// Failed, stale, or not started by this rollout's own stop: what a re-run deploys (or,
+    /// for a stale target, plans again).
     pub fn wants_rerun(&self) -> bool {
         matches!(
             self.verdict,
             Verdict::Failed { .. }
+                | Verdict::Stale { .. }
                 | Verdict::Skipped {
                     not_started: true,
                     ..
                 }
         )
+    }
+
+    /// A target whose reviewed change set `apply` did not execute, and why.
+    pub fn stale(target: Target, reason: impl Into<String>, duration_ms: u64, aws_calls: u32) -> Self {
+        Self {
+            verdict: Verdict::Stale {
+                stale_reason: reason.into(),
+            },
+            duration_ms,
+            aws_calls,
+            ..Self::skipped(target, "")
+        }
     }
 
     /// A target that failed before or outside any stack operation.
@@ -228,6 +250,14 @@ impl Outcome {
     pub fn skipped_reason(&self) -> Option<&str> {
         match &self.verdict {
             Verdict::Skipped { skipped_reason, .. } => Some(skipped_reason),
+            _ => None,
+        }
+    }
+
+    /// Why its reviewed change set was not executed; `None` unless it is stale.
+    pub fn stale_reason(&self) -> Option<&str> {
+        match &self.verdict {
+            Verdict::Stale { stale_reason } => Some(stale_reason),
             _ => None,
         }
     }
@@ -316,6 +346,29 @@ mod tests {
             "the outcome object runs/r1/outcomes/111111111111-us-east-1.json could not be read: \
              it holds the outcome of 222222222222:us-east-1"
         );
+    }
+
+    #[test]
+    fn a_stale_target_reads_back_with_its_reason_and_is_re_run() {
+        let stale = Outcome::stale(target(), "the stack changed since the plan", 20, 3);
+        let json = serde_json::to_value(&stale).unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "target": "111111111111:us-east-1",
+                "kind": "Stale",
+                "staleReason": "the stack changed since the plan",
+                "durationMs": 20,
+                "awsCalls": 3
+            })
+        );
+        // What the reducer reads back from a run's outcome object.
+        let key = "runs/r1/outcomes/111111111111-us-east-1.json";
+        let back = Outcome::stored(target(), key, &json.to_string());
+        assert_eq!(back.kind(), OutcomeKind::Stale);
+        assert_eq!(back.stale_reason(), Some("the stack changed since the plan"));
+        assert!(back.wants_rerun() && !back.kind().is_success());
+        assert_eq!((back.failure(), back.skipped_reason()), (None, None));
     }
 
     #[test]

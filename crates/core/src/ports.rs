@@ -111,12 +111,22 @@ pub trait StackOperations: Send + Sync {
         request: &ChangeSetRequest,
     ) -> impl Future<Output = PortResult<ChangeSetCreated>> + Send;
 
+    /// `Ok(None)` when no such change set exists (deleted, or never made).
     fn describe_change_set(
         &self,
         change_set_id: &str,
-    ) -> impl Future<Output = PortResult<ChangeSetDescription>> + Send;
+    ) -> impl Future<Output = PortResult<Option<ChangeSetDescription>>> + Send;
 
     fn delete_change_set(&self, change_set_id: &str) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// ExecuteChangeSet: starts the stack operation the change set describes. `token` is its
+    /// ClientRequestToken: the operation's events carry it, and a retried call with the same
+    /// token is the same request.
+    fn execute_change_set(
+        &self,
+        change_set_id: &str,
+        token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// What CloudFormation's validation says of a template that stackfleet acts on.

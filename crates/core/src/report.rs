@@ -21,6 +21,14 @@ pub struct Summary {
     pub unchanged: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Targets whose reviewed change set `apply` did not execute (absent from reports of
+    /// deploys, which have none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -36,6 +44,7 @@ impl Summary {
                 OutcomeKind::Unchanged => &mut summary.unchanged,
                 OutcomeKind::Failed => &mut summary.failed,
                 OutcomeKind::Skipped => &mut summary.skipped,
+                OutcomeKind::Stale => &mut summary.stale,
             } += 1;
         }
         summary
@@ -84,7 +93,34 @@ pub fn normalised(text: &str, run: &RunId) -> String {
     text
 }
 
-/// Failures grouped by error and root cause, largest group first.
+/// Stale targets that were not applied for the same reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaleGroup {
+    /// The reason, normalised as failure causes are.
+    pub reason: String,
+    pub targets: Vec<Target>,
+}
+
+/// Stale targets grouped by their normalised reason, largest group first.
+pub fn group_stale(outcomes: &[Outcome], run: &RunId) -> Vec<StaleGroup> {
+    let mut groups: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+    for outcome in outcomes {
+        if let Some(reason) = outcome.stale_reason() {
+            groups
+                .entry(normalised(reason, run))
+                .or_default()
+                .push(outcome.target.clone());
+        }
+    }
+    let mut groups: Vec<StaleGroup> = groups
+        .into_iter()
+        .map(|(reason, targets)| StaleGroup { reason, targets })
+        .collect();
+    groups.sort_by_key(|group| std::cmp::Reverse(group.targets.len()));
+    groups
+}
+
 /// "1 target", "3 targets": for the count of a group in what people read.
 pub fn targets_count(n: usize) -> String {
     if n == 1 {
@@ -128,6 +164,9 @@ pub struct Report {
     pub within_tolerance: bool,
     pub summary: Summary,
     pub failure_groups: Vec<FailureGroup>,
+    /// The stale targets of an `apply`, by reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_groups: Vec<StaleGroup>,
     pub outcomes: Vec<Outcome>,
     /// The waves as assigned, each with its targets: what a resume or a re-run keeps. Empty in
     /// reports of versions before waves (one wave of every target, then).
@@ -166,6 +205,7 @@ impl Report {
             within_tolerance,
             summary: Summary::of(&outcomes),
             failure_groups: group_failures(&outcomes, &run),
+            stale_groups: group_stale(&outcomes, &run),
             run,
             outcomes,
             waves: Vec::new(),
@@ -233,7 +273,12 @@ impl Report {
             self.run, self.stack_name
         );
         let seconds = self.finished_at_ms.saturating_sub(self.started_at_ms) as f64 / 1000.0;
-        let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
+        let stale = if s.stale > 0 {
+            format!(", {} stale", s.stale)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(md, "{} targets in {seconds:.1} s: **{} created, {} updated, {} unchanged, {} failed, {} skipped{stale}**.\n", s.total, s.created, s.updated, s.unchanged, s.failed, s.skipped);
         if let Some(template) = &self.template {
             let _ = writeln!(
                 md,
@@ -279,11 +324,25 @@ impl Report {
             }
             md.push('\n');
         }
+        if !self.stale_groups.is_empty() {
+            md.push_str("## Stale: not applied, plan again\n\n");
+            for group in &self.stale_groups {
+                let targets: Vec<String> = group.targets.iter().map(|t| format!("`{t}`")).collect();
+                let _ = writeln!(
+                    md,
+                    "- **{}**: {}\n  - {}",
+                    targets_count(group.targets.len()),
+                    markdown_inline(&group.reason),
+                    targets.join(", ")
+                );
+            }
+            md.push('\n');
+        }
         md.push_str("## Targets\n\n| target | outcome | status | seconds | AWS calls | detail |\n|---|---|---|---|---|---|\n");
         for outcome in &self.outcomes {
             let detail = match (
                 outcome.failure(),
-                outcome.skipped_reason(),
+                outcome.skipped_reason().or(outcome.stale_reason()),
                 &outcome.recovered_from,
             ) {
                 (Some(failure), _, _) => format!("{}: {}", failure.error, failure.root_cause),
@@ -325,6 +384,14 @@ impl Report {
                     }
                     status
                 }
+                // Nothing ran: skipped as far as JUnit goes, saying why and that it is stale.
+                (None, OutcomeKind::Stale) => {
+                    let mut status = TestCaseStatus::skipped();
+                    if let Some(reason) = outcome.stale_reason() {
+                        status.set_message(junit(&format!("Stale: {reason}")));
+                    }
+                    status
+                }
                 (None, _) => TestCaseStatus::success(),
             };
             let mut case = TestCase::new(outcome.target.to_string(), status);
@@ -342,124 +409,5 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::outcome::RootCause;
-
-    fn failed(target: &str, reason: &str) -> Outcome {
-        Outcome::failed(
-            target.parse().unwrap(),
-            ErrorName::StackFailed,
-            RootCause::message(reason),
-            10,
-            3,
-        )
-    }
-
-    #[test]
-    fn one_cause_in_many_accounts_is_one_group() {
-        let outcomes = vec![
-            failed(
-                "111111111111:us-east-1",
-                "Role arn:aws:iam::111111111111:role/X already exists",
-            ),
-            failed(
-                "222222222222:us-east-1",
-                "Role arn:aws:iam::222222222222:role/X already exists",
-            ),
-            failed("333333333333:us-east-1", "Bucket name taken"),
-            Outcome::skipped("444444444444:us-east-1".parse().unwrap(), "account is SUSPENDED"),
-        ];
-        let groups = group_failures(&outcomes, &"r1".parse().unwrap());
-        assert_eq!(groups.len(), 2);
-        assert_eq!(
-            groups[0].cause,
-            "Role arn:aws:iam::<account>:role/X already exists"
-        );
-        assert_eq!(groups[0].targets.len(), 2);
-        let summary = Summary::of(&outcomes);
-        assert_eq!((summary.total, summary.failed, summary.skipped), (4, 3, 1));
-    }
-
-    #[test]
-    fn request_ids_timestamps_and_this_run_do_not_split_a_cause() {
-        let run: RunId = "deploy-7".parse().unwrap();
-        let text = |account: &str, id: &str, at: &str| {
-            format!(
-                "Resource handler returned message: \"Access denied for arn:aws:iam::{account}:role/x \
-                 (Service: Iam, Status Code: 403, Request ID: {id})\" at {at} token stackfleet-deploy-7-ab"
-            )
-        };
-        let a = text(
-            "111111111111",
-            "6f1c2a4e-0b7d-4c53-9a61-6f6f1d2a9b11",
-            "2026-11-22T10:01:02.123Z",
-        );
-        let b = text(
-            "222222222222",
-            "0a2b3c4d-1111-2222-3333-444455556666",
-            "2026-11-22T10:09:59Z",
-        );
-        assert_eq!(normalised(&a, &run), normalised(&b, &run));
-        assert!(
-            normalised(&a, &run).contains("Request ID: <id>"),
-            "{}",
-            normalised(&a, &run)
-        );
-        assert!(normalised(&a, &run).contains("stackfleet-<run>-ab"));
-        let outcomes = vec![
-            failed("111111111111:us-east-1", &a),
-            failed("222222222222:us-east-1", &b),
-        ];
-        assert_eq!(group_failures(&outcomes, &run).len(), 1);
-        // The raw text stays with each target.
-        assert!(outcomes[0]
-            .failure()
-            .unwrap()
-            .root_cause
-            .reason
-            .contains("6f1c2a4e"));
-    }
-
-    #[test]
-    fn a_rerun_takes_the_failed_and_the_not_started() {
-        let outcomes = vec![
-            failed("111111111111:us-east-1", "x"),
-            Outcome::not_started("222222222222:us-east-1".parse().unwrap(), "not started: halted"),
-            Outcome::skipped("444444444444:us-east-1".parse().unwrap(), "account is SUSPENDED"),
-        ];
-        let report = Report::new("r1".parse().unwrap(), "s".parse().unwrap(), 0, 5, false, outcomes);
-        let back = Report::from_json(&serde_json::to_string(&report).unwrap()).unwrap();
-        assert_eq!(
-            back.rerun_targets(),
-            vec![
-                "111111111111:us-east-1".parse().unwrap(),
-                "222222222222:us-east-1".parse().unwrap()
-            ]
-        );
-    }
-
-    #[test]
-    fn counts_read_as_english() {
-        assert_eq!(targets_count(0), "0 targets");
-        assert_eq!(targets_count(1), "1 target");
-        assert_eq!(targets_count(412), "412 targets");
-    }
-
-    #[test]
-    fn the_json_report_gives_back_exactly_the_failed_targets() {
-        let outcomes = vec![
-            failed("111111111111:us-east-1", "x"),
-            Outcome::skipped("444444444444:us-east-1".parse().unwrap(), "account is SUSPENDED"),
-        ];
-        let report = Report::new("r1".parse().unwrap(), "s".parse().unwrap(), 0, 5, false, outcomes);
-        let json = serde_json::to_string_pretty(&report).unwrap();
-        let back = Report::from_json(&json).unwrap();
-        assert_eq!(back, report);
-        assert_eq!(
-            back.rerun_targets(),
-            vec!["111111111111:us-east-1".parse().unwrap()]
-        );
-        assert!(report.to_markdown().contains("1 target**, StackFailed: x"));
-    }
-}
+#[path = "report_tests.rs"]
+mod tests;

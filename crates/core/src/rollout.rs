@@ -13,7 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{RunId, Target};
-use crate::lifecycle::{run_target, Clock, DriveOptions, Job};
+use crate::lifecycle::{Clock, DriveOptions, Job};
+pub use crate::lifecycle::{Deploying, TargetDriver};
 use crate::outcome::{Outcome, OutcomeKind};
 use crate::ports::{Alarms, AssumeRole};
 use crate::spec::RolloutSpec;
@@ -182,13 +183,13 @@ pub async fn roll_out<A: AssumeRole>(
         overall: rollout.options.tolerance,
         total,
     };
-    run_wave(assumer, rollout, budget, 0, clock, stop, on_outcome).await
+    run_wave(&Deploying(assumer), rollout, budget, 0, clock, stop, on_outcome).await
 }
 
 /// One wave: its targets at `options.concurrency` at once; once its failures (or the rollout's,
 /// `failed_before` of them in earlier waves) pass the budget, no new target starts.
-async fn run_wave<A: AssumeRole>(
-    assumer: &A,
+async fn run_wave<D: TargetDriver>(
+    driver: &D,
     rollout: Rollout<'_>,
     budget: Budget,
     failed_before: usize,
@@ -224,7 +225,7 @@ async fn run_wave<A: AssumeRole>(
                 resumed: lost.contains(target),
                 ..options.drive
             };
-            (index, run_target(assumer, &job, clock, drive).await)
+            (index, driver.drive(&job, clock, drive).await)
         })
         .buffer_unordered(options.concurrency.max(1));
     while let Some((index, outcome)) = running.next().await {
@@ -303,6 +304,19 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
     rollout: WavedRollout<'_>,
     clock: &dyn Clock,
     stop: &StopSignal,
+    on_event: impl FnMut(WaveEvent<'_>),
+) -> WavesRolled {
+    let driver = Deploying(assumer);
+    roll_out_waves_with(&driver, alarms, rollout, clock, stop, on_event).await
+}
+
+/// `roll_out_waves`, each target taken to its outcome by `driver`.
+pub async fn roll_out_waves_with<D: TargetDriver, W: Alarms>(
+    driver: &D,
+    alarms: &W,
+    rollout: WavedRollout<'_>,
+    clock: &dyn Clock,
+    stop: &StopSignal,
     mut on_event: impl FnMut(WaveEvent<'_>),
 ) -> WavesRolled {
     let total: usize = rollout.waves.iter().map(|w| w.targets.len()).sum();
@@ -342,7 +356,7 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
             options: rollout.options,
             lost: rollout.lost,
         };
-        let landed = run_wave(assumer, one, budget, failed_before, clock, stop, |o| {
+        let landed = run_wave(driver, one, budget, failed_before, clock, stop, |o| {
             on_event(WaveEvent::Landed(o));
         })
         .await;

@@ -62,6 +62,20 @@ impl From<String> for StackStatus {
     }
 }
 
+/// A status name as CloudFormation writes it; names newer than this build are kept too.
+impl schemars::JsonSchema for StackStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StackStatus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Z_]+$",
+            "description": "A stack status as CloudFormation names it, such as UPDATE_COMPLETE.",
+        })
+    }
+}
+
 impl From<StackStatus> for String {
     fn from(status: StackStatus) -> String {
         match status {
@@ -93,6 +107,11 @@ pub struct StackDescription {
     /// The stack carries the `stackfleet:managed-by` tag: stackfleet made it (or adopted it).
     #[serde(default)]
     pub managed: bool,
+    /// LastUpdatedTime, or CreationTime for a stack never updated, in milliseconds since the
+    /// Unix epoch: any operation on the stack moves it, so a reviewed plan can tell that the
+    /// stack it was made against is no longer the stack there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_ms: Option<i64>,
 }
 
 /// One stack event. `token` is the ClientRequestToken of the operation that caused it.
@@ -176,7 +195,9 @@ pub struct ChangeSetRequest {
 }
 
 /// One resource change a change set would make.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceChange {
     /// Add, Modify, Remove, Import, Dynamic.
@@ -199,10 +220,22 @@ pub struct ChangeSetCreated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSetDescription {
     pub change_set_id: String,
+    /// The stack it belongs to, by ID.
+    pub stack_id: Option<String>,
     /// CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_COMPLETE, FAILED, ...
     pub status: String,
     pub status_reason: Option<String>,
+    /// AVAILABLE (it can be executed), UNAVAILABLE, EXECUTE_IN_PROGRESS, EXECUTE_COMPLETE,
+    /// EXECUTE_FAILED, OBSOLETE.
+    pub execution_status: Option<String>,
     pub changes: Vec<ResourceChange>,
+}
+
+impl ChangeSetDescription {
+    /// Computed, and not executed, failed or made obsolete: ExecuteChangeSet would take it.
+    pub fn is_available(&self) -> bool {
+        self.status == "CREATE_COMPLETE" && self.execution_status.as_deref() == Some("AVAILABLE")
+    }
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ fn wave_name(wave: &WaveSpec, index: usize) -> String {
 }
 
 /// A wave and its targets: what runs, and what the run record and the report keep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Wave {
     pub name: String,

@@ -5,6 +5,7 @@
 //! AWS errors on demand. Every call is recorded so tests can assert what AWS would have seen.
 
 mod alarms;
+mod change_sets;
 mod executions;
 mod organization;
 mod secrets;
@@ -47,6 +48,7 @@ pub enum Call {
     CreateChangeSet,
     DescribeChangeSet,
     DeleteChangeSet,
+    ExecuteChangeSet,
 }
 
 /// How the next stack operation in a target goes.
@@ -159,6 +161,9 @@ pub(crate) struct FakeStack {
     pub creation_token: Option<String>,
     /// As the last CreateStack or UpdateStack gave them.
     pub tags: Vec<(String, String)>,
+    /// CreationTime and LastUpdatedTime, in the fake's milliseconds (`World::stamp`).
+    pub created_ms: i64,
+    pub updated_ms: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -177,7 +182,7 @@ pub(crate) struct World {
     pub operations: Vec<(Target, Call)>,
     pub next_id: u64,
     pub assume_requests: Vec<(Target, String, Option<String>)>,
-    pub change_sets: BTreeMap<String, Vec<stackfleet_core::stack::ResourceChange>>,
+    pub change_sets: BTreeMap<String, change_sets::FakeChangeSet>,
 }
 
 impl World {
@@ -214,6 +219,18 @@ impl World {
         self.next_id += 1;
         self.next_id
     }
+
+    /// A time for CreationTime or LastUpdatedTime: later than any before it, as AWS's are
+    /// for operations one after the other (virtual time alone may not move between two).
+    pub fn stamp(&mut self) -> i64 {
+        stamp_of(self.fresh_id())
+    }
+}
+
+/// The fake's clock for stack times: milliseconds since the epoch, a second per ID.
+pub(crate) fn stamp_of(id: u64) -> i64 {
+    const START_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    START_MS + i64::try_from(id).unwrap_or(i64::MAX / 1000) * 1000
 }
 
 /// What somebody else does right after one of our calls (a race, played deterministically).
@@ -358,10 +375,12 @@ impl FakeCloud {
     /// Somebody else (the console, another pipeline) starts an operation on an existing stack.
     pub fn begin_foreign_update(&self, target: &Target, name: &str, duration: Duration) {
         let mut world = self.world();
+        let stamp = world.stamp();
         let stack = world
             .stacks
             .get_mut(&(target.clone(), name.to_owned()))
             .expect("begin_foreign_update needs an existing stack");
+        stack.updated_ms = Some(stamp);
         stack.begin(
             OpKind::Update,
             "Console-UpdateStack-7f3a".into(),

@@ -35,6 +35,8 @@ impl FakeStack {
             running: None,
             creation_token: None,
             tags: Vec::new(),
+            created_ms: super::stamp_of(id),
+            updated_ms: None,
         }
     }
 
@@ -123,6 +125,7 @@ impl FakeStack {
             status: self.status.clone(),
             status_reason: self.reason.clone(),
             managed: carries_managed_by(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            last_updated_ms: Some(self.updated_ms.unwrap_or(self.created_ms)),
         }
     }
 }

@@ -10,6 +10,7 @@ use stackfleet_core::stack::{
 };
 use tokio::time::Instant;
 
+use super::change_sets::{change_set_not_found, FakeChangeSet};
 use super::{Call, FakeCloud, FakeStack, OpKind, World};
 
 /// Events per DescribeStackEvents page, small so that paging is exercised.
@@ -222,7 +223,9 @@ impl StackOperations for FakeSession {
             stack.tags = request.tags.clone();
             let stack_id = stack.stack_id.clone();
             let script = world.next_script(target);
+            let stamp = world.stamp();
             let stack = find(world, target, &request.stack_name).expect("found above");
+            stack.updated_ms = Some(stamp);
             stack.begin(OpKind::Update, request.token.clone(), script.duration, script.end);
             world.operations.push((target.clone(), Call::UpdateStack));
             Ok(UpdateStarted::Started { stack_id })
@@ -302,7 +305,8 @@ impl StackOperations for FakeSession {
                     (stack_id, empty)
                 }
             };
-            let changes = diff_templates(&old, &template_text(&request.stack.template));
+            let template = template_text(&request.stack.template);
+            let changes = diff_templates(&old, &template);
             let id = format!(
                 "arn:aws:cloudformation:{}:{}:changeSet/{}/fake-{}",
                 target.region,
@@ -310,44 +314,38 @@ impl StackOperations for FakeSession {
                 request.change_set_name,
                 world.fresh_id()
             );
-            world.change_sets.insert(id.clone(), changes);
+            let change_set = FakeChangeSet::new(target, request, stack_id.clone(), changes, template);
+            world.change_sets.insert(id.clone(), change_set);
             Ok(ChangeSetCreated { id, stack_id })
         })
         .await
     }
 
-    async fn describe_change_set(&self, change_set_id: &str) -> PortResult<ChangeSetDescription> {
-        self.with(Call::DescribeChangeSet, |world, _| {
-            let changes = world
+    async fn describe_change_set(&self, change_set_id: &str) -> PortResult<Option<ChangeSetDescription>> {
+        self.with(Call::DescribeChangeSet, |world, target| {
+            Ok(world
                 .change_sets
                 .get(change_set_id)
-                .cloned()
-                .ok_or_else(|| PortError::Rejected {
-                    code: "ChangeSetNotFound".into(),
-                    message: format!("ChangeSet [{change_set_id}] does not exist"),
-                })?;
-            let (status, status_reason) = if changes.is_empty() {
-                (
-                    "FAILED",
-                    Some("The submitted information didn't contain changes. Submit different information to create a change set.".to_owned()),
-                )
-            } else {
-                ("CREATE_COMPLETE", None)
-            };
-            Ok(ChangeSetDescription {
-                change_set_id: change_set_id.to_owned(),
-                status: status.into(),
-                status_reason,
-                changes,
-            })
+                .filter(|c| &c.target == target)
+                .map(|c| c.description(change_set_id)))
         })
         .await
     }
 
     async fn delete_change_set(&self, change_set_id: &str) -> PortResult<()> {
         self.with(Call::DeleteChangeSet, |world, _| {
-            world.change_sets.remove(change_set_id);
-            Ok(())
+            world
+                .change_sets
+                .remove(change_set_id)
+                .map(|_| ())
+                .ok_or_else(|| change_set_not_found(change_set_id))
+        })
+        .await
+    }
+
+    async fn execute_change_set(&self, change_set_id: &str, token: &str) -> PortResult<()> {
+        self.with(Call::ExecuteChangeSet, |world, target| {
+            world.execute_change_set(target, change_set_id, token)
         })
         .await
     }
@@ -380,7 +378,11 @@ impl FakeSession {
                 return Ok(());
             }
             let script = world.next_script(target);
+            let stamp = world.stamp();
             let found = find(world, target, stack).expect("found above");
+            if kind == OpKind::ContinueRollback {
+                found.updated_ms = Some(stamp);
+            }
             found.begin(kind, token.to_owned(), script.duration, script.end);
             world.operations.push((target.clone(), call));
             Ok(())

@@ -89,12 +89,20 @@ impl<S: StackOperations> StackOperations for Counted<S> {
     fn describe_change_set(
         &self,
         change_set_id: &str,
-    ) -> impl Future<Output = PortResult<ChangeSetDescription>> + Send {
+    ) -> impl Future<Output = PortResult<Option<ChangeSetDescription>>> + Send {
         self.count().describe_change_set(change_set_id)
     }
 
     fn delete_change_set(&self, change_set_id: &str) -> impl Future<Output = PortResult<()>> + Send {
         self.count().delete_change_set(change_set_id)
+    }
+
+    fn execute_change_set(
+        &self,
+        change_set_id: &str,
+        token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        self.count().execute_change_set(change_set_id, token)
     }
 }
 
@@ -158,12 +166,20 @@ impl<S: StackOperations + ?Sized> StackOperations for &S {
     fn describe_change_set(
         &self,
         change_set_id: &str,
-    ) -> impl Future<Output = PortResult<ChangeSetDescription>> + Send {
+    ) -> impl Future<Output = PortResult<Option<ChangeSetDescription>>> + Send {
         (**self).describe_change_set(change_set_id)
     }
 
     fn delete_change_set(&self, change_set_id: &str) -> impl Future<Output = PortResult<()>> + Send {
         (**self).delete_change_set(change_set_id)
+    }
+
+    fn execute_change_set(
+        &self,
+        change_set_id: &str,
+        token: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        (**self).execute_change_set(change_set_id, token)
     }
 }
 

@@ -113,6 +113,33 @@ pub async fn run_target<A: AssumeRole>(
     }
 }
 
+/// How one target is taken to its outcome: deployed (`Deploying`), or its reviewed change set
+/// applied (`plan::Applying`). Waves, tolerance and interrupts are the rollout's, whichever
+/// (`rollout::roll_out_waves_with`).
+pub trait TargetDriver: Send + Sync {
+    fn drive(
+        &self,
+        job: &Job<'_>,
+        clock: &dyn Clock,
+        options: DriveOptions,
+    ) -> impl std::future::Future<Output = Outcome> + Send;
+}
+
+/// What `deploy` does with each target: the lifecycle, from the stack as found.
+#[derive(Debug)]
+pub struct Deploying<'a, A>(pub &'a A);
+
+impl<A: AssumeRole> TargetDriver for Deploying<'_, A> {
+    fn drive(
+        &self,
+        job: &Job<'_>,
+        clock: &dyn Clock,
+        options: DriveOptions,
+    ) -> impl std::future::Future<Output = Outcome> + Send {
+        run_target(self.0, job, clock, options)
+    }
+}
+
 /// The outcome of a target whose deploy role could not be assumed, naming the role.
 pub fn assume_failure(
     job: &Job<'_>,

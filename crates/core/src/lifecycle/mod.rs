@@ -17,8 +17,12 @@ use serde::{Deserialize, Serialize};
 
 pub use counted::Counted;
 pub use decide::{decide, Decision, Found};
-pub use drive::{assume_failure, millis, run_target, Clock, DriveOptions, SystemClock, TokioClock};
+pub use drive::{
+    assume_failure, millis, run_target, Clock, Deploying, DriveOptions, SystemClock, TargetDriver, TokioClock,
+};
+pub(crate) use engine::not_managed;
 pub use engine::{poll, poll_again, start, start_again};
+pub(crate) use events::rollback_failed_resources;
 pub use follow::{follow, follow_from, FollowFrom, Followed, PassingErrors};
 
 use crate::errors::ErrorName;

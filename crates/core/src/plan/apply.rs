@@ -1,0 +1,332 @@
+//! `apply`: one target of a reviewed plan. Its kept change set is executed only if it is still
+//! the one reviewed (AVAILABLE, of the planned stack, with the planned changes) and the stack
+//! has not moved since the plan (same status, same last-updated time); otherwise the target is
+//! Stale and nothing is changed. An executed change set is followed like a deploy's operation
+//! (the same lifecycle, its token, its root cause on failure).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use super::check::{check, Check};
+use super::file::{PlanGroup, PlannedTarget};
+use super::recover::Recovered;
+use super::{PlanFile, PlanVerdict};
+use crate::errors::ErrorName;
+use crate::ids::Target;
+use crate::lifecycle::{
+    assume_failure, client_request_token, follow_from, Clock, Counted, DriveOptions, FollowFrom, Followed,
+    InFlight, Job, PassingErrors, Phase, Progress,
+};
+use crate::outcome::{Outcome, RootCause, Verdict};
+use crate::ports::{AssumeRequest, AssumeRole, PortError, StackOperations};
+use crate::rollout::TargetDriver;
+use crate::stack::ChangeSetType;
+
+/// How one target of a plan went, and whether its change set was executed (a change set
+/// that was not is deleted at the end of the apply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub executed: bool,
+}
+
+/// What `apply` does with each target of the waves: the target's reviewed plan, executed.
+/// Remembers which change sets it executed.
+#[derive(Debug)]
+pub struct Applying<'a, A> {
+    assumer: &'a A,
+    planned: BTreeMap<&'a Target, (&'a PlannedTarget, &'a PlanGroup)>,
+    executed: Mutex<BTreeSet<Target>>,
+}
+
+impl<'a, A: AssumeRole> Applying<'a, A> {
+    pub fn new(assumer: &'a A, plan: &'a PlanFile) -> Self {
+        Self {
+            assumer,
+            planned: plan.planned(),
+            executed: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The targets whose change set this apply executed (or may have: a call whose answer was
+    /// lost counts).
+    pub fn executed(&self) -> BTreeSet<Target> {
+        self.executed
+            .lock()
+            .map(|executed| executed.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl<A: AssumeRole> TargetDriver for Applying<'_, A> {
+    async fn drive(&self, job: &Job<'_>, clock: &dyn Clock, options: DriveOptions) -> Outcome {
+        let Some((planned, group)) = self.planned.get(job.target) else {
+            return Outcome::failed(
+                job.target.clone(),
+                ErrorName::Internal,
+                RootCause::message("the target is in the plan's waves but has no plan"),
+                0,
+                0,
+            );
+        };
+        let applied = apply_target(self.assumer, job, planned, group, clock, options).await;
+        if applied.executed {
+            if let Ok(mut executed) = self.executed.lock() {
+                executed.insert(job.target.clone());
+            }
+        }
+        applied.outcome
+    }
+}
+
+/// Applies one target's reviewed plan. Never fails: whatever goes wrong is the outcome.
+pub async fn apply_target<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    planned: &PlannedTarget,
+    group: &PlanGroup,
+    clock: &dyn Clock,
+    options: DriveOptions,
+) -> Applied {
+    let started_at_ms = clock.now_ms();
+    let target = job.target.clone();
+    let nothing_reviewed = |why: String| Applied {
+        outcome: Outcome::stale(target.clone(), why, 0, 0),
+        executed: false,
+    };
+    let attention = |why: String| Applied {
+        outcome: Outcome::failed(
+            target.clone(),
+            ErrorName::NeedsAttention,
+            RootCause::message(why),
+            0,
+            0,
+        ),
+        executed: false,
+    };
+    match &group.verdict {
+        PlanVerdict::NoChanges | PlanVerdict::WouldCreate { .. } | PlanVerdict::WouldUpdate { .. } => {}
+        PlanVerdict::NotManaged { .. } => return attention(crate::lifecycle::not_managed(job.spec)),
+        PlanVerdict::CannotPlan { reason } => {
+            return attention(format!(
+                "the plan could not be made here ({reason}): fix that, then plan again"
+            ))
+        }
+        PlanVerdict::Busy { status } => {
+            return nothing_reviewed(format!(
+                "an operation was running ({status}) when the plan was made: nothing was reviewed here"
+            ))
+        }
+        // The recovery the plan showed is made below, in the target.
+        PlanVerdict::WouldRecover { .. } => {}
+    }
+
+    let assumer = Counted::new(assumer);
+    let session = match assume(&assumer, job, options).await {
+        Ok(session) => session,
+        Err(error) => {
+            let outcome = assume_failure(job, &error, started_at_ms, clock.now_ms(), assumer.calls());
+            return Applied {
+                outcome,
+                executed: false,
+            };
+        }
+    };
+    let stacks = Counted::new(&session);
+    let calls = || assumer.calls() + stacks.calls();
+    let failed = |error: &PortError| Applied {
+        outcome: Outcome {
+            stack_id: planned.stack_id.clone(),
+            ..Outcome::failed(
+                target.clone(),
+                error.name(),
+                RootCause::message(error.to_string()),
+                clock.now_ms().saturating_sub(started_at_ms),
+                calls(),
+            )
+        },
+        executed: false,
+    };
+    if let PlanVerdict::WouldRecover { status, .. } = &group.verdict {
+        let recovered = super::recover::recover(&stacks, job, planned, clock, options).await;
+        let duration = clock.now_ms().saturating_sub(started_at_ms);
+        let outcome = match recovered {
+            Ok(Recovered::Stale(why)) => Outcome {
+                recovered_from: Some(status.clone()),
+                ..Outcome::stale(target.clone(), why, duration, calls())
+            },
+            Ok(Recovered::NotStarted(why)) => Outcome::stale(target.clone(), why, duration, calls()),
+            Ok(Recovered::Attention(why)) => Outcome {
+                stack_id: planned.stack_id.clone(),
+                ..Outcome::failed(
+                    target.clone(),
+                    ErrorName::NeedsAttention,
+                    RootCause::message(why),
+                    duration,
+                    calls(),
+                )
+            },
+            Err(error) => return failed(&error),
+        };
+        return Applied {
+            outcome,
+            executed: false,
+        };
+    }
+    let checked = retried(options, || check(&stacks, planned, group)).await;
+    let kind = match checked {
+        Ok(Check::Go(kind)) => kind,
+        Ok(Check::Unchanged(stack)) => {
+            let outcome = Outcome {
+                target: target.clone(),
+                verdict: Verdict::Unchanged,
+                stack_id: Some(stack.stack_id),
+                final_status: Some(stack.status),
+                duration_ms: clock.now_ms().saturating_sub(started_at_ms),
+                aws_calls: calls(),
+                recovered_from: None,
+            };
+            return Applied {
+                outcome,
+                executed: false,
+            };
+        }
+        Ok(Check::Stale(why)) => {
+            let duration = clock.now_ms().saturating_sub(started_at_ms);
+            return Applied {
+                outcome: Outcome::stale(target.clone(), why, duration, calls()),
+                executed: false,
+            };
+        }
+        Err(error) => return failed(&error),
+    };
+
+    // Our token, as the lifecycle names a create or an update of this run: the operation's
+    // events carry it, so following it and finding its root cause work as for a deploy's.
+    let phase = match kind {
+        ChangeSetType::Create => Phase::Creating,
+        ChangeSetType::Update => Phase::Updating,
+    };
+    let token = client_request_token(job.run, phase.operation().unwrap_or("execute"));
+    let change_set = planned.change_set_id.as_deref().unwrap_or_default();
+    let mut attempt = 0;
+    loop {
+        match stacks.execute_change_set(change_set, &token).await {
+            Ok(()) => break,
+            Err(error) if is_unavailable(&error) && attempt == 0 => {
+                let why = format!("the change set was no longer available when executed ({error})");
+                let duration = clock.now_ms().saturating_sub(started_at_ms);
+                return Applied {
+                    outcome: Outcome::stale(target.clone(), why, duration, calls()),
+                    executed: false,
+                };
+            }
+            // A call made again, same token, whose first answer was lost: it finds the change
+            // set executed by that first call (or its token taken by it).
+            Err(error)
+                if attempt > 0
+                    && (is_unavailable(&error) || matches!(error, PortError::AlreadyExists(_))) =>
+            {
+                break
+            }
+            Err(error) => match retry_wait(options, &error, attempt) {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                None => {
+                    let mut applied = failed(&error);
+                    // An earlier try went unanswered and may have started the execution: its
+                    // change set is then not the clean-up's to delete.
+                    applied.executed = attempt > 0;
+                    return applied;
+                }
+            },
+        }
+    }
+    let state = InFlight {
+        target: target.clone(),
+        run: job.run.clone(),
+        stack_id: planned.stack_id.clone().unwrap_or_default(),
+        phase,
+        deadline_ms: clock.now_ms() + job.spec.operation_timeout_seconds * 1000,
+        progress: Progress {
+            started_at_ms,
+            aws_calls: calls(),
+        },
+        recovered_from: None,
+    };
+    Applied {
+        outcome: follow(&assumer, job, state, clock, options).await,
+        executed: true,
+    }
+}
+
+/// The executed change set's operation, followed to its end as a deploy follows its own.
+async fn follow<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    state: InFlight,
+    clock: &dyn Clock,
+    options: DriveOptions,
+) -> Outcome {
+    let mut from = FollowFrom::InFlight(state);
+    loop {
+        match follow_from(assumer, job, from, clock, None, PassingErrors::RetryHere(options)).await {
+            Ok(Followed::Done(outcome)) => return outcome,
+            Ok(Followed::HandBack { state, .. }) => from = FollowFrom::InFlight(state),
+            Err(error) => return error.into_outcome(job.target, clock.now_ms()),
+        }
+    }
+}
+
+/// ExecuteChangeSet refused because the change set is not there or not executable.
+fn is_unavailable(error: &PortError) -> bool {
+    matches!(error, PortError::Rejected { code, .. }
+        if code == "InvalidChangeSetStatus" || code == "ChangeSetNotFound")
+}
+
+/// The wait before trying again after `error`, or `None` when it is not tried again.
+pub(super) fn retry_wait(
+    options: DriveOptions,
+    error: &PortError,
+    attempt: u32,
+) -> Option<std::time::Duration> {
+    (error.name().is_transient() && attempt < options.transient_retries)
+        .then(|| options.retry_backoff.saturating_mul(2u32.saturating_pow(attempt)))
+}
+
+pub(super) async fn retried<T, F, Fut>(options: DriveOptions, mut call: F) -> Result<T, PortError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, PortError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(error) => match retry_wait(options, &error, attempt) {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                None => return Err(error),
+            },
+            done => return done,
+        }
+    }
+}
+
+async fn assume<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    options: DriveOptions,
+) -> Result<A::Session, PortError> {
+    let request = AssumeRequest {
+        target: job.target,
+        role: &job.spec.deploy_role,
+        run: job.run,
+        session_duration_seconds: job.spec.session_duration_seconds,
+        new_account: job.new_account,
+    };
+    retried(options, || assumer.assume(request)).await
+}
