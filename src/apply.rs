@@ -15,10 +15,10 @@ use stackfleet_core::rollout::{RolloutOptions, StopReason, StopSignal, WavedRoll
 use stackfleet_core::OutcomeKind;
 
 use crate::cli::ApplyArgs;
-use crate::deploy::{default_report_path, forget_default_report, roll};
+use crate::deploy::{default_report_path, finish_reports, roll, ReportEnds};
 use crate::inputs::{self, InputError};
 use crate::live_report::{Draft, LiveReport};
-use crate::output::{print_summary, write_file, Next, ReportLock};
+use crate::output::{print_summary, Next, ReportLock};
 use crate::progress::Progress;
 use crate::resume::overlay;
 use crate::signals::{stop_on_signals, INTERRUPTED};
@@ -141,22 +141,18 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     .with_waves(draft.waves, halt);
     // Kept when asked for, or when something is left to plan again from it.
     let keep = args.report_json.is_some() || !report.rerun_targets().is_empty();
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    live.finish(keep.then_some(json.as_str()))
-        .map_err(CliError::Runtime)?;
-    drop(lock);
-    if !keep {
-        forget_default_report(&report_json);
-    }
-    let reports = [
-        (args.report_md.as_deref(), report.to_markdown()),
-        (args.report_junit.as_deref(), report.to_junit()),
-    ];
-    for (path, contents) in reports {
-        if let Some(path) = path {
-            write_file(path, &contents).map_err(CliError::Runtime)?;
-        }
-    }
+    let ends = ReportEnds {
+        markdown: args.report_md.as_deref(),
+        junit: args.report_junit.as_deref(),
+    };
+    finish_reports(
+        live,
+        lock,
+        &report,
+        keep.then_some(&report_json),
+        &report_json,
+        ends,
+    )?;
     let next = Next {
         report_json: keep.then_some(report_json.as_path()),
         resume: None,

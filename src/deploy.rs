@@ -42,6 +42,41 @@ pub(crate) fn forget_default_report(path: &Path) {
     }
 }
 
+/// The reports a run writes besides the JSON one.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportEnds<'a> {
+    pub markdown: Option<&'a Path>,
+    pub junit: Option<&'a Path>,
+}
+
+/// A run's reports at its end: the JSON one finished where `kept` (else its default file
+/// forgotten), the run's hold on it released, then the Markdown and JUnit ones written.
+pub fn finish_reports(
+    live: LiveReport,
+    lock: ReportLock,
+    report: &Report,
+    kept: Option<&PathBuf>,
+    report_json: &Path,
+    ends: ReportEnds<'_>,
+) -> Result<(), CliError> {
+    let json = serde_json::to_string_pretty(report).unwrap_or_default();
+    live.finish(kept.map(|_| json.as_str()))
+        .map_err(CliError::Runtime)?;
+    drop(lock);
+    if kept.is_none() {
+        forget_default_report(report_json);
+    }
+    for (path, contents) in [
+        (ends.markdown, report.to_markdown()),
+        (ends.junit, report.to_junit()),
+    ] {
+        if let Some(path) = path {
+            write_file(path, &contents).map_err(CliError::Runtime)?;
+        }
+    }
+    Ok(())
+}
+
 /// Waves that got no target: said before anything runs, as a plan says it.
 fn warn_of_empty_waves(waves: &[Wave]) {
     for wave in waves.iter().filter(|w| w.targets.is_empty()) {
@@ -248,22 +283,18 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     // Without --report-json, the report stays only when a run can be resumed from it, or
     // brings a resumed run's report up to date.
     let keep = args.report_json.is_some() || resumable || args.resume.is_some();
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    live.finish(keep.then_some(json.as_str()))
-        .map_err(CliError::Runtime)?;
-    drop(lock);
-    if !keep {
-        forget_default_report(&report_json);
-    }
-    let reports = [
-        (args.report_md.as_deref(), report.to_markdown()),
-        (args.report_junit.as_deref(), report.to_junit()),
-    ];
-    for (path, contents) in reports {
-        if let Some(path) = path {
-            write_file(path, &contents).map_err(CliError::Runtime)?;
-        }
-    }
+    let ends = ReportEnds {
+        markdown: args.report_md.as_deref(),
+        junit: args.report_junit.as_deref(),
+    };
+    finish_reports(
+        live,
+        lock,
+        &report,
+        keep.then_some(&report_json),
+        &report_json,
+        ends,
+    )?;
     let next = Next {
         report_json: keep.then_some(report_json.as_path()),
         resume: resumable.then(|| resume_command(&argv, &report_json, &no_echo)),
