@@ -10,9 +10,8 @@ use stackfleet_core::escape::terminal_line;
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
 use stackfleet_core::plan::{discard_unapplied, Applying, PlanFile};
 use stackfleet_core::ports::NoAlarms;
-use stackfleet_core::report::{targets_count, Report};
+use stackfleet_core::report::targets_count;
 use stackfleet_core::rollout::{RolloutOptions, StopReason, StopSignal, WavedRollout, WavesRolled};
-use stackfleet_core::OutcomeKind;
 
 use crate::cli::ApplyArgs;
 use crate::deploy::{default_report_path, finish_reports, roll, ReportEnds};
@@ -20,7 +19,6 @@ use crate::inputs::{self, InputError};
 use crate::live_report::{Draft, LiveReport};
 use crate::output::{print_summary, Next, ReportLock};
 use crate::progress::Progress;
-use crate::resume::overlay;
 use crate::signals::{stop_on_signals, INTERRUPTED};
 use crate::CliError;
 
@@ -124,21 +122,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         );
     }
 
-    let outcomes = overlay(&draft.known, fresh);
-    let failed = outcomes
-        .iter()
-        .filter(|o| o.kind() == OutcomeKind::Failed)
-        .count();
-    let within_tolerance = !tolerance.exceeded(failed, applied);
-    let report = Report::new(
-        run.clone(),
-        spec.stack_name.clone(),
-        draft.started_at_ms,
-        clock.now_ms(),
-        within_tolerance,
-        outcomes,
-    )
-    .with_waves(draft.waves, halt);
+    let report = draft.finished(fresh, tolerance, halt, clock.now_ms());
     // Kept when asked for, or when something is left to plan again from it.
     let keep = args.report_json.is_some() || !report.rerun_targets().is_empty();
     let ends = ReportEnds {
@@ -164,7 +148,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
 
     Ok(match stop.reason() {
         Some(StopReason::Interrupted) => ExitCode::from(INTERRUPTED),
-        _ if report.halt.is_some() || !within_tolerance => ExitCode::from(1),
+        _ if report.halt.is_some() || !report.within_tolerance => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }

@@ -13,7 +13,7 @@ use stackfleet_core::rollout::{
     WavedRollout, WavesRolled,
 };
 use stackfleet_core::waves::Wave;
-use stackfleet_core::{OutcomeKind, RunId, Target};
+use stackfleet_core::{RunId, Target};
 
 use crate::cli::DeployArgs;
 use crate::inputs::{self, Prepared};
@@ -261,22 +261,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     };
     progress.finish();
 
-    let outcomes = crate::resume::overlay(&draft.known, fresh);
-    let total: usize = draft.waves.iter().map(|w| w.targets.len()).sum();
-    let failed = outcomes
-        .iter()
-        .filter(|o| o.kind() == OutcomeKind::Failed)
-        .count();
-    let within_tolerance = !tolerance.exceeded(failed, total);
-    let report = Report::new(
-        run.clone(),
-        spec.stack_name.clone(),
-        draft.started_at_ms,
-        clock.now_ms(),
-        within_tolerance,
-        outcomes,
-    )
-    .with_waves(draft.waves, halt);
+    let report = draft.finished(fresh, tolerance, halt, clock.now_ms());
 
     let interrupted = stop.reason() == Some(StopReason::Interrupted);
     let resumable = (report.halt.is_some() || interrupted) && !report.rerun_targets().is_empty();
@@ -306,7 +291,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
 
     Ok(match stop.reason() {
         Some(StopReason::Interrupted) => ExitCode::from(INTERRUPTED),
-        _ if report.halt.is_some() || !within_tolerance => ExitCode::from(1),
+        _ if report.halt.is_some() || !report.within_tolerance => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use stackfleet_core::lifecycle::{Clock, SystemClock};
 use stackfleet_core::report::{Report, NOT_REPORTED_YET};
-use stackfleet_core::waves::Wave;
-use stackfleet_core::{Outcome, RunId, StackName, Target};
+use stackfleet_core::rollout::FailureTolerance;
+use stackfleet_core::waves::{Halt, Wave};
+use stackfleet_core::{Outcome, OutcomeKind, RunId, StackName, Target};
 
 use crate::output::write_file;
 use crate::resume::overlay;
@@ -35,6 +36,32 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// The run's final report: this run's outcomes over what was known, within the tolerance
+    /// or not over every target of the waves, with the waves and the halt.
+    pub fn finished(
+        self,
+        fresh: Vec<Outcome>,
+        tolerance: FailureTolerance,
+        halt: Option<Halt>,
+        now_ms: u64,
+    ) -> Report {
+        let outcomes = overlay(&self.known, fresh);
+        let total: usize = self.waves.iter().map(|w| w.targets.len()).sum();
+        let failed = outcomes
+            .iter()
+            .filter(|o| o.kind() == OutcomeKind::Failed)
+            .count();
+        Report::new(
+            self.run,
+            self.stack_name,
+            self.started_at_ms,
+            now_ms,
+            !tolerance.exceeded(failed, total),
+            outcomes,
+        )
+        .with_waves(self.waves, halt)
+    }
+
     /// The report in progress: `landed` over what was known, and every other target of the
     /// waves not reported yet (not started, for a resume to deploy).
     pub fn report(&self, landed: &[Outcome], now_ms: u64) -> Report {
@@ -232,7 +259,6 @@ impl Drop for LiveReport {
 #[cfg(test)]
 mod tests {
     use stackfleet_core::report::Report;
-    use stackfleet_core::rollout::FailureTolerance;
 
     use super::*;
 

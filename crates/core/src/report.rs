@@ -295,20 +295,7 @@ impl Report {
                 markdown_inline(&halt.to_string())
             );
         }
-        if self.waves.len() > 1 {
-            md.push_str("## Waves\n\n| wave | targets | bake (s) | tolerance |\n|---|---|---|---|\n");
-            for wave in &self.waves {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} |",
-                    markdown_inline(&wave.name),
-                    wave.targets.len(),
-                    wave.bake_seconds,
-                    wave.failure_tolerance
-                );
-            }
-            md.push('\n');
-        }
+        waves_table(&mut md, &self.waves);
         if !self.failure_groups.is_empty() {
             md.push_str("## Failures by root cause\n\n");
             for group in &self.failure_groups {
@@ -406,6 +393,25 @@ impl Report {
             .to_string()
             .unwrap_or_else(|e| format!("<!-- JUnit report could not be written: {e} -->"))
     }
+}
+
+/// The waves as a Markdown table, when there are several: a report's and a plan's.
+pub(crate) fn waves_table(md: &mut String, waves: &[Wave]) {
+    if waves.len() <= 1 {
+        return;
+    }
+    md.push_str("## Waves\n\n| wave | targets | bake (s) | tolerance |\n|---|---|---|---|\n");
+    for wave in waves {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            markdown_inline(&wave.name),
+            wave.targets.len(),
+            wave.bake_seconds,
+            wave.failure_tolerance
+        );
+    }
+    md.push('\n');
 }
 
 #[cfg(test)]

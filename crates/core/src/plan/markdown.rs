@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{PlanFile, PlanGroup, PlanVerdict};
 use crate::escape::markdown_inline;
-use crate::report::targets_count;
+use crate::report::{targets_count, waves_table};
 
 /// Targets listed per group in the comment before "and N more" (the plan file has them all).
 const LISTED: usize = 50;
@@ -67,20 +67,7 @@ impl PlanFile {
                 format!(", {} skipped", self.skipped.len())
             },
         );
-        if self.waves.len() > 1 {
-            md.push_str("## Waves\n\n| wave | targets | bake (s) | tolerance |\n|---|---|---|---|\n");
-            for wave in &self.waves {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} |",
-                    markdown_inline(&wave.name),
-                    wave.targets.len(),
-                    wave.bake_seconds,
-                    wave.failure_tolerance
-                );
-            }
-            md.push('\n');
-        }
+        waves_table(&mut md, &self.waves);
         md.push_str("## Groups\n\n");
         for group in &self.groups {
             let _ = writeln!(
