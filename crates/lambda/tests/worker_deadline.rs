@@ -6,65 +6,21 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_aws::fake::{Call, FakeCloud, FakeStore, Script};
 use stackfleet_core::lifecycle::{Clock, TokioClock};
-use stackfleet_core::ports::RunStore;
-use stackfleet_core::{Outcome, OutcomeKind, RunId, Target};
+use stackfleet_core::OutcomeKind;
 use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse, HAND_BACK_MARGIN};
+use support::{lone_run, lone_target as target, poll_of, stored_outcome};
 
 /// What `cargo lambda watch` (1.9.2) sends as every invocation's deadline: 600,000 ms since the
 /// epoch, long past.
 const EMULATOR_DEADLINE_MS: u64 = 600_000;
 
-fn target() -> Target {
-    "111111111111:us-east-1".parse().unwrap()
-}
-
-/// A run of one target, discovered by the lister as the state machine's first state would,
-/// polling every 10 s, the default (the stored default spec of the fixtures says 1 s).
-async fn seeded_run(store: &FakeStore) -> RunId {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/default-spec.json"
-    );
-    let default: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let org = FakeOrganization::new(&"123456789012".parse().unwrap());
-    org.add_account(&target().account, "member-1", "ACTIVE", ROOT);
-    let input = json!({ "targets": { "list": [target().to_string()] }, "pollIntervalSeconds": 10 });
-    let settings = support::open_settings(default);
-    support::discover_on(
-        &org,
-        &FakeCloud::new(),
-        store,
-        &support::templates(),
-        &settings,
-        "deadlines",
-        input,
-    )
-    .await
-    .unwrap()
-    .run
-}
-
 /// The state machine's Wait, then Poll with the state it was handed (through JSON, as there).
 async fn wait_then_poll(response: &WorkerResponse) -> WorkerRequest {
     let response: WorkerResponse = serde_json::from_value(serde_json::to_value(response).unwrap()).unwrap();
     tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
-    WorkerRequest::Poll {
-        run: response.run,
-        target: response.target,
-        wave: response.wave,
-        new_account: response.new_account,
-        state: response.state.expect("a pending response carries its state"),
-        retried: 0,
-    }
-}
-
-async fn stored_outcome(store: &FakeStore, run: &RunId) -> Option<Outcome> {
-    let key = format!("runs/{run}/outcomes/111111111111-us-east-1.json");
-    let text = store.get(&key).await.unwrap()?;
-    Some(serde_json::from_str(&text).unwrap())
+    poll_of(response, 0)
 }
 
 fn seconds(n: u64) -> u64 {
@@ -74,7 +30,7 @@ fn seconds(n: u64) -> u64 {
 #[tokio::test(start_paused = true)]
 async fn an_operation_that_ends_well_before_the_deadline_finishes_in_one_invocation() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "deadlines").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(40))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
 
@@ -98,7 +54,7 @@ async fn an_operation_that_ends_well_before_the_deadline_finishes_in_one_invocat
 #[tokio::test(start_paused = true)]
 async fn a_near_deadline_hands_the_target_back_with_the_margin_left() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "deadlines").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(10 * 60))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
 
@@ -130,7 +86,7 @@ async fn a_near_deadline_hands_the_target_back_with_the_margin_left() {
 #[tokio::test(start_paused = true)]
 async fn a_deadline_already_past_still_takes_one_step_per_invocation() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "deadlines").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(15))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
 
@@ -163,7 +119,7 @@ async fn a_deadline_already_past_still_takes_one_step_per_invocation() {
 #[tokio::test(start_paused = true)]
 async fn a_long_operation_spans_invocations_and_every_call_is_counted() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "deadlines").await;
     // 50 minutes: within the spec's default one-hour operation timeout.
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(50 * 60))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
@@ -199,7 +155,7 @@ async fn a_long_operation_spans_invocations_and_every_call_is_counted() {
 #[tokio::test(start_paused = true)]
 async fn a_ten_minute_operation_waits_in_the_state_machine_once_it_is_older_than_45_seconds() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "deadlines").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(10 * 60))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
     let launched_at = clock.now_ms();

@@ -10,13 +10,12 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_aws::fake::{Call, FakeCloud, FakeStore, Script};
 use stackfleet_core::lifecycle::{Clock, TokioClock};
-use stackfleet_core::ports::RunStore;
 use stackfleet_core::stack::StackStatus;
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RunId, Target};
+use stackfleet_core::{ErrorName, OutcomeKind, RunId};
 use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse};
+use support::{lone_run, lone_target as target, poll_of, stored_outcome};
 
 const STACK: &str = "org-baseline";
 /// Step Functions' Retry interval before the retried invocation.
@@ -24,43 +23,12 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(60);
 
 type TestWorker = Worker<FakeCloud, FakeStore, TokioClock>;
 
-fn target() -> Target {
-    "111111111111:us-east-1".parse().unwrap()
-}
-
 /// One target, polled every 10 s, with the default recovery (`recreate`); a worker over `cloud`.
 async fn seeded(cloud: &FakeCloud) -> (FakeStore, TokioClock, TestWorker, RunId) {
     let (store, clock) = (FakeStore::new(), TokioClock::new());
-    let org = FakeOrganization::new(&"123456789012".parse().unwrap());
-    org.add_account(&target().account, "member-1", "ACTIVE", ROOT);
-    let input = json!({ "targets": { "list": [target().to_string()] }, "pollIntervalSeconds": 10 });
-    let default: Value = support::fixture("default-spec.json");
-    let settings = support::open_settings(default);
-    let run = support::discover_on(
-        &org,
-        cloud,
-        &store,
-        &support::templates(),
-        &settings,
-        "polls",
-        input,
-    )
-    .await
-    .unwrap()
-    .run;
+    let run = lone_run(cloud, &store, "polls").await;
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
     (store, clock, worker, run)
-}
-
-fn poll_of(response: WorkerResponse, retried: u32) -> WorkerRequest {
-    WorkerRequest::Poll {
-        run: response.run,
-        target: response.target,
-        wave: response.wave,
-        new_account: response.new_account,
-        state: response.state.expect("a pending response carries its state"),
-        retried,
-    }
 }
 
 /// The Poll after a Start that took one step (its deadline already past) and a 20 s Wait.
@@ -116,11 +84,6 @@ async fn cut_off_then_retried(
     response
 }
 
-async fn stored_outcome(store: &FakeStore, run: &RunId) -> Outcome {
-    let key = format!("runs/{run}/outcomes/111111111111-us-east-1.json");
-    serde_json::from_str(&store.get(&key).await.unwrap().expect("the outcome is stored")).unwrap()
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_poll_cut_off_after_its_continued_rollback_led_to_the_update_reports_updated() {
     let cloud = FakeCloud::new();
@@ -140,7 +103,7 @@ async fn a_poll_cut_off_after_its_continued_rollback_led_to_the_update_reports_u
     let response = cut_off_then_retried(&worker, poll, clock).await;
 
     assert_eq!(response.outcome, Some(OutcomeKind::Updated), "not NeedsAttention");
-    let outcome = stored_outcome(&store, &run).await;
+    let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
     assert_eq!(outcome.recovered_from, Some(StackStatus::UpdateRollbackFailed));
     assert_eq!(
         cloud.operations(&target()),
@@ -169,7 +132,7 @@ async fn a_poll_cut_off_after_launching_our_update_once_somebody_elses_ended_rep
     let response = cut_off_then_retried(&worker, poll, clock).await;
 
     assert_eq!(response.outcome, Some(OutcomeKind::Failed), "not Unchanged");
-    let outcome = stored_outcome(&store, &run).await;
+    let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
     assert_eq!(outcome.error(), Some(ErrorName::StackFailed));
     let cause = &outcome.failure().unwrap().root_cause;
     assert_eq!(cause.reason, conflict, "our update's own root cause");
@@ -198,7 +161,7 @@ async fn a_poll_cut_off_after_the_recovery_delete_led_to_the_create_makes_no_sec
     let response = cut_off_then_retried(&worker, poll, clock).await;
 
     assert_eq!(response.outcome, Some(OutcomeKind::Failed));
-    let outcome = stored_outcome(&store, &run).await;
+    let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
     assert_eq!(outcome.error(), Some(ErrorName::StackFailed));
     assert_eq!(outcome.failure().unwrap().root_cause.reason, conflict);
     assert_eq!(outcome.recovered_from, Some(StackStatus::RollbackComplete));

@@ -10,35 +10,16 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use stackfleet_aws::fake::{Call, FakeCloud, FakeOrganization, FakeStore, Script, ROOT};
+use stackfleet_aws::fake::{Call, FakeCloud, FakeStore, Script};
 use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::{PortError, RunStore};
 use stackfleet_core::stack::StackStatus;
-use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RunId, Target};
+use stackfleet_core::{ErrorName, OutcomeKind, RunId};
 use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse};
+use support::{lone_run, lone_target as target, poll_of, stored_outcome};
 
 /// Step Functions' Retry interval before the retried invocation.
 const RETRY_INTERVAL: Duration = Duration::from_secs(60);
-
-fn target() -> Target {
-    "111111111111:us-east-1".parse().unwrap()
-}
-
-/// A run of one target, polled every 10 s, with the default recovery (`recreate`).
-async fn seeded_run(store: &FakeStore) -> RunId {
-    let default: Value = support::fixture("default-spec.json");
-    let org = FakeOrganization::new(&"123456789012".parse().unwrap());
-    org.add_account(&target().account, "member-1", "ACTIVE", ROOT);
-    let input = json!({ "targets": { "list": [target().to_string()] }, "pollIntervalSeconds": 10 });
-    let settings = support::open_settings(default);
-    let cloud = FakeCloud::new();
-    let templates = support::templates();
-    support::discover_on(&org, &cloud, store, &templates, &settings, "retries", input)
-        .await
-        .unwrap()
-        .run
-}
 
 type TestWorker = Worker<FakeCloud, FakeStore, TokioClock>;
 
@@ -65,28 +46,15 @@ async fn retried_to_the_end(
     let mut response = worker.handle(request, deadline()).await.unwrap();
     while !response.done {
         tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
-        let poll = WorkerRequest::Poll {
-            run: response.run.clone(),
-            target: response.target.clone(),
-            wave: response.wave,
-            new_account: response.new_account,
-            state: response.state.clone().unwrap(),
-            retried: 0,
-        };
-        response = worker.handle(poll, deadline()).await.unwrap();
+        response = worker.handle(poll_of(response, 0), deadline()).await.unwrap();
     }
     response
-}
-
-async fn stored_outcome(store: &FakeStore, run: &RunId) -> Outcome {
-    let key = format!("runs/{run}/outcomes/111111111111-us-east-1.json");
-    serde_json::from_str(&store.get(&key).await.unwrap().expect("the outcome is stored")).unwrap()
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_start_cut_off_while_its_create_runs_adopts_it_when_retried() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "retries").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(600))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
 
@@ -104,7 +72,7 @@ async fn a_start_cut_off_while_its_create_runs_adopts_it_when_retried() {
 #[tokio::test(start_paused = true)]
 async fn a_start_cut_off_whose_create_then_ended_reports_created_not_a_second_operation() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "retries").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(30))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
 
@@ -113,7 +81,13 @@ async fn a_start_cut_off_whose_create_then_ended_reports_created_not_a_second_op
     let response = retried_to_the_end(&worker, support::start(&run, &target()), clock).await;
 
     assert_eq!(response.outcome, Some(OutcomeKind::Created), "not Unchanged");
-    assert_eq!(stored_outcome(&store, &run).await.kind(), OutcomeKind::Created);
+    assert_eq!(
+        stored_outcome(&store, &run)
+            .await
+            .expect("the outcome is stored")
+            .kind(),
+        OutcomeKind::Created
+    );
     assert_eq!(
         cloud.operations(&target()),
         vec![Call::CreateStack],
@@ -124,7 +98,7 @@ async fn a_start_cut_off_whose_create_then_ended_reports_created_not_a_second_op
 #[tokio::test(start_paused = true)]
 async fn a_start_cut_off_whose_create_then_failed_reports_that_failure_and_recreates_nothing() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "retries").await;
     let conflict = "Role with name FederatedAdmin already exists";
     cloud.script(
         &target(),
@@ -141,7 +115,7 @@ async fn a_start_cut_off_whose_create_then_failed_reports_that_failure_and_recre
     let response = retried_to_the_end(&worker, support::start(&run, &target()), clock).await;
 
     assert_eq!(response.outcome, Some(OutcomeKind::Failed));
-    let outcome = stored_outcome(&store, &run).await;
+    let outcome = stored_outcome(&store, &run).await.expect("the outcome is stored");
     assert_eq!(outcome.error(), Some(ErrorName::StackFailed));
     let cause = serde_json::to_string(&outcome).unwrap();
     assert!(cause.contains(conflict), "the create's own root cause: {cause}");
@@ -155,7 +129,7 @@ async fn a_start_cut_off_whose_create_then_failed_reports_that_failure_and_recre
 #[tokio::test(start_paused = true)]
 async fn a_start_cut_off_whose_update_then_ended_reports_updated() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "retries").await;
     cloud.put_stack(&target(), "org-baseline", StackStatus::CreateComplete);
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(30))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
@@ -170,7 +144,7 @@ async fn a_start_cut_off_whose_update_then_ended_reports_updated() {
 #[tokio::test(start_paused = true)]
 async fn a_poll_whose_answer_was_lost_is_asked_again_and_reports_the_same_outcome_once() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "retries").await;
     cloud.script(&target(), [Script::succeed_after(Duration::from_secs(15))]);
     let worker = Worker::new(cloud.clone(), store.clone(), clock);
     // A deadline already past: each invocation takes one step.
@@ -192,7 +166,13 @@ async fn a_poll_whose_answer_was_lost_is_asked_again_and_reports_the_same_outcom
 
     assert_eq!(lost.outcome, Some(OutcomeKind::Created));
     assert_eq!(retried.outcome, Some(OutcomeKind::Created));
-    assert_eq!(stored_outcome(&store, &run).await.kind(), OutcomeKind::Created);
+    assert_eq!(
+        stored_outcome(&store, &run)
+            .await
+            .expect("the outcome is stored")
+            .kind(),
+        OutcomeKind::Created
+    );
     let outcomes = store.list(&format!("runs/{run}/outcomes/"), None).await.unwrap();
     assert_eq!(outcomes.items.len(), 1, "one outcome object: {outcomes:?}");
     assert_eq!(cloud.operations(&target()), vec![Call::CreateStack]);
@@ -201,7 +181,7 @@ async fn a_poll_whose_answer_was_lost_is_asked_again_and_reports_the_same_outcom
 #[tokio::test(start_paused = true)]
 async fn a_start_retried_after_failing_before_any_launch_deploys_as_a_first_start_would() {
     let (cloud, store, clock) = (FakeCloud::new(), FakeStore::new(), TokioClock::new());
-    let run = seeded_run(&store).await;
+    let run = lone_run(&FakeCloud::new(), &store, "retries").await;
     // A stack of an earlier run: its events carry no token of this run.
     cloud.put_stack(&target(), "org-baseline", StackStatus::UpdateComplete);
     cloud.fail_next(

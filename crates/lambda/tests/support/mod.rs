@@ -13,13 +13,13 @@ use stackfleet_core::ports::RunStore;
 use stackfleet_core::wire::gate::{GateAction, GateRequest};
 use stackfleet_core::wire::reduce::Reduced;
 use stackfleet_core::wire::worker::CaughtError;
-use stackfleet_core::{AccountId, Target};
+use stackfleet_core::{AccountId, Outcome, RunId, Target};
 use stackfleet_lambda::error::LambdaError;
 use stackfleet_lambda::gate::gate;
 use stackfleet_lambda::input::Acceptance;
 use stackfleet_lambda::lister::{list, Discovered, ListerPorts, ListerRequest, ListerSettings};
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
-use stackfleet_lambda::worker::{Worker, WorkerRequest};
+use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse};
 
 /// The bucket and key of the template `rollout` deploys.
 pub const TEMPLATE_BUCKET: &str = "templates";
@@ -156,14 +156,7 @@ impl Machine {
                 Ok(response) if response.done => return,
                 Ok(response) => {
                     tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
-                    request = WorkerRequest::Poll {
-                        run: response.run,
-                        target: response.target,
-                        wave: response.wave,
-                        new_account: response.new_account,
-                        state: response.state.unwrap(),
-                        retried: 0,
-                    };
+                    request = poll_of(response, 0);
                 }
                 Err(error) => {
                     let fail = WorkerRequest::Fail {
@@ -279,4 +272,43 @@ pub fn start(run: &stackfleet_core::RunId, target: &Target) -> WorkerRequest {
         wave: 0,
         new_account: false,
     }
+}
+
+/// The Poll the state machine sends after a pending answer: its state handed back, `retried`
+/// Step Functions' RetryCount.
+pub fn poll_of(response: WorkerResponse, retried: u32) -> WorkerRequest {
+    WorkerRequest::Poll {
+        run: response.run,
+        target: response.target,
+        wave: response.wave,
+        new_account: response.new_account,
+        state: response.state.expect("a pending response carries its state"),
+        retried,
+    }
+}
+
+/// The one target of the worker's tests.
+pub fn lone_target() -> Target {
+    "111111111111:us-east-1".parse().unwrap()
+}
+
+/// A run of `lone_target` alone, discovered as the state machine's first state would under the
+/// execution `name`, polled every 10 s, with the fixtures' stored default spec (recovery:
+/// recreate); `cloud` validates its template.
+pub async fn lone_run(cloud: &FakeCloud, store: &FakeStore, name: &str) -> RunId {
+    let org = FakeOrganization::new(&"123456789012".parse().unwrap());
+    org.add_account(&lone_target().account, "member-1", "ACTIVE", ROOT);
+    let input = json!({ "targets": { "list": [lone_target().to_string()] }, "pollIntervalSeconds": 10 });
+    let settings = open_settings(fixture("default-spec.json"));
+    discover_on(&org, cloud, store, &templates(), &settings, name, input)
+        .await
+        .unwrap()
+        .run
+}
+
+/// The outcome the worker stored for `lone_target` in `run`, if any.
+pub async fn stored_outcome(store: &FakeStore, run: &RunId) -> Option<Outcome> {
+    let key = format!("runs/{run}/outcomes/111111111111-us-east-1.json");
+    let text = store.get(&key).await.unwrap()?;
+    Some(serde_json::from_str(&text).unwrap())
 }
