@@ -2,6 +2,8 @@
 //! reviewed target applied through the real adapters: what moto does not answer as AWS does
 //! (ChangeSetNotFound, InvalidChangeSetStatus, LastUpdatedTime).
 
+mod sts_answers;
+
 use std::time::Duration;
 
 use aws_sdk_cloudformation::operation::describe_change_set::{
@@ -15,8 +17,6 @@ use aws_sdk_cloudformation::types::{
     StackStatus as SdkStatus, Tag,
 };
 use aws_sdk_cloudformation::Client as Cfn;
-use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
-use aws_sdk_sts::types::Credentials;
 use aws_sdk_sts::Client as Sts;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -142,16 +142,7 @@ async fn a_stack_last_updated_reads_that_time_and_one_never_updated_its_creation
 }
 
 fn assume_ok() -> Rule {
-    mock!(Sts::assume_role).then_output(|| {
-        let credentials = Credentials::builder()
-            .access_key_id("ASIAFAKE")
-            .secret_access_key("secret")
-            .session_token("token")
-            .expiration(DateTime::from_secs(4_102_444_800))
-            .build()
-            .unwrap();
-        AssumeRoleOutput::builder().credentials(credentials).build()
-    })
+    mock!(Sts::assume_role).then_output(sts_answers::assumed)
 }
 
 /// One target reviewed against the stack as it was at `PLANNED_AT_SECS`, applied through the

@@ -1,6 +1,8 @@
 //! The real adapters (STS, CloudFormation) under the real lifecycle, at the SDK seam:
 //! `aws-smithy-mocks` answers each call as AWS would. One test per stack state and AWS error.
 
+mod sts_answers;
+
 use std::time::Duration;
 
 use aws_sdk_cloudformation::config::retry::RetryConfig;
@@ -13,8 +15,7 @@ use aws_sdk_cloudformation::operation::update_stack::{UpdateStackError, UpdateSt
 use aws_sdk_cloudformation::operation::validate_template::{ValidateTemplateError, ValidateTemplateOutput};
 use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackEvent, StackStatus as SdkStatus, Tag};
 use aws_sdk_cloudformation::Client as Cfn;
-use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
-use aws_sdk_sts::types::Credentials;
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::Client as Sts;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
@@ -191,16 +192,7 @@ fn assume_ok() -> Rule {
             r.role_arn() == Some("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole")
                 && r.role_session_name() == Some("stackfleet-run-1")
         })
-        .then_output(|| {
-            let credentials = Credentials::builder()
-                .access_key_id("ASIAFAKE")
-                .secret_access_key("secret")
-                .session_token("token")
-                .expiration(DateTime::from_secs(4_102_444_800))
-                .build()
-                .unwrap();
-            AssumeRoleOutput::builder().credentials(credentials).build()
-        })
+        .then_output(sts_answers::assumed)
 }
 
 /// Runs one target through the real STS and CloudFormation adapters, on paused time.

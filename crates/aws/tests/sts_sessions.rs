@@ -4,14 +4,13 @@
 //! again on its next call, so at concurrency above 64 most calls were preceded by an AssumeRole
 //! (seen on moto: 386 AssumeRoles for 200 targets).
 
+mod sts_answers;
+
 use aws_sdk_cloudformation::config::IdentityCache;
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::Client as Cfn;
-use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
-use aws_sdk_sts::types::Credentials;
 use aws_sdk_sts::Client as Sts;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use aws_smithy_types::DateTime;
 use stackfleet_aws::StsAssumer;
 use stackfleet_core::ports::{AssumeRequest, AssumeRole, StackOperations};
 use stackfleet_core::spec::DeployRole;
@@ -19,16 +18,7 @@ use stackfleet_core::{RunId, Target};
 
 #[tokio::test]
 async fn a_hundred_sessions_in_flight_assume_their_roles_once_each() {
-    let assume = mock!(Sts::assume_role).then_output(|| {
-        let credentials = Credentials::builder()
-            .access_key_id("ASIAFAKE")
-            .secret_access_key("secret")
-            .session_token("token")
-            .expiration(DateTime::from_secs(4_102_444_800))
-            .build()
-            .unwrap();
-        AssumeRoleOutput::builder().credentials(credentials).build()
-    });
+    let assume = mock!(Sts::assume_role).then_output(sts_answers::assumed);
     let describe = mock!(Cfn::describe_stacks).then_output(|| DescribeStacksOutput::builder().build());
     let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, [&assume]);
     let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [&describe]);
