@@ -10,9 +10,9 @@ use std::process::Output;
 
 use serde_json::Value;
 use stackfleet_aws::{CfnStacks, StsAssumer};
-use stackfleet_core::ports::{AssumeRequest, AssumeRole, StackOperations};
-use stackfleet_core::{RunId, Target};
-use support::{demo_org, stackfleet, stackfleet_at, Moto, MARKER_TEMPLATE};
+use stackfleet_core::ports::StackOperations;
+use stackfleet_core::Target;
+use support::{demo_org, session_in, stackfleet, stackfleet_at, Moto, MARKER_TEMPLATE};
 
 const STACK: &str = "org-marker";
 
@@ -58,22 +58,9 @@ fn kind_of(report: &Value, target: &str) -> String {
     outcome["kind"].as_str().unwrap().to_owned()
 }
 
+/// A session in `target` (`ACCOUNT:REGION`).
 async fn session(assumer: &StsAssumer, target: &str) -> CfnStacks {
-    let target: Target = target.parse().unwrap();
-    let (role, run) = (
-        stackfleet_core::spec::DeployRole::default(),
-        "by-hand".parse::<RunId>().unwrap(),
-    );
-    assumer
-        .assume(AssumeRequest {
-            target: &target,
-            role: &role,
-            run: &run,
-            session_duration_seconds: None,
-            new_account: false,
-        })
-        .await
-        .expect("assume into the member account")
+    session_in(assumer, &target.parse().unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use stackfleet_aws::StsAssumer;
-use stackfleet_core::ports::{AssumeRequest, AssumeRole, StackOperations};
-use stackfleet_core::{RunId, Target};
-use support::{demo_org, stackfleet, Moto, MANAGEMENT_ACCOUNT, MARKER_TEMPLATE};
+use stackfleet_core::ports::StackOperations;
+use stackfleet_core::Target;
+use support::{demo_org, session_in, stackfleet, Moto, MANAGEMENT_ACCOUNT, MARKER_TEMPLATE};
 
 const STACK: &str = "crash-safe";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -121,16 +121,7 @@ fn reported_once(report: &Value, targets: &[String]) -> BTreeMap<String, String>
 
 /// The stack-level events that open an operation, with their tokens, read inside the target.
 async fn operations(assumer: &StsAssumer, target: &Target) -> Vec<(String, Option<String>)> {
-    let role = stackfleet_core::spec::DeployRole::default();
-    let run: RunId = "reader".parse().unwrap();
-    let request = AssumeRequest {
-        target,
-        role: &role,
-        run: &run,
-        session_duration_seconds: None,
-        new_account: false,
-    };
-    let session = assumer.assume(request).await.expect("assume into the target");
+    let session = session_in(assumer, target).await;
     let page = session
         .stack_events(STACK, None)
         .await

@@ -9,11 +9,11 @@ use std::process::Output;
 
 use serde_json::Value;
 use stackfleet_aws::StsAssumer;
-use stackfleet_core::ports::{AssumeRequest, AssumeRole, StackOperations};
+use stackfleet_core::ports::StackOperations;
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::stack::{StackDescription, StackRequest, StackStatus};
-use stackfleet_core::{RunId, Target};
-use support::{demo_org, stackfleet, Moto, MARKER_TEMPLATE};
+use stackfleet_core::Target;
+use support::{demo_org, session_in, stackfleet, Moto, MARKER_TEMPLATE};
 
 const STACK: &str = "org-federation";
 
@@ -59,27 +59,12 @@ fn deploy(
 
 /// The stack as DescribeStacks shows it inside the member account.
 async fn read_back(assumer: &StsAssumer, target: &Target) -> StackDescription {
-    session(assumer, target)
+    session_in(assumer, target)
         .await
         .describe_stack(STACK)
         .await
         .expect("describe")
         .expect("the stack exists")
-}
-
-async fn session(assumer: &StsAssumer, target: &Target) -> stackfleet_aws::CfnStacks {
-    let role = stackfleet_core::spec::DeployRole::default();
-    let run: RunId = "by-hand".parse().unwrap();
-    assumer
-        .assume(AssumeRequest {
-            target,
-            role: &role,
-            run: &run,
-            session_duration_seconds: None,
-            new_account: false,
-        })
-        .await
-        .expect("assume into the member account")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +81,7 @@ async fn a_hand_made_stack_is_refused_until_adopt_takes_it_over() {
 
     // Another team made a stack of the same name with their own tool, long ago.
     let assumer = StsAssumer::new(&moto.sdk_config().await);
-    let by_hand = session(&assumer, &target).await;
+    let by_hand = session_in(&assumer, &target).await;
     by_hand
         .create_stack(&StackRequest {
             stack_name: STACK.into(),

@@ -155,3 +155,24 @@ pub fn stackfleet_at(endpoint: &str) -> Command {
         .env("AWS_ENDPOINT_URL", endpoint);
     command
 }
+
+/// A session in `target` through the default deploy role, as a person would open one to look at
+/// (or change by hand) what a run did there.
+pub async fn session_in(
+    assumer: &stackfleet_aws::StsAssumer,
+    target: &stackfleet_core::Target,
+) -> stackfleet_aws::CfnStacks {
+    use stackfleet_core::ports::{AssumeRequest, AssumeRole};
+    let role = stackfleet_core::spec::DeployRole::default();
+    let run: stackfleet_core::RunId = "by-hand".parse().unwrap();
+    assumer
+        .assume(AssumeRequest {
+            target,
+            role: &role,
+            run: &run,
+            session_duration_seconds: None,
+            new_account: false,
+        })
+        .await
+        .expect("assume into the member account")
+}
