@@ -9,7 +9,7 @@ use super::counted::Counted;
 use super::drive::{assume_failure, millis, Clock, DriveOptions};
 use super::{poll, poll_again, schedule, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
-use crate::ports::{AssumeRequest, AssumeRole};
+use crate::ports::AssumeRole;
 
 /// Where a `follow` left the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,13 +147,7 @@ pub async fn follow_from<A: AssumeRole>(
         .map_or_else(|| clock.now_ms(), |state| state.progress.started_at_ms);
     let calls_before = from.as_ref().map_or(0, |state| state.progress.aws_calls);
     let assumer = Counted::new(assumer);
-    let request = AssumeRequest {
-        target: job.target,
-        role: &job.spec.deploy_role,
-        run: job.run,
-        session_duration_seconds: job.spec.session_duration_seconds,
-        new_account: job.new_account,
-    };
+    let request = job.assume_request();
     let mut attempt = 0;
     let session = loop {
         match assumer.assume(request).await {

@@ -41,6 +41,19 @@ pub struct Job<'a> {
     pub new_account: bool,
 }
 
+impl<'a> Job<'a> {
+    /// The session this target is reached through: the spec's deploy role, named after the run.
+    pub fn assume_request(&self) -> crate::ports::AssumeRequest<'a> {
+        crate::ports::AssumeRequest {
+            target: self.target,
+            role: &self.spec.deploy_role,
+            run: self.run,
+            session_duration_seconds: self.spec.session_duration_seconds,
+            new_account: self.new_account,
+        }
+    }
+}
+
 /// What a target has cost so far: carried from step to step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

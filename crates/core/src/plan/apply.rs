@@ -18,7 +18,7 @@ use crate::lifecycle::{
     InFlight, Job, PassingErrors, Phase, Progress,
 };
 use crate::outcome::{Outcome, RootCause, Verdict};
-use crate::ports::{AssumeRequest, AssumeRole, PortError, StackOperations};
+use crate::ports::{AssumeRole, PortError, StackOperations};
 use crate::rollout::TargetDriver;
 use crate::stack::ChangeSetType;
 
@@ -321,12 +321,6 @@ async fn assume<A: AssumeRole>(
     job: &Job<'_>,
     options: DriveOptions,
 ) -> Result<A::Session, PortError> {
-    let request = AssumeRequest {
-        target: job.target,
-        role: &job.spec.deploy_role,
-        run: job.run,
-        session_duration_seconds: job.spec.session_duration_seconds,
-        new_account: job.new_account,
-    };
+    let request = job.assume_request();
     retried(options, || assumer.assume(request)).await
 }

@@ -72,11 +72,8 @@ async fn discard_one<A: AssumeRole>(
 ) -> Result<(), PortError> {
     let session = assumer
         .assume(AssumeRequest {
-            target: job.target,
-            role: &job.spec.deploy_role,
-            run: job.run,
-            session_duration_seconds: job.spec.session_duration_seconds,
             new_account: false,
+            ..job.assume_request()
         })
         .await?;
     match session.delete_change_set(change_set).await {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{PlanVerdict, Reviewed, TargetPlan};
 use crate::ids::{RunId, Target};
 use crate::lifecycle::{client_request_token, decide, Decision, Job};
-use crate::ports::{AssumeRequest, AssumeRole, PortError, StackOperations};
+use crate::ports::{AssumeRole, PortError, StackOperations};
 use crate::stack::{
     ChangeSetRequest, ChangeSetType, ResourceChange, StackDescription, StackRequest, StackStatus,
 };
@@ -61,17 +61,8 @@ async fn look<A: AssumeRole>(
     assumer: &A,
     job: &Job<'_>,
 ) -> Result<(A::Session, Option<StackDescription>), PortError> {
-    let spec = job.spec;
-    let session = assumer
-        .assume(AssumeRequest {
-            target: job.target,
-            role: &spec.deploy_role,
-            run: job.run,
-            session_duration_seconds: spec.session_duration_seconds,
-            new_account: job.new_account,
-        })
-        .await?;
-    let found = session.describe_stack(spec.stack_name.as_str()).await?;
+    let session = assumer.assume(job.assume_request()).await?;
+    let found = session.describe_stack(job.spec.stack_name.as_str()).await?;
     Ok((session, found))
 }
 
