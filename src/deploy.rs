@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use stackfleet_aws::{CloudWatchAlarms, StsAssumer};
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::ports::{Alarms, NoAlarms};
 use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::rollout::{
@@ -91,6 +92,7 @@ async fn roll<W: Alarms>(
             progress.say(&format!("{}: baking {seconds} s{watching}", called(wave)));
         }
         WaveEvent::Halted(halt) => progress.say(&format!("stackfleet: the rollout {halt}")),
+        WaveEvent::Paced(pace) => progress.say(&format!("stackfleet: {pace}")),
     })
     .await
 }
@@ -189,6 +191,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         alarms: &alarms,
         options: RolloutOptions {
             concurrency: usize::try_from(concurrency).unwrap_or(usize::MAX),
+            pacing: Pacing::Adaptive,
             tolerance,
             // A resume under the same run may find operations its killed attempt finished
             // without reporting them: those are outcomes, not reasons to update again.
@@ -279,7 +282,7 @@ fn announce(earlier: Option<&Earlier>, prepared: &Prepared) {
         _ => "",
     };
     eprintln!(
-        "stackfleet: {resuming}run {run}: stack {} to {} ({} skipped) in {running} wave{}, {concurrency} at a time, failure tolerance {tolerance}",
+        "stackfleet: {resuming}run {run}: stack {} to {} ({} skipped) in {running} wave{}, up to {concurrency} at a time (fewer while STS throttles), failure tolerance {tolerance}",
         spec.stack_name,
         targets_count(resolution.targets.len()),
         resolution.skipped.len(),
