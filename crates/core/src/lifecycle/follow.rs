@@ -15,9 +15,9 @@ use crate::ports::{AssumeRequest, AssumeRole, PortError};
 /// (`AssumeRole::waits_out_throttles`) before they count as its own: a quota that lets nothing
 /// through for an hour will not, and the run should end.
 const CALLER_THROTTLE_PATIENCE_MS: u64 = 3_600_000;
-/// The waits between those tries double this many times (5 s to 40 s with the default backoff),
+/// The waits between those tries double this many times (5 s to 20 s with the default backoff),
 /// then stay: the window, not the wait, sets how many targets try.
-const CALLER_THROTTLE_BACKOFFS: u32 = 3;
+const CALLER_THROTTLE_BACKOFFS: u32 = 2;
 
 /// Where a `follow` left the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
