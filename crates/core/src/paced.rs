@@ -298,3 +298,26 @@ pub(crate) async fn admit<I, F, Fut>(
         report(Admitted::Paced(pace));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_who_throttled_and_how_many_are_in_flight() {
+        let lowered = Pace::Lowered {
+            api: "STS",
+            limit: 40,
+            was: 80,
+        };
+        assert_eq!(
+            lowered.to_string(),
+            "throttled by STS: 40 targets in flight, was 80"
+        );
+        let restored = Pace::Restored { limit: 80 };
+        assert_eq!(
+            restored.to_string(),
+            "no longer throttled: 80 targets in flight again"
+        );
+    }
+}
