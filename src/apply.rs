@@ -9,6 +9,7 @@ use stackfleet_aws::{CloudWatchAlarms, StsAssumer};
 use stackfleet_core::escape::terminal_line;
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
 use stackfleet_core::plan::{discard_unapplied, Applying, PlanFile};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::ports::NoAlarms;
 use stackfleet_core::report::targets_count;
 use stackfleet_core::rollout::{RolloutOptions, StopReason, StopSignal, WavedRollout, WavesRolled};
@@ -87,6 +88,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         alarms: &resolved.alarms,
         options: RolloutOptions {
             concurrency,
+            pacing: Pacing::Adaptive,
             tolerance,
             drive: DriveOptions::default(),
         },
@@ -94,15 +96,15 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
         lost: &BTreeSet::new(),
     };
     let assumer = StsAssumer::new(&config);
-    let applying = Applying::new(&assumer, &plan);
+    let applying = Applying::new(&plan);
     let WavesRolled {
         outcomes: fresh,
         halt,
     } = if resolved.alarms.is_empty() {
-        roll(&NoAlarms, &applying, rollout, &clock, &stop, &mut progress, &live).await
+        roll(&assumer, &NoAlarms, &applying, rollout, &clock, &stop, &mut progress, &live).await
     } else {
         let gates = CloudWatchAlarms::from_config(&config);
-        roll(&gates, &applying, rollout, &clock, &stop, &mut progress, &live).await
+        roll(&assumer, &gates, &applying, rollout, &clock, &stop, &mut progress, &live).await
     };
     progress.finish();
 

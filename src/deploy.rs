@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use stackfleet_aws::{CloudWatchAlarms, StsAssumer};
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
-use stackfleet_core::ports::{Alarms, NoAlarms};
+use stackfleet_core::paced::Pacing;
+use stackfleet_core::ports::{Alarms, AssumeRole, NoAlarms};
 use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::rollout::{
     roll_out_waves_with, Deploying, RolloutOptions, StopReason, StopSignal, TargetDriver, WaveEvent,
@@ -99,7 +100,8 @@ fn called(wave: &Wave) -> String {
 
 /// The waves, with progress on stderr: a line per wave and per bake, the bar or a line per
 /// target. Each target is deployed, or applied (`driver`).
-pub(crate) async fn roll<W: Alarms, D: TargetDriver>(
+pub(crate) async fn roll<A: AssumeRole, W: Alarms, D: TargetDriver>(
+    assumer: &A,
     alarms: &W,
     driver: &D,
     rollout: WavedRollout<'_>,
@@ -114,7 +116,7 @@ pub(crate) async fn roll<W: Alarms, D: TargetDriver>(
         1 => format!(", watching alarm {}", rollout.alarms[0]),
         n => format!(", watching {n} alarms"),
     };
-    roll_out_waves_with(driver, alarms, rollout, clock, stop, |event| match event {
+    roll_out_waves_with(assumer, driver, alarms, rollout, clock, stop, |event| match event {
         WaveEvent::Started { index, wave } => progress.say(&format!(
             "{} ({} of {count}): {}",
             called(wave),
@@ -129,6 +131,7 @@ pub(crate) async fn roll<W: Alarms, D: TargetDriver>(
             progress.say(&format!("{}: baking {seconds} s{watching}", called(wave)));
         }
         WaveEvent::Halted(halt) => progress.say(&format!("stackfleet: the rollout {halt}")),
+        WaveEvent::Paced(pace) => progress.say(&format!("stackfleet: {pace}")),
     })
     .await
 }
@@ -234,20 +237,21 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         alarms: &alarms,
         options: RolloutOptions {
             concurrency: usize::try_from(concurrency).unwrap_or(usize::MAX),
+            pacing: Pacing::Adaptive,
             tolerance,
             drive: DriveOptions::default(),
         },
         lost: &lost,
     };
     let assumer = StsAssumer::new(&config);
-    let deploying = Deploying(&assumer);
     let WavesRolled {
         outcomes: fresh,
         halt,
     } = if alarms.is_empty() {
         roll(
+            &assumer,
             &NoAlarms,
-            &deploying,
+            &Deploying,
             rollout,
             &clock,
             &stop,
@@ -257,7 +261,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         .await
     } else {
         let gates = CloudWatchAlarms::from_config(&config);
-        roll(&gates, &deploying, rollout, &clock, &stop, &mut progress, &live).await
+        roll(&assumer, &gates, &Deploying, rollout, &clock, &stop, &mut progress, &live).await
     };
     progress.finish();
 
@@ -313,7 +317,7 @@ fn announce(earlier: Option<&Earlier>, prepared: &Prepared) {
         _ => "",
     };
     eprintln!(
-        "stackfleet: {resuming}run {run}: stack {} to {} ({} skipped) in {running} wave{}, {concurrency} at a time, failure tolerance {tolerance}",
+        "stackfleet: {resuming}run {run}: stack {} to {} ({} skipped) in {running} wave{}, up to {concurrency} at a time (fewer while STS throttles), failure tolerance {tolerance}",
         spec.stack_name,
         targets_count(resolution.targets.len()),
         resolution.skipped.len(),

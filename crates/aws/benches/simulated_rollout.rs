@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use stackfleet_aws::fake::{FakeCloud, Script};
 use stackfleet_core::lifecycle::{DriveOptions, TokioClock};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::rollout::{roll_out, FailureTolerance, Rollout, RolloutOptions, StopSignal};
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::{OutcomeKind, RolloutSpec, RunId, Target};
@@ -69,6 +70,7 @@ fn simulate(concurrency: usize, seconds: &[u64]) -> Figures {
         let run: RunId = "bench".parse().expect("run");
         let options = RolloutOptions {
             concurrency,
+            pacing: Pacing::Adaptive,
             tolerance: FailureTolerance::Count(0),
             drive: DriveOptions::default(),
         };

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeAlarms, FakeCloud, Script};
 use stackfleet_core::lifecycle::{run_target, DriveOptions, Job, TokioClock};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::plan::{
     change_digest, discard_unapplied, plan_all, Applying, Discarded, PlanFile, PlanVerdict,
 };
@@ -85,7 +86,7 @@ async fn apply(cloud: &FakeCloud, plan: &PlanFile, selected: &[String]) -> (Vec<
     let spec = plan.document.resolve().unwrap().spec;
     let run: RunId = "apply-1".parse().unwrap();
     let (waves, mut others) = plan.selection(&plan.select(selected).unwrap());
-    let applying = Applying::new(cloud, plan);
+    let applying = Applying::new(plan);
     let rollout = WavedRollout {
         spec: &spec,
         run: &run,
@@ -93,6 +94,7 @@ async fn apply(cloud: &FakeCloud, plan: &PlanFile, selected: &[String]) -> (Vec<
         alarms: &[],
         options: RolloutOptions {
             concurrency: 4,
+            pacing: Pacing::Adaptive,
             tolerance: FailureTolerance::Count(0),
             drive: DriveOptions::default(),
         },
@@ -100,6 +102,7 @@ async fn apply(cloud: &FakeCloud, plan: &PlanFile, selected: &[String]) -> (Vec<
     };
     let clock = TokioClock::new();
     let rolled = roll_out_waves_with(
+        cloud,
         &applying,
         &FakeAlarms::new(),
         rollout,

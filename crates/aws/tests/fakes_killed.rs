@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeCloud, Script};
 use stackfleet_core::lifecycle::{DriveOptions, TokioClock};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::rollout::{roll_out, FailureTolerance, Rollout, RolloutOptions, StopSignal};
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::stack::StackStatus;
@@ -43,6 +44,7 @@ fn fleet() -> (FakeCloud, Vec<Target>) {
 fn options() -> RolloutOptions {
     RolloutOptions {
         concurrency: 3,
+        pacing: Pacing::Adaptive,
         tolerance: FailureTolerance::Count(0),
         drive: DriveOptions::default(),
     }

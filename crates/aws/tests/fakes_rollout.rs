@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeCloud, Script};
 use stackfleet_core::lifecycle::{DriveOptions, TokioClock};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::rollout::{roll_out, FailureTolerance, Rollout, RolloutOptions, StopReason, StopSignal};
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::{OutcomeKind, RolloutSpec, RunId, Target};
@@ -22,6 +23,7 @@ fn targets(count: u64) -> Vec<Target> {
 fn options(concurrency: usize, tolerance: FailureTolerance) -> RolloutOptions {
     RolloutOptions {
         concurrency,
+        pacing: Pacing::Adaptive,
         tolerance,
         drive: DriveOptions::default(),
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeAlarms, FakeCloud, Script};
 use stackfleet_core::lifecycle::{DriveOptions, TokioClock};
+use stackfleet_core::paced::Pacing;
 use stackfleet_core::report::Report;
 use stackfleet_core::rollout::{
     roll_out_waves, FailureTolerance, RolloutOptions, StopSignal, WaveEvent, WavedRollout, WavesRolled,
@@ -118,6 +119,7 @@ async fn roll_with(
         alarms: &names,
         options: RolloutOptions {
             concurrency: 1,
+            pacing: Pacing::Adaptive,
             tolerance: overall,
             drive: DriveOptions::default(),
         },
@@ -135,6 +137,7 @@ async fn roll_with(
                 WaveEvent::Landed(outcome) => format!("landed {} {}", outcome.target, outcome.kind()),
                 WaveEvent::Baking { wave, seconds } => format!("bake {} {seconds}", wave.name),
                 WaveEvent::Halted(halt) => format!("halt {}", halt.wave),
+                WaveEvent::Paced(pace) => pace.to_string(),
             });
         },
     )

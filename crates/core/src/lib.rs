@@ -9,6 +9,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod operator;
 pub mod outcome;
+pub mod paced;
 pub mod pinned;
 pub mod plan;
 pub mod policy;
@@ -26,6 +27,7 @@ pub mod started;
 pub mod targeting;
 pub mod template;
 pub mod waves;
+pub mod window;
 pub mod wire;
 
 pub use document::{Rollout, Targets};

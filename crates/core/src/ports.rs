@@ -74,6 +74,13 @@ pub trait AssumeRole: Send + Sync {
     type Session: StackOperations;
 
     fn assume(&self, request: AssumeRequest<'_>) -> impl Future<Output = PortResult<Self::Session>> + Send;
+
+    /// True when a throttled call keeps its target waiting until the caller's quota has room
+    /// again (a local run's adaptive pacing, `paced::Paced`): the throttle is the caller's, not
+    /// the target's, so retrying it does not spend the target's own retries.
+    fn waits_out_throttles(&self) -> bool {
+        false
+    }
 }
 
 /// Operates the stacks of one target (one account, one region). `stack` is a name or a stack ID.

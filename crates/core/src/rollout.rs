@@ -1,6 +1,7 @@
-//! Many targets at once, in one process: bounded concurrency, a failure tolerance that stops new
-//! starts once passed, and an interruption that lets what runs finish. What `stackfleet deploy`
-//! does; the state machine does the same with a Map state.
+//! Many targets at once, in one process: bounded concurrency (lowered while the caller's APIs
+//! throttle: `paced`), a failure tolerance that stops new starts once passed, and an
+//! interruption that lets what runs finish. What `stackfleet deploy` does; the state machine
+//! does the same with a Map state.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,7 +9,6 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,7 @@ use crate::ids::{RunId, Target};
 use crate::lifecycle::{Clock, DriveOptions, Job};
 pub use crate::lifecycle::{Deploying, TargetDriver};
 use crate::outcome::{Outcome, OutcomeKind};
+use crate::paced::{admit, Admitted, Limiter, Pace, Paced, Pacing};
 use crate::ports::{Alarms, AssumeRole};
 use crate::spec::RolloutSpec;
 use crate::waves::{alarm_verdict, next_bake_look, Budget, Halt, Wave};
@@ -147,7 +148,9 @@ impl StopSignal {
 
 #[derive(Debug, Clone, Copy)]
 pub struct RolloutOptions {
+    /// Targets in flight at most; with `Pacing::Adaptive`, fewer while the caller is throttled.
     pub concurrency: usize,
+    pub pacing: Pacing,
     pub tolerance: FailureTolerance,
     pub drive: DriveOptions,
 }
@@ -174,7 +177,7 @@ pub async fn roll_out<A: AssumeRole>(
     rollout: Rollout<'_>,
     clock: &dyn Clock,
     stop: &StopSignal,
-    on_outcome: impl FnMut(&Outcome),
+    mut on_outcome: impl FnMut(&Outcome),
 ) -> Vec<Outcome> {
     let total = rollout.targets.len();
     let budget = Budget {
@@ -183,20 +186,56 @@ pub async fn roll_out<A: AssumeRole>(
         overall: rollout.options.tolerance,
         total,
     };
-    run_wave(&Deploying(assumer), rollout, budget, 0, clock, stop, on_outcome).await
+    let limiter = Limiter::new(rollout.options.pacing, rollout.options.concurrency, clock);
+    let runner = Runner {
+        assumer,
+        driver: &Deploying,
+        limiter: &limiter,
+        clock,
+        stop,
+    };
+    run_wave(runner, rollout, budget, 0, |event| {
+        if let WaveEvent::Landed(outcome) = event {
+            on_outcome(outcome);
+        }
+    })
+    .await
 }
 
-/// One wave: its targets at `options.concurrency` at once; once its failures (or the rollout's,
-/// `failed_before` of them in earlier waves) pass the budget, no new target starts.
-async fn run_wave<D: TargetDriver>(
-    driver: &D,
-    rollout: Rollout<'_>,
+/// What the waves of one rollout share.
+struct Runner<'a, A, D> {
+    assumer: &'a A,
+    driver: &'a D,
+    limiter: &'a Limiter<'a>,
+    clock: &'a dyn Clock,
+    stop: &'a StopSignal,
+}
+
+impl<A, D> Clone for Runner<'_, A, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, D> Copy for Runner<'_, A, D> {}
+
+/// One wave: its targets as many at once as the limiter allows; once its failures (or the
+/// rollout's, `failed_before` of them in earlier waves) pass the budget, no new target starts.
+async fn run_wave<'r, A: AssumeRole, D: TargetDriver>(
+    runner: Runner<'_, A, D>,
+    rollout: Rollout<'r>,
     budget: Budget,
     failed_before: usize,
-    clock: &dyn Clock,
-    stop: &StopSignal,
-    mut on_outcome: impl FnMut(&Outcome),
+    mut on_event: impl FnMut(WaveEvent<'_>),
 ) -> Vec<Outcome> {
+    let Runner {
+        assumer,
+        driver,
+        limiter,
+        clock,
+        stop,
+    } = runner;
+    let assumer = &Paced::new(assumer, limiter);
     let Rollout {
         spec,
         run,
@@ -208,27 +247,30 @@ async fn run_wave<D: TargetDriver>(
     let why_stopped = &why_stopped;
     let mut failed = 0;
     let mut landed: Vec<(usize, Outcome)> = Vec::with_capacity(targets.len());
-    let mut running = stream::iter(targets.iter().enumerate())
-        .map(|(index, target)| async move {
-            // Checked when the target is about to start, not when it was queued.
-            if let Some(reason) = stop.reason() {
-                let why = why_stopped.lock().map(|w| w.clone()).unwrap_or_default();
-                return (index, not_started(target, reason, &why));
-            }
-            let job = Job {
-                target,
-                spec,
-                run,
-                new_account: false,
-            };
-            let drive = DriveOptions {
-                resumed: lost.contains(target),
-                ..options.drive
-            };
-            (index, driver.drive(&job, clock, drive).await)
-        })
-        .buffer_unordered(options.concurrency.max(1));
-    while let Some((index, outcome)) = running.next().await {
+    let start = |(index, target): (usize, &'r Target)| async move {
+        // Checked when the target is about to start, not when it was queued.
+        if let Some(reason) = stop.reason() {
+            let why = why_stopped.lock().map(|w| w.clone()).unwrap_or_default();
+            return (index, not_started(target, reason, &why));
+        }
+        let job = Job {
+            target,
+            spec,
+            run,
+            new_account: false,
+        };
+        let drive = DriveOptions {
+            resumed: lost.contains(target),
+            ..options.drive
+        };
+        (index, driver.drive(assumer, &job, clock, drive).await)
+    };
+    admit(limiter, targets.iter().enumerate(), start, |admitted| {
+        let (index, outcome) = match admitted {
+            Admitted::Landed(landed) => landed,
+            Admitted::Paced(pace) => return on_event(WaveEvent::Paced(pace)),
+        };
+        limiter.landed(&outcome.target);
         if outcome.kind() == OutcomeKind::Failed {
             failed += 1;
             if let Some(why) = budget.exceeded(failed, failed_before + failed) {
@@ -240,9 +282,10 @@ async fn run_wave<D: TargetDriver>(
                 stop.stop(StopReason::ToleranceExceeded);
             }
         }
-        on_outcome(&outcome);
+        on_event(WaveEvent::Landed(&outcome));
         landed.push((index, outcome));
-    }
+    })
+    .await;
     landed.sort_by_key(|(index, _)| *index);
     landed.into_iter().map(|(_, outcome)| outcome).collect()
 }
@@ -273,6 +316,8 @@ pub enum WaveEvent<'a> {
         seconds: u64,
     },
     Halted(&'a Halt),
+    /// The caller's APIs throttled, and fewer targets are in flight; or that is over.
+    Paced(Pace),
 }
 
 /// A rollout in waves: the same targets, in the order the waves give.
@@ -306,12 +351,12 @@ pub async fn roll_out_waves<A: AssumeRole, W: Alarms>(
     stop: &StopSignal,
     on_event: impl FnMut(WaveEvent<'_>),
 ) -> WavesRolled {
-    let driver = Deploying(assumer);
-    roll_out_waves_with(&driver, alarms, rollout, clock, stop, on_event).await
+    roll_out_waves_with(assumer, &Deploying, alarms, rollout, clock, stop, on_event).await
 }
 
-/// `roll_out_waves`, each target taken to its outcome by `driver`.
-pub async fn roll_out_waves_with<D: TargetDriver, W: Alarms>(
+/// `roll_out_waves`, each target taken to its outcome by `driver` with sessions from `assumer`.
+pub async fn roll_out_waves_with<A: AssumeRole, D: TargetDriver, W: Alarms>(
+    assumer: &A,
     driver: &D,
     alarms: &W,
     rollout: WavedRollout<'_>,
@@ -323,6 +368,14 @@ pub async fn roll_out_waves_with<D: TargetDriver, W: Alarms>(
     let mut outcomes = Vec::with_capacity(total);
     let mut failed_before = 0;
     let mut halt: Option<Halt> = None;
+    let limiter = Limiter::new(rollout.options.pacing, rollout.options.concurrency, clock);
+    let runner = Runner {
+        assumer,
+        driver,
+        limiter: &limiter,
+        clock,
+        stop,
+    };
     for (index, wave) in rollout.waves.iter().enumerate() {
         let ended = halt
             .as_ref()
@@ -356,10 +409,7 @@ pub async fn roll_out_waves_with<D: TargetDriver, W: Alarms>(
             options: rollout.options,
             lost: rollout.lost,
         };
-        let landed = run_wave(driver, one, budget, failed_before, clock, stop, |o| {
-            on_event(WaveEvent::Landed(o));
-        })
-        .await;
+        let landed = run_wave(runner, one, budget, failed_before, &mut on_event).await;
         let failed = landed.iter().filter(|o| o.kind() == OutcomeKind::Failed).count();
         failed_before += failed;
         outcomes.extend(landed);

@@ -13,6 +13,7 @@ mod stack_state;
 mod stacks;
 mod store;
 mod templates;
+mod throttles;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -183,22 +184,22 @@ pub(crate) struct World {
     pub next_id: u64,
     pub assume_requests: Vec<(Target, String, Option<String>)>,
     pub change_sets: BTreeMap<String, change_sets::FakeChangeSet>,
+    pub throttles: throttles::Throttles,
 }
 
 impl World {
     /// Records a call and returns the fault injected for it, if any.
     pub fn call(&mut self, target: Option<&Target>, call: Call) -> PortResult<()> {
         self.calls.push((target.cloned(), call));
-        let Some(queue) = target.and_then(|t| self.faults.get_mut(t)) else {
-            return Ok(());
-        };
-        match queue.iter().position(|(kind, _)| *kind == call) {
-            Some(index) => Err(queue
-                .remove(index)
-                .map(|(_, error)| error)
-                .expect("index is in range")),
-            None => Ok(()),
+        if let Some(queue) = target.and_then(|t| self.faults.get_mut(t)) {
+            if let Some(index) = queue.iter().position(|(kind, _)| *kind == call) {
+                return Err(queue
+                    .remove(index)
+                    .map(|(_, error)| error)
+                    .expect("index is in range"));
+            }
         }
+        self.throttles.check(call)
     }
 
     /// The error that replaces the answer of this call, which took effect, if one is queued.

@@ -59,10 +59,12 @@ impl FakeSession {
 
 /// Finds a stack by name or stack ID, settled to the present.
 fn find<'w>(world: &'w mut World, target: &Target, stack: &str) -> Option<&'w mut FakeStack> {
+    // Only this target's stacks are looked through: a fleet of thousands stays cheap to fake.
     let live = world
         .stacks
-        .iter_mut()
-        .find(|((t, name), found)| t == target && (name == stack || found.stack_id == stack));
+        .range_mut((target.clone(), String::new())..)
+        .take_while(|((t, _), _)| t == target)
+        .find(|((_, name), found)| name == stack || found.stack_id == stack);
     match live {
         Some((_, found)) => {
             found.settle(Instant::now());

@@ -114,6 +114,10 @@ impl<A: AssumeRole> AssumeRole for Counted<A> {
     fn assume(&self, request: AssumeRequest<'_>) -> impl Future<Output = PortResult<A::Session>> + Send {
         self.count().assume(request)
     }
+
+    fn waits_out_throttles(&self) -> bool {
+        self.inner.waits_out_throttles()
+    }
 }
 
 // A decorator usually wraps a port it borrows (one assumer serves every target of a rollout; a
@@ -188,5 +192,9 @@ impl<A: AssumeRole + ?Sized> AssumeRole for &A {
 
     fn assume(&self, request: AssumeRequest<'_>) -> impl Future<Output = PortResult<A::Session>> + Send {
         (**self).assume(request)
+    }
+
+    fn waits_out_throttles(&self) -> bool {
+        (**self).waits_out_throttles()
     }
 }

@@ -117,8 +117,10 @@ pub async fn run_target<A: AssumeRole>(
 /// applied (`plan::Applying`). Waves, tolerance and interrupts are the rollout's, whichever
 /// (`rollout::roll_out_waves_with`).
 pub trait TargetDriver: Send + Sync {
-    fn drive(
+    /// `assumer` opens the target's session: the rollout's, paced by its window.
+    fn drive<A: AssumeRole>(
         &self,
+        assumer: &A,
         job: &Job<'_>,
         clock: &dyn Clock,
         options: DriveOptions,
@@ -127,16 +129,17 @@ pub trait TargetDriver: Send + Sync {
 
 /// What `deploy` does with each target: the lifecycle, from the stack as found.
 #[derive(Debug)]
-pub struct Deploying<'a, A>(pub &'a A);
+pub struct Deploying;
 
-impl<A: AssumeRole> TargetDriver for Deploying<'_, A> {
-    fn drive(
+impl TargetDriver for Deploying {
+    fn drive<A: AssumeRole>(
         &self,
+        assumer: &A,
         job: &Job<'_>,
         clock: &dyn Clock,
         options: DriveOptions,
     ) -> impl std::future::Future<Output = Outcome> + Send {
-        run_target(self.0, job, clock, options)
+        run_target(assumer, job, clock, options)
     }
 }
 

@@ -9,7 +9,15 @@ use super::counted::Counted;
 use super::drive::{assume_failure, millis, Clock, DriveOptions};
 use super::{poll, poll_again, schedule, start, start_again, EngineError, InFlight, Job, Progress, Step};
 use crate::outcome::Outcome;
-use crate::ports::AssumeRole;
+use crate::ports::{AssumeRole, PortError};
+
+/// How long a paced target waits out throttles of the caller's AssumeRole
+/// (`AssumeRole::waits_out_throttles`) before they count as its own: a quota that lets nothing
+/// through for an hour will not, and the run should end.
+const CALLER_THROTTLE_PATIENCE_MS: u64 = 3_600_000;
+/// The waits between those tries double this many times (5 s to 20 s with the default backoff),
+/// then stay: the window, not the wait, sets how many targets try.
+const CALLER_THROTTLE_BACKOFFS: u32 = 2;
 
 /// Where a `follow` left the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,11 +157,26 @@ pub async fn follow_from<A: AssumeRole>(
     let assumer = Counted::new(assumer);
     let request = job.assume_request();
     let mut attempt = 0;
+    let mut caller_throttles = 0;
     let session = loop {
         match assumer.assume(request).await {
             Ok(session) => break session,
             Err(error) => {
                 let calls = calls_before + assumer.calls();
+                // The caller's quota, not the target: the assumer keeps the target waiting for
+                // room, and it tries again without spending its own retries (within a bound, so
+                // that a quota that never recovers still ends the run).
+                let caller_throttled =
+                    matches!(error, PortError::Throttled(_)) && assumer.waits_out_throttles();
+                let patient = clock.now_ms() < started_at_ms.saturating_add(CALLER_THROTTLE_PATIENCE_MS);
+                if caller_throttled && patient {
+                    if let Some(wait) = passing.retry_after(caller_throttles.min(CALLER_THROTTLE_BACKOFFS)) {
+                        tracing::info!(target = %job.target, %error, "the caller's AssumeRole was throttled; waiting for room");
+                        tokio::time::sleep(wait).await;
+                        caller_throttles += 1;
+                        continue;
+                    }
+                }
                 if error.name().is_transient() {
                     if let Some(wait) = passing.retry_after(attempt) {
                         tracing::info!(target = %job.target, %error, attempt, "assume role failed; retrying");

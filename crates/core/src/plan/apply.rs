@@ -33,16 +33,14 @@ pub struct Applied {
 /// What `apply` does with each target of the waves: the target's reviewed plan, executed.
 /// Remembers which change sets it executed.
 #[derive(Debug)]
-pub struct Applying<'a, A> {
-    assumer: &'a A,
+pub struct Applying<'a> {
     planned: BTreeMap<&'a Target, (&'a PlannedTarget, &'a PlanGroup)>,
     executed: Mutex<BTreeSet<Target>>,
 }
 
-impl<'a, A: AssumeRole> Applying<'a, A> {
-    pub fn new(assumer: &'a A, plan: &'a PlanFile) -> Self {
+impl<'a> Applying<'a> {
+    pub fn new(plan: &'a PlanFile) -> Self {
         Self {
-            assumer,
             planned: plan.planned(),
             executed: Mutex::new(BTreeSet::new()),
         }
@@ -58,8 +56,8 @@ impl<'a, A: AssumeRole> Applying<'a, A> {
     }
 }
 
-impl<A: AssumeRole> TargetDriver for Applying<'_, A> {
-    async fn drive(&self, job: &Job<'_>, clock: &dyn Clock, options: DriveOptions) -> Outcome {
+impl TargetDriver for Applying<'_> {
+    async fn drive<A: AssumeRole>(&self, assumer: &A, job: &Job<'_>, clock: &dyn Clock, options: DriveOptions) -> Outcome {
         let Some((planned, group)) = self.planned.get(job.target) else {
             return Outcome::failed(
                 job.target.clone(),
@@ -69,7 +67,7 @@ impl<A: AssumeRole> TargetDriver for Applying<'_, A> {
                 0,
             );
         };
-        let applied = apply_target(self.assumer, job, planned, group, clock, options).await;
+        let applied = apply_target(assumer, job, planned, group, clock, options).await;
         if applied.executed {
             if let Ok(mut executed) = self.executed.lock() {
                 executed.insert(job.target.clone());
