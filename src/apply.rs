@@ -5,12 +5,11 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use stackfleet_aws::{CloudWatchAlarms, StsAssumer};
+use stackfleet_aws::StsAssumer;
 use stackfleet_core::escape::terminal_line;
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
-use stackfleet_core::plan::{discard_unapplied, Applying, PlanFile};
 use stackfleet_core::paced::Pacing;
-use stackfleet_core::ports::NoAlarms;
+use stackfleet_core::plan::{discard_unapplied, Applying, PlanFile};
 use stackfleet_core::report::targets_count;
 use stackfleet_core::rollout::{RolloutOptions, StopReason, StopSignal, WavedRollout, WavesRolled};
 
@@ -100,12 +99,16 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let WavesRolled {
         outcomes: fresh,
         halt,
-    } = if resolved.alarms.is_empty() {
-        roll(&assumer, &NoAlarms, &applying, rollout, &clock, &stop, &mut progress, &live).await
-    } else {
-        let gates = CloudWatchAlarms::from_config(&config);
-        roll(&assumer, &gates, &applying, rollout, &clock, &stop, &mut progress, &live).await
-    };
+    } = roll(
+        (&assumer, &config),
+        &applying,
+        rollout,
+        &clock,
+        &stop,
+        &mut progress,
+        &live,
+    )
+    .await;
     progress.finish();
 
     // A plan is applied once: what this apply did not execute is planned again, not kept.

@@ -4,10 +4,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use aws_config::SdkConfig;
 use stackfleet_aws::{CloudWatchAlarms, StsAssumer};
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
 use stackfleet_core::paced::Pacing;
-use stackfleet_core::ports::{Alarms, AssumeRole, NoAlarms};
+use stackfleet_core::ports::NoAlarms;
 use stackfleet_core::report::{targets_count, Report};
 use stackfleet_core::rollout::{
     roll_out_waves_with, Deploying, RolloutOptions, StopReason, StopSignal, TargetDriver, WaveEvent,
@@ -99,10 +100,10 @@ fn called(wave: &Wave) -> String {
 }
 
 /// The waves, with progress on stderr: a line per wave and per bake, the bar or a line per
-/// target. Each target is deployed, or applied (`driver`).
-pub(crate) async fn roll<A: AssumeRole, W: Alarms, D: TargetDriver>(
-    assumer: &A,
-    alarms: &W,
+/// target. Each target is deployed, or applied (`driver`), with sessions from `assumer`; the
+/// rollout's alarms are read through `config`.
+pub(crate) async fn roll<D: TargetDriver>(
+    (assumer, config): (&StsAssumer, &SdkConfig),
     driver: &D,
     rollout: WavedRollout<'_>,
     clock: &TokioClock,
@@ -110,13 +111,29 @@ pub(crate) async fn roll<A: AssumeRole, W: Alarms, D: TargetDriver>(
     progress: &mut Progress,
     live: &LiveReport,
 ) -> WavesRolled {
+    if rollout.alarms.is_empty() {
+        let told = told(rollout, progress, live);
+        roll_out_waves_with(assumer, driver, &NoAlarms, rollout, clock, stop, told).await
+    } else {
+        let gates = CloudWatchAlarms::from_config(config);
+        let told = told(rollout, progress, live);
+        roll_out_waves_with(assumer, driver, &gates, rollout, clock, stop, told).await
+    }
+}
+
+/// What the user is told of each event of the waves.
+fn told<'a>(
+    rollout: WavedRollout<'_>,
+    progress: &'a mut Progress,
+    live: &'a LiveReport,
+) -> impl FnMut(WaveEvent<'_>) + 'a {
     let count = rollout.waves.len();
     let watching = match rollout.alarms.len() {
         0 => String::new(),
         1 => format!(", watching alarm {}", rollout.alarms[0]),
         n => format!(", watching {n} alarms"),
     };
-    roll_out_waves_with(assumer, driver, alarms, rollout, clock, stop, |event| match event {
+    move |event| match event {
         WaveEvent::Started { index, wave } => progress.say(&format!(
             "{} ({} of {count}): {}",
             called(wave),
@@ -132,8 +149,7 @@ pub(crate) async fn roll<A: AssumeRole, W: Alarms, D: TargetDriver>(
         }
         WaveEvent::Halted(halt) => progress.say(&format!("stackfleet: the rollout {halt}")),
         WaveEvent::Paced(pace) => progress.say(&format!("stackfleet: {pace}")),
-    })
-    .await
+    }
 }
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
@@ -247,22 +263,16 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     let WavesRolled {
         outcomes: fresh,
         halt,
-    } = if alarms.is_empty() {
-        roll(
-            &assumer,
-            &NoAlarms,
-            &Deploying,
-            rollout,
-            &clock,
-            &stop,
-            &mut progress,
-            &live,
-        )
-        .await
-    } else {
-        let gates = CloudWatchAlarms::from_config(&config);
-        roll(&assumer, &gates, &Deploying, rollout, &clock, &stop, &mut progress, &live).await
-    };
+    } = roll(
+        (&assumer, &config),
+        &Deploying,
+        rollout,
+        &clock,
+        &stop,
+        &mut progress,
+        &live,
+    )
+    .await;
     progress.finish();
 
     let report = draft.finished(fresh, tolerance, halt, clock.now_ms());

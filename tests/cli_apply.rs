@@ -23,6 +23,16 @@ fn run(command: std::process::Command, args: &[&str]) -> Output {
     output
 }
 
+/// `stackfleet` against moto with Organizations at a port where nothing listens, tried once: a
+/// command that reads the Organization fails.
+fn without_organizations(moto: &Moto) -> std::process::Command {
+    let mut command = stackfleet(moto);
+    command
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1");
+    command
+}
+
 /// `plan` or `deploy` of the marker stack with `Env=env` to `accounts`, and `extra` flags.
 fn rollout(moto: &Moto, command: &str, template: &Path, env: &str, accounts: &str, extra: &[&str]) -> Output {
     let parameter = format!("Env={env}");
@@ -140,9 +150,30 @@ async fn plan_out_then_apply_runs_what_was_reviewed_and_a_moved_stack_is_stale_t
     let behind = rollout(&moto, "deploy", &template, "v3", &ids[1], &["--no-progress"]);
     assert_eq!(behind.status.code(), Some(0));
 
+    // The plan's targets are the Organization as read at planning: apply reads it no more (a
+    // plan reads it, so it fails without it).
+    let parameter = "Env=v2".to_owned();
+    let replanned = run(
+        without_organizations(&moto),
+        &[
+            "plan",
+            "--stack-name",
+            STACK,
+            "--template",
+            template.to_str().unwrap(),
+            "--parameter",
+            &parameter,
+            "--accounts",
+            &ids[0],
+            "--regions",
+            "us-east-1",
+        ],
+    );
+    assert_ne!(replanned.status.code(), Some(0), "plan needs Organizations");
+    assert!(String::from_utf8_lossy(&replanned.stderr).contains("could not read the Organization"));
     let report_path = dir.path().join("apply.json");
     let applied = run(
-        stackfleet(&moto),
+        without_organizations(&moto),
         &[
             "apply",
             plan_path.to_str().unwrap(),

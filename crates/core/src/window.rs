@@ -296,7 +296,11 @@ mod tests {
             burst(&mut window, now);
         }
         assert_eq!(window.limit(now), 1);
-        assert_eq!(burst(&mut Window::new(1, 0), 0), None, "one target is not lowered");
+        assert_eq!(
+            burst(&mut Window::new(1, 0), 0),
+            None,
+            "one target is not lowered"
+        );
     }
 
     #[test]

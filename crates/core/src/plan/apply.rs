@@ -57,7 +57,13 @@ impl<'a> Applying<'a> {
 }
 
 impl TargetDriver for Applying<'_> {
-    async fn drive<A: AssumeRole>(&self, assumer: &A, job: &Job<'_>, clock: &dyn Clock, options: DriveOptions) -> Outcome {
+    async fn drive<A: AssumeRole>(
+        &self,
+        assumer: &A,
+        job: &Job<'_>,
+        clock: &dyn Clock,
+        options: DriveOptions,
+    ) -> Outcome {
         let Some((planned, group)) = self.planned.get(job.target) else {
             return Outcome::failed(
                 job.target.clone(),
