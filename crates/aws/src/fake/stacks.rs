@@ -37,7 +37,7 @@ impl FakeSession {
 
     /// Runs `f` on the world after recording `call` and raising any fault injected for it.
     /// Yields first, as a network call would, so that concurrent callers interleave.
-    async fn with<T>(
+    pub(crate) async fn with<T>(
         &self,
         call: Call,
         f: impl FnOnce(&mut World, &Target) -> PortResult<T>,
@@ -85,7 +85,7 @@ fn retire_if_deleted(world: &mut World, target: &Target, name: &str) {
     }
 }
 
-fn not_found(stack: &str) -> PortError {
+pub(crate) fn not_found(stack: &str) -> PortError {
     PortError::Rejected {
         code: "ValidationError".into(),
         message: format!("Stack with id {stack} does not exist"),
@@ -314,7 +314,11 @@ impl StackOperations for FakeSession {
                 request.change_set_name,
                 world.fresh_id()
             );
-            let change_set = FakeChangeSet::new(target, request, stack_id.clone(), changes, template);
+            let mut change_set = FakeChangeSet::new(target, request, stack_id.clone(), changes, template);
+            if let Some(refusal) = world.refusals.get_mut(target).and_then(|r| r.pop_front()) {
+                change_set.execution_status = "UNAVAILABLE";
+                change_set.refused = Some(refusal);
+            }
             world.change_sets.insert(id.clone(), change_set);
             Ok(ChangeSetCreated { id, stack_id })
         })
@@ -348,6 +352,18 @@ impl StackOperations for FakeSession {
             world.execute_change_set(target, change_set_id, token)
         })
         .await
+    }
+
+    async fn change_set_failures(
+        &self,
+        change_set_id: &str,
+        page: Option<&str>,
+    ) -> PortResult<stackfleet_core::ports::Page<stackfleet_core::stack::ChangeSetEvent>> {
+        self.failures_of(change_set_id, page).await
+    }
+
+    async fn stack_resources(&self, stack: &str) -> PortResult<Vec<stackfleet_core::stack::StackResource>> {
+        self.resources_of_stack(stack).await
     }
 }
 
