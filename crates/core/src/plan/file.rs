@@ -211,7 +211,7 @@ impl PlanFile {
             targets,
             groups,
             skipped,
-            blocked: super::group_blockers(plans),
+            blocked: super::group_blockers(plans.iter().map(|p| (&p.target, p.blockers()))),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::ids::Target;
 use crate::lifecycle::Job;
 use crate::ports::{NamedResources, StackOperations};
 use crate::spec::TemplateSource;
-use crate::stack::{NamedKind, ResourceChange};
+use crate::stack::{NamedKind, ResourceChange, StackResource};
 
 /// A resource of the template whose name is fixed: a literal, or a parameter's value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,9 +42,16 @@ impl NamedResource {
         }
     }
 
-    /// Whether a physical ID (a name, or an ARN for a managed policy) is this resource's.
-    fn is(&self, physical_id: &str) -> bool {
-        physical_id == self.name || physical_id.ends_with(&format!("/{}", self.name))
+    /// Whether the stack's resource is this one, already made: the same logical ID, and a
+    /// physical ID (a name, or a managed policy's ARN) of this name. The same name under another
+    /// logical ID is a conflict still: CloudFormation creates the new resource before it deletes
+    /// the old one.
+    fn is(&self, resource: &StackResource) -> bool {
+        resource.logical_id == self.logical_id
+            && resource
+                .physical_id
+                .as_deref()
+                .is_some_and(|id| id == self.name || id.ends_with(&format!("/{}", self.name)))
     }
 }
 
@@ -174,9 +181,9 @@ pub(crate) async fn name_conflicts<S: StackOperations + NamedResources>(
     }
     // Some endpoints (moto) list every resource of an update as Add: what the stack holds
     // already is not a conflict.
-    let owned: Vec<String> = match stack {
+    let owned: Vec<StackResource> = match stack {
         Some(stack) => match session.stack_resources(stack).await {
-            Ok(resources) => resources.into_iter().filter_map(|r| r.physical_id).collect(),
+            Ok(resources) => resources,
             Err(error) => {
                 tracing::warn!(target = %job.target, %error, "pre-flight: cannot list the stack's resources; names not checked");
                 return Vec::new();
@@ -186,7 +193,7 @@ pub(crate) async fn name_conflicts<S: StackOperations + NamedResources>(
     };
     let mut blockers = Vec::new();
     for resource in candidates {
-        if owned.iter().any(|physical| resource.is(physical)) {
+        if owned.iter().any(|held| resource.is(held)) {
             continue;
         }
         match session
@@ -290,8 +297,16 @@ Resources:
             policy.lookup(&target),
             "arn:aws-cn:iam::111111111111:policy/guardrails/stackfleet-boundary"
         );
-        assert!(policy.is("arn:aws-cn:iam::111111111111:policy/guardrails/stackfleet-boundary"));
-        assert!(!policy.is("stackfleet-boundary-2"));
+        let held = |logical_id: &str, physical_id: &str| StackResource {
+            logical_id: logical_id.into(),
+            resource_type: "AWS::IAM::ManagedPolicy".into(),
+            physical_id: Some(physical_id.into()),
+        };
+        let arn = "arn:aws-cn:iam::111111111111:policy/guardrails/stackfleet-boundary";
+        assert!(policy.is(&held("Boundary", arn)));
+        assert!(!policy.is(&held("Boundary", "stackfleet-boundary-2")));
+        // Renamed in the template: the old resource holds the name until the new one is made.
+        assert!(!policy.is(&held("OldBoundary", arn)));
     }
 
     #[test]

@@ -79,13 +79,15 @@ impl BlockerGroup {
     }
 }
 
-/// Every blocker across the plans, with the targets it blocks, largest group first: a target
-/// with two blockers counts in both.
-pub fn group_blockers(plans: &[TargetPlan]) -> Vec<BlockerGroup> {
+/// Every blocker across the targets (each with its own), with the targets it blocks, largest
+/// group first: a target with two blockers counts in both.
+pub fn group_blockers<'a>(
+    blocked: impl IntoIterator<Item = (&'a Target, &'a [Blocker])>,
+) -> Vec<BlockerGroup> {
     let mut groups: BTreeMap<&Blocker, Vec<Target>> = BTreeMap::new();
-    for plan in plans {
-        for blocker in plan.blockers() {
-            groups.entry(blocker).or_default().push(plan.target.clone());
+    for (target, blockers) in blocked {
+        for blocker in blockers {
+            groups.entry(blocker).or_default().push(target.clone());
         }
     }
     let mut groups: Vec<BlockerGroup> = groups
