@@ -103,6 +103,12 @@ impl FakeCloud {
             .insert((account.clone(), kind, name.to_owned()));
     }
 
+    /// Change sets list every resource of the template as Add, an update's too, as some
+    /// emulators (moto) do.
+    pub fn list_every_resource_as_added(&self) {
+        self.world().every_resource_added = true;
+    }
+
     /// CloudFormation's early validation refuses the next change set made in `target`, as real
     /// CloudFormation does (the fake otherwise behaves as an emulator that validates nothing).
     pub fn refuse_next_change_set(&self, target: &Target, refusal: Refusal) {

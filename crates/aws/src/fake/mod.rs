@@ -194,6 +194,8 @@ pub(crate) struct World {
     pub iam_names: BTreeSet<(AccountId, stackfleet_core::stack::NamedKind, String)>,
     /// Change sets early validation will refuse, per target, in order.
     pub refusals: BTreeMap<Target, VecDeque<iam::Refusal>>,
+    /// Change sets list every resource of the template as Add (`list_every_resource_as_added`).
+    pub every_resource_added: bool,
 }
 
 impl World {

@@ -306,6 +306,12 @@ impl StackOperations for FakeSession {
                 }
             };
             let template = template_text(&request.stack.template);
+            // As some emulators do (moto, some versions): an update lists every resource as Add.
+            let old = if world.every_resource_added {
+                r#"{"Resources":{}}"#.to_owned()
+            } else {
+                old
+            };
             let changes = diff_templates(&old, &template);
             let id = format!(
                 "arn:aws:cloudformation:{}:{}:changeSet/{}/fake-{}",
