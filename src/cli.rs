@@ -165,6 +165,23 @@ pub struct DeployArgs {
     /// Plain lines instead of a progress bar (always plain when not on a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// Check every target before anything starts, as `plan` does (a change set made and
+    /// deleted; the template's named IAM resources looked up): `strict` starts nothing when any
+    /// target is blocked; `skip-blocked` deploys the others and reports the blocked ones failed
+    /// (NeedsAttention). Costs a change set per target.
+    #[arg(long, value_enum, default_value_t = PreflightMode::Off)]
+    pub preflight: PreflightMode,
+}
+
+/// `deploy --preflight`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreflightMode {
+    /// No pre-flight: each target's deploy meets what it meets.
+    Off,
+    /// Any target blocked: nothing starts, the run ends non-zero.
+    Strict,
+    /// The blocked targets are reported failed and left alone; the others are deployed.
+    SkipBlocked,
 }
 
 #[derive(Debug, Args)]

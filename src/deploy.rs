@@ -181,6 +181,17 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     )
     .await?;
     warn_of_empty_waves(&prepared.waves);
+    // Before the report starts: what the pre-flight decides is known from the first line.
+    let checked = crate::preflight::check(
+        args.preflight,
+        &prepared.config,
+        &prepared.spec,
+        &prepared.run,
+        prepared.waves.clone(),
+        usize::try_from(prepared.concurrency).unwrap_or(usize::MAX),
+        args.no_progress,
+    )
+    .await;
 
     let clock = TokioClock::new();
     let argv: Vec<String> = std::env::args_os()
@@ -207,6 +218,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
             clock.now_ms(),
         ),
     };
+    let known = crate::resume::overlay(&known, checked.decided);
     let draft = Draft {
         run: prepared.run.clone(),
         stack_name: prepared.spec.stack_name.clone(),
@@ -235,9 +247,11 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
         resolution,
         concurrency,
         tolerance,
-        waves,
         alarms,
+        ..
     } = prepared;
+    // The waves, less what the pre-flight took out.
+    let waves = checked.waves;
 
     // A resume takes over, as a start made again, the targets an earlier attempt may have
     // launched without reporting; a target reported failed is deployed afresh.
@@ -305,7 +319,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
 
     Ok(match stop.reason() {
         Some(StopReason::Interrupted) => ExitCode::from(INTERRUPTED),
-        _ if report.halt.is_some() || !report.within_tolerance => ExitCode::from(1),
+        _ if checked.refused || report.halt.is_some() || !report.within_tolerance => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     })
 }

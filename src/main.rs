@@ -8,6 +8,7 @@ mod live_report;
 mod operate;
 mod output;
 mod plan;
+mod preflight;
 mod progress;
 mod resume;
 mod signals;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use stackfleet_aws::StsAssumer;
 use stackfleet_core::escape::terminal_line;
 use stackfleet_core::lifecycle::{Clock, SystemClock};
-use stackfleet_core::plan::{group_plans, plan_all, recorded_document, PlanFile, PlanVerdict, SkippedTarget};
+use stackfleet_core::plan::{
+    group_blockers, group_plans, plan_all, recorded_document, PlanFile, PlanVerdict, SkippedTarget,
+};
 use stackfleet_core::report::targets_count;
 use stackfleet_core::waves::Wave;
 
@@ -149,13 +151,27 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     for skipped in &skipped {
         println!("  skipped {}: {}", skipped.target, terminal_line(&skipped.reason));
     }
+    let blocked = group_blockers(plans.iter().map(|p| (&p.target, p.blockers())));
+    if !blocked.is_empty() {
+        println!("\nblocked before any change (the deploy would be refused there):");
+        for group in &blocked {
+            println!("  {}", terminal_line(&group.headline()));
+            println!("      {}", list_targets(&group.targets));
+        }
+    }
     if let Some(path) = &args.report_json {
         let json = serde_json::to_string_pretty(&plans).unwrap_or_default();
         write_file(path, &json).map_err(CliError::Runtime)?;
     }
+    // A blocked target fails the plan as one that could not be planned: its deploy would fail.
     let unplanned = plans
         .iter()
-        .filter(|p| matches!(p.verdict, PlanVerdict::CannotPlan { .. }))
+        .filter(|p| {
+            matches!(
+                p.verdict,
+                PlanVerdict::CannotPlan { .. } | PlanVerdict::Blocked { .. }
+            )
+        })
         .count();
     Ok(if unplanned == 0 {
         ExitCode::SUCCESS

@@ -98,6 +98,29 @@ describe('GIVEN the deploy role as CloudFormation creates it with the defaults',
     }
   });
 
+  test('WHEN the pre-flight looks up the names a template fixes THEN it may read them, and write none of them', async () => {
+    const arn = (kind: string, name: string) => `arn:aws:iam::${MEMBER}:${kind}/${name}`;
+    for (const [action, resource] of [
+      ['iam:GetRole', arn('role', 'FederatedReadOnly')],
+      ['iam:GetPolicy', arn('policy', 'team-boundary')],
+      ['iam:GetUser', arn('user', 'ci')],
+      ['iam:GetGroup', arn('group', 'auditors')],
+      ['iam:GetInstanceProfile', arn('instance-profile', 'ops')],
+    ]) {
+      expect([action, await as(action, resource)]).toEqual([action, 'Allowed']);
+    }
+    for (const [action, resource] of [
+      ['iam:CreateUser', arn('user', 'ci')],
+      ['iam:AddUserToGroup', arn('group', 'auditors')],
+      ['iam:CreateInstanceProfile', arn('instance-profile', 'ops')],
+    ]) {
+      expect([action, await as(action, resource)]).toEqual([action, expect.stringMatching(/Denied$/)]);
+    }
+    for (const action of ['cloudformation:DescribeEvents', 'cloudformation:DescribeStackResources']) {
+      expect([action, await as(action, stack)]).toEqual([action, 'Allowed']);
+    }
+  });
+
   test('WHEN the stackfleet worker assumes it THEN the trust allows it; any other role of that account it does not', async () => {
     const trust = policies.trust;
     const worker = `arn:aws:iam::${STACKFLEET_ACCOUNT}:role/stackfleet-worker`;

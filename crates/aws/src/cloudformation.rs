@@ -4,11 +4,13 @@
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{self as cfn, Capability, ChangeSetType, Parameter, Tag};
 use aws_sdk_cloudformation::Client;
-use stackfleet_core::ports::{PortError, PortResult, StackOperations, ValidateTemplate, ValidatedTemplate};
+use stackfleet_core::ports::{
+    NamedResources, Page, PortError, PortResult, StackOperations, ValidateTemplate, ValidatedTemplate,
+};
 use stackfleet_core::spec::TemplateSource;
 use stackfleet_core::stack::{
-    carries_managed_by, ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, EventPage, ResourceChange,
-    StackDescription, StackEvent, StackRequest, UpdateStarted,
+    carries_managed_by, ChangeSetCreated, ChangeSetDescription, ChangeSetEvent, ChangeSetRequest, EventPage,
+    NamedKind, ResourceChange, StackDescription, StackEvent, StackRequest, StackResource, UpdateStarted,
 };
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -17,13 +19,16 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::errors::{classify, service_error};
 
-/// The stacks of one account and region (the client's credentials and region say which).
+/// The stacks of one account and region (the client's credentials and region say which), and
+/// in a target the account's IAM names, read-only, for the pre-flight.
 #[derive(Debug, Clone)]
 pub struct CfnStacks {
     client: Client,
     /// Reached through a deploy role's session: credentials STS has just issued, so a refusal of
     /// them says the region is not enabled in the account, not that they are bad.
     in_target: bool,
+    /// The same session's IAM; without one (a session made for tests) no name is looked up.
+    iam: Option<crate::iam::IamNames>,
 }
 
 /// The codes with which a service refuses credentials in a region the account has not enabled
@@ -35,6 +40,7 @@ impl CfnStacks {
         Self {
             client,
             in_target: false,
+            iam: None,
         }
     }
 
@@ -43,6 +49,15 @@ impl CfnStacks {
         Self {
             client,
             in_target: true,
+            iam: None,
+        }
+    }
+
+    /// Looks names up through this IAM client (the same session's credentials).
+    pub fn with_iam(self, iam: crate::iam::IamNames) -> Self {
+        Self {
+            iam: Some(iam),
+            ..self
         }
     }
 
@@ -371,6 +386,70 @@ impl StackOperations for CfnStacks {
             .await
             .map_err(|e| self.refused(&e))?;
         Ok(())
+    }
+
+    async fn change_set_failures(
+        &self,
+        change_set_id: &str,
+        page: Option<&str>,
+    ) -> PortResult<Page<ChangeSetEvent>> {
+        let answer = self
+            .client
+            .describe_events()
+            .change_set_name(change_set_id)
+            .filters(cfn::EventFilter::builder().failed_events(true).build())
+            .set_next_token(page.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.refused(&e))?;
+        let items = answer
+            .operation_events()
+            .iter()
+            .map(|event| ChangeSetEvent {
+                logical_id: event.logical_resource_id().map(str::to_owned),
+                resource_type: event.resource_type().map(str::to_owned),
+                event_type: event.event_type().map(|t| t.as_str().to_owned()),
+                reason: event
+                    .validation_status_reason()
+                    .or(event.hook_status_reason())
+                    .or(event.resource_status_reason())
+                    .map(str::to_owned),
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_page: answer.next_token().map(str::to_owned),
+        })
+    }
+
+    async fn stack_resources(&self, stack: &str) -> PortResult<Vec<StackResource>> {
+        let answer = self
+            .client
+            .describe_stack_resources()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| self.refused(&e))?;
+        Ok(answer
+            .stack_resources()
+            .iter()
+            .map(|resource| StackResource {
+                logical_id: resource.logical_resource_id().unwrap_or_default().to_owned(),
+                resource_type: resource.resource_type().unwrap_or_default().to_owned(),
+                physical_id: resource.physical_resource_id().map(str::to_owned),
+            })
+            .collect())
+    }
+}
+
+impl NamedResources for CfnStacks {
+    async fn named_resource_exists(&self, kind: NamedKind, name: &str) -> PortResult<bool> {
+        match &self.iam {
+            Some(iam) => iam.named_resource_exists(kind, name).await,
+            None => Err(PortError::Transport(
+                "this session has no IAM client: names are not looked up".into(),
+            )),
+        }
     }
 }
 

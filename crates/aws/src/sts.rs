@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{future, ProvideCredentials};
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_sdk_cloudformation::config::IdentityCache;
 use stackfleet_core::ids::RunId;
@@ -14,6 +14,7 @@ use stackfleet_core::ports::{AssumeRequest, AssumeRole, PortError, PortResult};
 
 use crate::cloudformation::CfnStacks;
 use crate::errors::classify;
+use crate::iam::IamNames;
 
 /// RoleSessionName for a run: `stackfleet-<run>`, in the characters and length STS accepts, so
 /// that CloudTrail in every target says which rollout acted.
@@ -100,12 +101,15 @@ impl ProvideCredentials for RenewingCredentials {
     }
 }
 
-/// Opens CloudFormation sessions in targets through STS AssumeRole.
+/// Opens CloudFormation sessions in targets through STS AssumeRole, with IAM's read-only
+/// lookups on the same credentials.
 #[derive(Debug, Clone)]
 pub struct StsAssumer {
     sts: aws_sdk_sts::Client,
     /// Every session's client starts from this: endpoint, retry policy, HTTP client.
     cloudformation: aws_sdk_cloudformation::Config,
+    /// Likewise for IAM (the pre-flight's name lookups); none: names are not looked up.
+    iam: Option<aws_sdk_iam::Config>,
 }
 
 impl StsAssumer {
@@ -114,11 +118,24 @@ impl StsAssumer {
             aws_sdk_sts::Client::new(config),
             aws_sdk_cloudformation::Config::from(config),
         )
+        .with_iam(aws_sdk_iam::Config::from(config))
     }
 
     /// For tests: any STS client, and the CloudFormation configuration sessions derive from.
     pub fn from_clients(sts: aws_sdk_sts::Client, cloudformation: aws_sdk_cloudformation::Config) -> Self {
-        Self { sts, cloudformation }
+        Self {
+            sts,
+            cloudformation,
+            iam: None,
+        }
+    }
+
+    /// Sessions look names up in IAM through clients derived from this configuration.
+    pub fn with_iam(self, iam: aws_sdk_iam::Config) -> Self {
+        Self {
+            iam: Some(iam),
+            ..self
+        }
     }
 }
 
@@ -152,16 +169,29 @@ impl AssumeRole for StsAssumer {
         // The session's own identity cache: the config's is shared by every client made from it
         // and keeps 64 providers, evicting one at random beyond that; an evicted session would
         // assume its role again on its next call (every call, at concurrency well above 64).
+        let provider = SharedCredentialsProvider::new(provider);
+        let cache = IdentityCache::lazy().build();
         let config = self
             .cloudformation
             .to_builder()
             .region(Region::new(request.target.region.to_string()))
-            .identity_cache(IdentityCache::lazy().build())
-            .credentials_provider(provider)
+            .identity_cache(cache.clone())
+            .credentials_provider(provider.clone())
             .build();
-        Ok(CfnStacks::in_target(aws_sdk_cloudformation::Client::from_conf(
-            config,
-        )))
+        let stacks = CfnStacks::in_target(aws_sdk_cloudformation::Client::from_conf(config));
+        // IAM shares the session's credentials and their cache: one AssumeRole serves both.
+        Ok(match &self.iam {
+            Some(iam) => {
+                let config = iam
+                    .to_builder()
+                    .region(Region::new(request.target.region.to_string()))
+                    .identity_cache(cache)
+                    .credentials_provider(provider)
+                    .build();
+                stacks.with_iam(IamNames::new(aws_sdk_iam::Client::from_conf(config)))
+            }
+            None => stacks,
+        })
     }
 }
 

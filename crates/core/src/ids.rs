@@ -216,6 +216,18 @@ impl Target {
     pub fn new(account: AccountId, region: Region) -> Self {
         Self { account, region }
     }
+
+    /// The AWS partition of its region, as ARNs name it.
+    pub fn partition(&self) -> &'static str {
+        let region = self.region.as_str();
+        if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
 }
 
 impl fmt::Display for Target {

@@ -8,8 +8,8 @@ use crate::errors::ErrorName;
 use crate::ids::{RunId, Target};
 use crate::spec::{DeployRole, TemplateSource};
 use crate::stack::{
-    ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest,
-    UpdateStarted,
+    ChangeSetCreated, ChangeSetDescription, ChangeSetEvent, ChangeSetRequest, EventPage, NamedKind,
+    StackDescription, StackRequest, StackResource, UpdateStarted,
 };
 
 /// How an AWS call failed, in the terms the lifecycle decides on.
@@ -69,9 +69,10 @@ pub struct AssumeRequest<'a> {
     pub new_account: bool,
 }
 
-/// Opens a session scoped to one target.
+/// Opens a session scoped to one target: its stacks, and read-only lookups of its named IAM
+/// resources (the pre-flight).
 pub trait AssumeRole: Send + Sync {
-    type Session: StackOperations;
+    type Session: StackOperations + NamedResources;
 
     fn assume(&self, request: AssumeRequest<'_>) -> impl Future<Output = PortResult<Self::Session>> + Send;
 
@@ -134,6 +135,30 @@ pub trait StackOperations: Send + Sync {
         change_set_id: &str,
         token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+
+    /// One page of a change set's failed events (DescribeEvents with FailedEvents): what
+    /// CloudFormation's validation refused in it. Endpoints without the API (emulators) answer
+    /// an error, which the caller takes as "no events".
+    fn change_set_failures(
+        &self,
+        change_set_id: &str,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<Page<ChangeSetEvent>>> + Send;
+
+    /// The resources a stack has now, with their physical IDs (DescribeStackResources).
+    fn stack_resources(&self, stack: &str) -> impl Future<Output = PortResult<Vec<StackResource>>> + Send;
+}
+
+/// Read-only lookups of a target account's named IAM resources: whether a name a template would
+/// create is taken already (the pre-flight, where CloudFormation gives no validation events).
+pub trait NamedResources: Send + Sync {
+    /// Whether a `kind` resource exists under `name` (GetRole, GetPolicy by `name` as an ARN,
+    /// GetUser, GetGroup, GetInstanceProfile): `Ok(false)` for NoSuchEntity.
+    fn named_resource_exists(
+        &self,
+        kind: NamedKind,
+        name: &str,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
 }
 
 /// What CloudFormation's validation says of a template that stackfleet acts on.

@@ -163,15 +163,12 @@ impl Default for DeployRole {
 impl DeployRole {
     /// The role's ARN in the target's partition.
     pub fn arn(&self, target: &Target) -> String {
-        let region = target.region.as_str();
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
-        format!("arn:{partition}:iam::{}:role/{}", target.account, self.name)
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            target.partition(),
+            target.account,
+            self.name
+        )
     }
 }
 

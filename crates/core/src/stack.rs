@@ -238,6 +238,51 @@ impl ChangeSetDescription {
     }
 }
 
+/// One failed event of a change set, as DescribeEvents gives it: a validation (or hook) that
+/// refused it, before anything was executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetEvent {
+    pub logical_id: Option<String>,
+    pub resource_type: Option<String>,
+    /// VALIDATION_ERROR, HOOK_INVOCATION_ERROR, ...
+    pub event_type: Option<String>,
+    /// The validation's or the resource's reason.
+    pub reason: Option<String>,
+}
+
+/// One resource of a stack as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: Option<String>,
+}
+
+/// The IAM resources whose names a template may fix, and that CloudFormation cannot create when
+/// the name is taken in the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::EnumIter, strum::IntoStaticStr)]
+pub enum NamedKind {
+    Role,
+    ManagedPolicy,
+    User,
+    Group,
+    InstanceProfile,
+}
+
+impl NamedKind {
+    /// The CloudFormation resource type, and the property that names it.
+    pub fn of_type(resource_type: &str) -> Option<(Self, &'static str)> {
+        Some(match resource_type {
+            "AWS::IAM::Role" => (Self::Role, "RoleName"),
+            "AWS::IAM::ManagedPolicy" => (Self::ManagedPolicy, "ManagedPolicyName"),
+            "AWS::IAM::User" => (Self::User, "UserName"),
+            "AWS::IAM::Group" => (Self::Group, "GroupName"),
+            "AWS::IAM::InstanceProfile" => (Self::InstanceProfile, "InstanceProfileName"),
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,8 @@ pub(crate) struct FakeChangeSet {
     pub execution_status: &'static str,
     /// The ClientRequestToken it was executed with.
     pub executed_with: Option<String>,
+    /// Refused by validation: FAILED, with this reason and these events.
+    pub refused: Option<super::iam::Refusal>,
 }
 
 impl FakeChangeSet {
@@ -58,11 +60,14 @@ impl FakeChangeSet {
             tags: request.stack.tags.clone(),
             execution_status,
             executed_with: None,
+            refused: None,
         }
     }
 
     pub(crate) fn description(&self, id: &str) -> ChangeSetDescription {
-        let (status, status_reason) = if self.changes.is_empty() {
+        let (status, status_reason) = if let Some(refusal) = &self.refused {
+            ("FAILED", Some(refusal.status_reason.clone()))
+        } else if self.changes.is_empty() {
             (
                 "FAILED",
                 Some("The submitted information didn't contain changes. Submit different information to create a change set.".to_owned()),

@@ -7,6 +7,7 @@
 mod alarms;
 mod change_sets;
 mod executions;
+mod iam;
 mod organization;
 mod secrets;
 mod stack_state;
@@ -29,6 +30,7 @@ use tokio::time::Instant;
 
 pub use alarms::FakeAlarms;
 pub use executions::{FakeExecutions, StartCall};
+pub use iam::Refusal;
 pub use organization::{FakeOrganization, ROOT};
 pub use secrets::FakeSecrets;
 pub use stacks::FakeSession;
@@ -50,6 +52,11 @@ pub enum Call {
     DescribeChangeSet,
     DeleteChangeSet,
     ExecuteChangeSet,
+    /// DescribeEvents of a change set (its failed events).
+    DescribeEvents,
+    DescribeStackResources,
+    /// GetRole, GetPolicy, GetUser, GetGroup or GetInstanceProfile.
+    GetIamResource,
 }
 
 /// How the next stack operation in a target goes.
@@ -185,6 +192,12 @@ pub(crate) struct World {
     pub assume_requests: Vec<(Target, String, Option<String>)>,
     pub change_sets: BTreeMap<String, change_sets::FakeChangeSet>,
     pub throttles: throttles::Throttles,
+    /// IAM resources made by hand: (account, kind, name).
+    pub iam_names: BTreeSet<(AccountId, stackfleet_core::stack::NamedKind, String)>,
+    /// Change sets early validation will refuse, per target, in order.
+    pub refusals: BTreeMap<Target, VecDeque<iam::Refusal>>,
+    /// Change sets list every resource of the template as Add (`list_every_resource_as_added`).
+    pub every_resource_added: bool,
 }
 
 impl World {

@@ -37,7 +37,7 @@ impl FakeSession {
 
     /// Runs `f` on the world after recording `call` and raising any fault injected for it.
     /// Yields first, as a network call would, so that concurrent callers interleave.
-    async fn with<T>(
+    pub(crate) async fn with<T>(
         &self,
         call: Call,
         f: impl FnOnce(&mut World, &Target) -> PortResult<T>,
@@ -87,7 +87,7 @@ fn retire_if_deleted(world: &mut World, target: &Target, name: &str) {
     }
 }
 
-fn not_found(stack: &str) -> PortError {
+pub(crate) fn not_found(stack: &str) -> PortError {
     PortError::Rejected {
         code: "ValidationError".into(),
         message: format!("Stack with id {stack} does not exist"),
@@ -308,6 +308,12 @@ impl StackOperations for FakeSession {
                 }
             };
             let template = template_text(&request.stack.template);
+            // As some emulators do (moto, some versions): an update lists every resource as Add.
+            let old = if world.every_resource_added {
+                r#"{"Resources":{}}"#.to_owned()
+            } else {
+                old
+            };
             let changes = diff_templates(&old, &template);
             let id = format!(
                 "arn:aws:cloudformation:{}:{}:changeSet/{}/fake-{}",
@@ -316,7 +322,11 @@ impl StackOperations for FakeSession {
                 request.change_set_name,
                 world.fresh_id()
             );
-            let change_set = FakeChangeSet::new(target, request, stack_id.clone(), changes, template);
+            let mut change_set = FakeChangeSet::new(target, request, stack_id.clone(), changes, template);
+            if let Some(refusal) = world.refusals.get_mut(target).and_then(|r| r.pop_front()) {
+                change_set.execution_status = "UNAVAILABLE";
+                change_set.refused = Some(refusal);
+            }
             world.change_sets.insert(id.clone(), change_set);
             Ok(ChangeSetCreated { id, stack_id })
         })
@@ -350,6 +360,18 @@ impl StackOperations for FakeSession {
             world.execute_change_set(target, change_set_id, token)
         })
         .await
+    }
+
+    async fn change_set_failures(
+        &self,
+        change_set_id: &str,
+        page: Option<&str>,
+    ) -> PortResult<stackfleet_core::ports::Page<stackfleet_core::stack::ChangeSetEvent>> {
+        self.failures_of(change_set_id, page).await
+    }
+
+    async fn stack_resources(&self, stack: &str) -> PortResult<Vec<stackfleet_core::stack::StackResource>> {
+        self.resources_of_stack(stack).await
     }
 }
 

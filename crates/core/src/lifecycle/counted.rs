@@ -5,10 +5,10 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::ports::{AssumeRequest, AssumeRole, PortResult, StackOperations};
+use crate::ports::{AssumeRequest, AssumeRole, NamedResources, Page, PortResult, StackOperations};
 use crate::stack::{
-    ChangeSetCreated, ChangeSetDescription, ChangeSetRequest, EventPage, StackDescription, StackRequest,
-    UpdateStarted,
+    ChangeSetCreated, ChangeSetDescription, ChangeSetEvent, ChangeSetRequest, EventPage, NamedKind,
+    StackDescription, StackRequest, StackResource, UpdateStarted,
 };
 
 /// A port whose every call is counted, whether it succeeds or not: a refused or throttled call
@@ -104,6 +104,28 @@ impl<S: StackOperations> StackOperations for Counted<S> {
     ) -> impl Future<Output = PortResult<()>> + Send {
         self.count().execute_change_set(change_set_id, token)
     }
+
+    fn change_set_failures(
+        &self,
+        change_set_id: &str,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<Page<ChangeSetEvent>>> + Send {
+        self.count().change_set_failures(change_set_id, page)
+    }
+
+    fn stack_resources(&self, stack: &str) -> impl Future<Output = PortResult<Vec<StackResource>>> + Send {
+        self.count().stack_resources(stack)
+    }
+}
+
+impl<S: NamedResources> NamedResources for Counted<S> {
+    fn named_resource_exists(
+        &self,
+        kind: NamedKind,
+        name: &str,
+    ) -> impl Future<Output = PortResult<bool>> + Send {
+        self.count().named_resource_exists(kind, name)
+    }
 }
 
 /// Counts the AssumeRole calls only; the session it opens is the inner one, for the lifecycle
@@ -184,6 +206,28 @@ impl<S: StackOperations + ?Sized> StackOperations for &S {
         token: &str,
     ) -> impl Future<Output = PortResult<()>> + Send {
         (**self).execute_change_set(change_set_id, token)
+    }
+
+    fn change_set_failures(
+        &self,
+        change_set_id: &str,
+        page: Option<&str>,
+    ) -> impl Future<Output = PortResult<Page<ChangeSetEvent>>> + Send {
+        (**self).change_set_failures(change_set_id, page)
+    }
+
+    fn stack_resources(&self, stack: &str) -> impl Future<Output = PortResult<Vec<StackResource>>> + Send {
+        (**self).stack_resources(stack)
+    }
+}
+
+impl<S: NamedResources + ?Sized> NamedResources for &S {
+    fn named_resource_exists(
+        &self,
+        kind: NamedKind,
+        name: &str,
+    ) -> impl Future<Output = PortResult<bool>> + Send {
+        (**self).named_resource_exists(kind, name)
     }
 }
 

@@ -116,6 +116,9 @@ pub async fn apply_target<A: AssumeRole>(
                 "the plan could not be made here ({reason}): fix that, then plan again"
             ))
         }
+        PlanVerdict::Blocked { .. } => {
+            return attention(format!("{}: fix that, then plan again", group.verdict.headline()))
+        }
         PlanVerdict::Busy { status } => {
             return nothing_reviewed(format!(
                 "an operation was running ({status}) when the plan was made: nothing was reviewed here"

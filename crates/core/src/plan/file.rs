@@ -56,6 +56,10 @@ pub struct PlanFile {
     /// Targets not planned for what their account is (suspended, the management account).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedTarget>,
+    /// What the pre-flight found would refuse a deploy, each with the targets it blocks
+    /// (the groups of `blocked` verdict list the same targets, by identical sets of blockers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<super::BlockerGroup>,
 }
 
 /// One target's plan, as `apply` checks and executes it.
@@ -207,6 +211,7 @@ impl PlanFile {
             targets,
             groups,
             skipped,
+            blocked: super::group_blockers(plans.iter().map(|p| (&p.target, p.blockers()))),
         }
     }
 

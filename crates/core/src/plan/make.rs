@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{PlanVerdict, Reviewed, TargetPlan};
 use crate::ids::{RunId, Target};
 use crate::lifecycle::{client_request_token, decide, Decision, Job};
-use crate::ports::{AssumeRole, PortError, StackOperations};
+use crate::ports::{AssumeRole, NamedResources, PortError, StackOperations};
 use crate::stack::{
     ChangeSetRequest, ChangeSetType, ResourceChange, StackDescription, StackRequest, StackStatus,
 };
@@ -68,7 +68,7 @@ async fn look<A: AssumeRole>(
 
 /// The verdict, and for a plan kept for review what it keeps: the change set of a create or an
 /// update, the stack of a plan without changes.
-async fn verdict<S: StackOperations>(
+async fn verdict<S: StackOperations + NamedResources>(
     session: &S,
     job: &Job<'_>,
     found: Option<StackDescription>,
@@ -123,6 +123,24 @@ async fn verdict<S: StackOperations>(
         Err(error) => return Err(error),
     };
     let described = described_when_ready(session, &created.id).await;
+    // Pre-flight, while the change set is still there to be asked about.
+    let blockers = match &described {
+        Ok(d) if d.status == "FAILED" && !no_changes(d.status_reason.as_deref()) => {
+            super::preflight::refusals(session, d, job.run).await
+        }
+        Ok(d) if d.status == "CREATE_COMPLETE" => {
+            let stack = found
+                .as_ref()
+                .filter(|_| kind == ChangeSetType::Update)
+                .map(|s| s.stack_id.as_str());
+            super::named::name_conflicts(session, job, stack, &d.changes).await
+        }
+        _ => Vec::new(),
+    };
+    if !blockers.is_empty() {
+        discard(session, job, &created, kind).await?;
+        return Ok((PlanVerdict::Blocked { blockers }, as_found));
+    }
     if keep {
         if let Some(ready) = described.as_ref().ok().filter(|d| d.status == "CREATE_COMPLETE") {
             // The stack as the change set found it: for a CREATE, the empty stack it made.

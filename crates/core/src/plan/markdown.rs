@@ -68,6 +68,16 @@ impl PlanFile {
             },
         );
         waves_table(&mut md, &self.waves);
+        if !self.blocked.is_empty() {
+            md.push_str(
+                "## Blocked before any change\n\nThe deploy would be refused in these targets \
+                 (pre-flight); their groups keep no change set.\n\n",
+            );
+            for group in &self.blocked {
+                let _ = writeln!(md, "- {}", markdown_inline(&group.headline()));
+            }
+            md.push('\n');
+        }
         md.push_str("## Groups\n\n");
         for group in &self.groups {
             let _ = writeln!(

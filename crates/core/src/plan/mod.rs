@@ -9,6 +9,8 @@ mod cleanup;
 mod file;
 mod make;
 mod markdown;
+mod named;
+mod preflight;
 mod recover;
 
 pub use apply::{apply_target, Applied, Applying};
@@ -19,6 +21,10 @@ pub use file::{
 };
 pub use make::{change_set_name, plan_all, plan_target, plan_target_for_review};
 pub(crate) use make::{remove_review_stack, would};
+pub use named::{named_resources, template_json, NamedResource};
+pub use preflight::{
+    group_blockers, preflight_all, preflight_target, Blocker, BlockerGroup, FoundBy, Preflight,
+};
 
 use std::collections::BTreeMap;
 
@@ -57,6 +63,10 @@ pub enum PlanVerdict {
     CannotPlan {
         reason: String,
     },
+    /// CloudFormation would refuse the deploy here (pre-flight): nothing is kept for review.
+    Blocked {
+        blockers: Vec<preflight::Blocker>,
+    },
 }
 
 impl PlanVerdict {
@@ -87,6 +97,14 @@ impl PlanVerdict {
                  tag): the deploy would refuse it without --adopt"
             ),
             Self::CannotPlan { reason } => format!("cannot plan: {reason}"),
+            Self::Blocked { blockers } => format!(
+                "blocked: the deploy would be refused here ({})",
+                blockers
+                    .iter()
+                    .map(preflight::Blocker::headline)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         }
     }
 }
