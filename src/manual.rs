@@ -1,6 +1,7 @@
 //! `stackfleet completions SHELL` and `stackfleet man`: generated from the clap definitions, so
 //! they never drift from the commands.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -9,9 +10,13 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 use crate::CliError;
 
+/// The script on stdout. Written whole from memory: clap_complete panics when its writer fails,
+/// and a reader that stops early (`| head`) is not an error.
 pub fn completions(shell: clap_complete::Shell) {
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "stackfleet", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "stackfleet", &mut script);
+    let _ = std::io::stdout().write_all(&script);
 }
 
 /// stackfleet(1) on stdout; or, into `out_dir`, it and a page per command (stackfleet-deploy(1)
