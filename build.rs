@@ -26,13 +26,13 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=STACKFLEET_COMMIT={commit}");
     // Built again when HEAD moves: HEAD itself (a checkout), and the branch it points to.
-    for path in [git(&["rev-parse", "--git-path", "HEAD"]), git(&["rev-parse", "--git-path", "packed-refs"])]
-        .into_iter()
-        .flatten()
-        .chain(
-            git(&["symbolic-ref", "-q", "HEAD"])
-                .and_then(|branch| git(&["rev-parse", "--git-path", &branch])),
-        )
+    for path in [
+        git(&["rev-parse", "--git-path", "HEAD"]),
+        git(&["rev-parse", "--git-path", "packed-refs"]),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(git(&["symbolic-ref", "-q", "HEAD"]).and_then(|branch| git(&["rev-parse", "--git-path", &branch])))
     {
         if Path::new(&path).exists() {
             println!("cargo:rerun-if-changed={path}");

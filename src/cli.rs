@@ -7,7 +7,12 @@ use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::{AccountId, Region, RunId, StackName};
 
 /// The version and the commit it was built from (build.rs).
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("STACKFLEET_COMMIT"), ")");
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("STACKFLEET_COMMIT"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(

@@ -30,8 +30,9 @@ pub fn man(out_dir: Option<&Path>) -> Result<ExitCode, CliError> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| CliError::Runtime(format!("cannot make {}: {e}", dir.display())))?;
-            clap_mangen::generate_to(command, dir)
-                .map_err(|e| CliError::Runtime(format!("cannot write the man pages into {}: {e}", dir.display())))?;
+            clap_mangen::generate_to(command, dir).map_err(|e| {
+                CliError::Runtime(format!("cannot write the man pages into {}: {e}", dir.display()))
+            })?;
             eprintln!("stackfleet: man pages written to {}", dir.display());
         }
     }
