@@ -6,10 +6,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use stackfleet_core::rollout::FailureTolerance;
 use stackfleet_core::{AccountId, Region, RunId, StackName};
 
+/// The version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("STACKFLEET_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "stackfleet",
-    version,
+    version = VERSION,
     about = "Roll one CloudFormation stack out to every account of an AWS Organization, in parallel"
 )]
 pub struct Cli {
@@ -40,6 +48,16 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the JSON Schema of the rollout document (--spec), for editors and reviews.
     Schema,
+    /// Print the shell completion script for SHELL (see the README's Install).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page stackfleet(1); with --out-dir, write it and one page per command there.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod deploy;
 mod inputs;
 mod live_report;
+mod manual;
 mod operate;
 mod output;
 mod plan;
@@ -86,6 +87,11 @@ fn main() -> ExitCode {
                 print!("{}", stackfleet_core::document::json_schema());
                 Ok(ExitCode::SUCCESS)
             }
+            cli::Command::Completions { shell } => {
+                manual::completions(shell);
+                Ok(ExitCode::SUCCESS)
+            }
+            cli::Command::Man { out_dir } => manual::man(out_dir.as_deref()),
         }
     });
     // An error may quote AWS (a refused call, an execution's cause): escaped for the terminal.
