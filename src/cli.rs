@@ -223,6 +223,10 @@ pub struct PlanArgs {
     /// The plan as Markdown, for a pull-request comment (group IDs, changes, targets).
     #[arg(long, value_name = "FILE", requires = "out")]
     pub report_md: Option<PathBuf>,
+    /// Print the plan on stdout as JSON instead of text: the plan file's shape
+    /// (schema/plan.schema.json), change set IDs only with --out.
+    #[arg(long)]
+    pub json: bool,
     /// Plan, under a new run ID, the targets that failed, were stale or were not started in
     /// this earlier JSON report (of a deploy or an apply), in that report's waves.
     #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["accounts", "ous", "tag_filters", "exclude", "regions"])]

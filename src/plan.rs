@@ -8,9 +8,11 @@ use stackfleet_core::escape::terminal_line;
 use stackfleet_core::lifecycle::{Clock, SystemClock};
 use stackfleet_core::plan::{
     group_blockers, group_plans, plan_all, recorded_document, PlanFile, PlanVerdict, SkippedTarget,
+    TargetPlan,
 };
 use stackfleet_core::report::targets_count;
 use stackfleet_core::waves::Wave;
+use stackfleet_core::StackName;
 
 use crate::cli::PlanArgs;
 use crate::inputs::{self, Prepared};
@@ -38,6 +40,64 @@ fn print_waves(waves: &[Wave]) {
              (a deploy passes it over)",
             wave.name
         );
+    }
+}
+
+/// The plan as text on stdout: the groups (with their IDs when kept for review), the skipped
+/// targets and the blocked ones.
+fn print_plan(
+    args: &PlanArgs,
+    stack_name: &StackName,
+    waves: &[Wave],
+    written_waves: bool,
+    plans: &[TargetPlan],
+    file: Option<&PlanFile>,
+    skipped: &[SkippedTarget],
+) {
+    if written_waves {
+        print_waves(waves);
+    }
+    match (&args.out, file) {
+        (Some(out), Some(file)) => {
+            println!(
+                "\nplan {} for stack {} ({} targets), for review in {}:",
+                file.plan_id,
+                stack_name,
+                plans.len(),
+                out.display()
+            );
+            for group in &file.groups {
+                println!(
+                    "  [{}] {}: {}",
+                    group.id,
+                    targets_count(group.targets.len()),
+                    terminal_line(&group.headline)
+                );
+                println!("      {}", list_targets(&group.targets));
+            }
+            println!(
+                "apply once reviewed, group by group: stackfleet apply {} --group ID (or --all)",
+                out.display()
+            );
+        }
+        _ => {
+            println!("\nplan for stack {} ({} targets):", stack_name, plans.len());
+            for (headline, targets) in group_plans(plans) {
+                println!("  {}: {}", targets_count(targets.len()), terminal_line(&headline));
+                println!("      {}", list_targets(&targets));
+            }
+        }
+    }
+    for skipped in skipped {
+        println!("  skipped {}: {}", skipped.target, terminal_line(&skipped.reason));
+    }
+    let blocked = group_blockers(plans.iter().map(|p| (&p.target, p.blockers())));
+    if !blocked.is_empty() {
+        println!("\nblocked before any change (the deploy would be refused there):");
+        for group in &blocked {
+            println!("  {}", terminal_line(&group.headline()));
+            println!("      {}", list_targets(&group.targets));
+        }
     }
 }
 
@@ -91,9 +151,6 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     .await;
     progress.finish();
 
-    if written_waves {
-        print_waves(&waves);
-    }
     let skipped: Vec<SkippedTarget> = resolution
         .skipped
         .iter()
@@ -102,62 +159,37 @@ pub async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
             reason: s.skipped_reason().unwrap_or("not deployed to").to_owned(),
         })
         .collect();
-    match &args.out {
-        None => {
-            println!("\nplan for stack {} ({} targets):", spec.stack_name, plans.len());
-            for (headline, targets) in group_plans(&plans) {
-                println!("  {}: {}", targets_count(targets.len()), terminal_line(&headline));
-                println!("      {}", list_targets(&targets));
-            }
-        }
-        Some(out) => {
-            let document = recorded_document(given, &no_echo);
-            let file = PlanFile::new(
-                run,
-                SystemClock.now_ms(),
-                document,
-                waves,
-                &plans,
-                skipped.clone(),
-            );
-            let json = serde_json::to_string_pretty(&file).unwrap_or_default();
-            write_file(out, &json).map_err(CliError::Runtime)?;
-            println!(
-                "\nplan {} for stack {} ({} targets), for review in {}:",
-                file.plan_id,
-                spec.stack_name,
-                plans.len(),
-                out.display()
-            );
-            for group in &file.groups {
-                println!(
-                    "  [{}] {}: {}",
-                    group.id,
-                    targets_count(group.targets.len()),
-                    terminal_line(&group.headline)
-                );
-                println!("      {}", list_targets(&group.targets));
-            }
-            println!(
-                "apply once reviewed, group by group: stackfleet apply {} --group ID (or --all)",
-                out.display()
-            );
-            if let Some(path) = &args.report_md {
-                let md = file.to_markdown(&out.display().to_string());
-                write_file(path, &md).map_err(CliError::Runtime)?;
-            }
+    // The plan file's shape serves --out and --json alike.
+    let file = (keep || args.json).then(|| {
+        let document = recorded_document(given, &no_echo);
+        PlanFile::new(
+            run,
+            SystemClock.now_ms(),
+            document,
+            waves.clone(),
+            &plans,
+            skipped.clone(),
+        )
+    });
+    if let (Some(out), Some(file)) = (&args.out, &file) {
+        let json = serde_json::to_string_pretty(file).unwrap_or_default();
+        write_file(out, &json).map_err(CliError::Runtime)?;
+        if let Some(path) = &args.report_md {
+            let md = file.to_markdown(&out.display().to_string());
+            write_file(path, &md).map_err(CliError::Runtime)?;
         }
     }
-    for skipped in &skipped {
-        println!("  skipped {}: {}", skipped.target, terminal_line(&skipped.reason));
-    }
-    let blocked = group_blockers(plans.iter().map(|p| (&p.target, p.blockers())));
-    if !blocked.is_empty() {
-        println!("\nblocked before any change (the deploy would be refused there):");
-        for group in &blocked {
-            println!("  {}", terminal_line(&group.headline()));
-            println!("      {}", list_targets(&group.targets));
-        }
+    match (&file, args.json) {
+        (Some(file), true) => println!("{}", serde_json::to_string_pretty(file).unwrap_or_default()),
+        _ => print_plan(
+            &args,
+            &spec.stack_name,
+            &waves,
+            written_waves,
+            &plans,
+            file.as_ref(),
+            &skipped,
+        ),
     }
     if let Some(path) = &args.report_json {
         let json = serde_json::to_string_pretty(&plans).unwrap_or_default();

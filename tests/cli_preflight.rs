@@ -186,4 +186,24 @@ fn strict_starts_nothing_skip_blocked_deploys_the_rest_and_the_plan_records_the_
             && markdown.contains(&format!("{BLOCKER}: 1 target")),
         "{markdown}"
     );
+
+    // `plan --json` without --out: the same shape on stdout, nothing kept.
+    let args = rollout("plan", &["--json"]);
+    let printed = run(&moto, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(printed.status.code(), Some(1), "still blocked");
+    let json: Value = serde_json::from_slice(&printed.stdout).expect("stdout is one JSON document");
+    assert_eq!(json["version"], plan["version"]);
+    assert_eq!(json["blocked"], plan["blocked"], "{json}");
+    assert_eq!(
+        json["groups"].as_array().unwrap().len(),
+        plan["groups"].as_array().unwrap().len()
+    );
+    assert!(
+        json["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("changeSetId").is_none()),
+        "a plan not kept records no change set: {json}"
+    );
 }
