@@ -35,6 +35,18 @@ fn without_organizations(moto: &Moto) -> std::process::Command {
 
 /// `plan` or `deploy` of the marker stack with `Env=env` to `accounts`, and `extra` flags.
 fn rollout(moto: &Moto, command: &str, template: &Path, env: &str, accounts: &str, extra: &[&str]) -> Output {
+    rollout_by(stackfleet(moto), command, template, env, accounts, extra)
+}
+
+/// `rollout`, run by `stackfleet` as given (its environment set).
+fn rollout_by(
+    stackfleet: std::process::Command,
+    command: &str,
+    template: &Path,
+    env: &str,
+    accounts: &str,
+    extra: &[&str],
+) -> Output {
     let parameter = format!("Env={env}");
     let base = [
         command,
@@ -51,7 +63,7 @@ fn rollout(moto: &Moto, command: &str, template: &Path, env: &str, accounts: &st
         "--poll-interval",
         "1",
     ];
-    run(stackfleet(moto), &[&base[..], extra].concat())
+    run(stackfleet, &[&base[..], extra].concat())
 }
 
 fn read_json(path: &Path) -> Value {
@@ -152,22 +164,13 @@ async fn plan_out_then_apply_runs_what_was_reviewed_and_a_moved_stack_is_stale_t
 
     // The plan's targets are the Organization as read at planning: apply reads it no more (a
     // plan reads it, so it fails without it).
-    let parameter = "Env=v2".to_owned();
-    let replanned = run(
+    let replanned = rollout_by(
         without_organizations(&moto),
-        &[
-            "plan",
-            "--stack-name",
-            STACK,
-            "--template",
-            template.to_str().unwrap(),
-            "--parameter",
-            &parameter,
-            "--accounts",
-            &ids[0],
-            "--regions",
-            "us-east-1",
-        ],
+        "plan",
+        &template,
+        "v2",
+        &ids[0],
+        &[],
     );
     assert_ne!(replanned.status.code(), Some(0), "plan needs Organizations");
     assert!(String::from_utf8_lossy(&replanned.stderr).contains("could not read the Organization"));

@@ -17,8 +17,14 @@
 //! share of calls throttled, targets that failed (their retries spent), and how low the window
 //! went.
 
+#[path = "shared/schedule.rs"]
+mod schedule;
+
+use schedule::{durations, list_schedule};
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+
 use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeCloud, Script};
@@ -50,31 +56,6 @@ const STACK_CALLS: [Call; 5] = [
     Call::DescribeStackEvents,
     Call::DeleteStack,
 ];
-
-/// xorshift64*: a fixed seed gives the same durations on every machine; no crate needed for it.
-fn durations(count: usize) -> Vec<u64> {
-    let mut state = SEED;
-    (0..count)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            30 + state.wrapping_mul(0x2545_f491_4f6c_dd1d) % 271
-        })
-        .collect()
-}
-
-/// Greedy list scheduling in the given order on `machines`: each job to the earliest-free one.
-fn list_schedule(jobs: &[u64], machines: usize) -> u64 {
-    let mut free_at: BinaryHeap<Reverse<u64>> = (0..machines).map(|_| Reverse(0)).collect();
-    let mut makespan = 0;
-    for job in jobs {
-        let Reverse(start) = free_at.pop().unwrap_or(Reverse(0));
-        makespan = makespan.max(start + job);
-        free_at.push(Reverse(start + job));
-    }
-    makespan
-}
 
 /// `list_schedule`, each start also taking a token from a bucket of `burst` refilled at
 /// `per_second`: a lower bound under the quota, for a schedule that knew the quota.
@@ -214,7 +195,7 @@ fn main() {
         .flat_map(|n| REGIONS.map(|region| format!("{n:012}:{region}")))
         .map(|text| text.parse().expect("target"))
         .collect();
-    let seconds = durations(targets.len());
+    let seconds = durations(SEED, targets.len());
     let ideal = list_schedule(&seconds, CONCURRENCY);
     println!(
         "\nadaptive concurrency: {ACCOUNTS} accounts x {} regions, operations 30-300 s (seed {SEED:#x}), \

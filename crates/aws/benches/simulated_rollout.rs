@@ -4,8 +4,11 @@
 //! 100), and AWS calls per target against the minimum (assume + describe + the operation + one
 //! describe per poll interval the operation spans).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+#[path = "shared/schedule.rs"]
+mod schedule;
+
+use schedule::{durations, list_schedule};
+
 use std::time::Duration;
 
 use stackfleet_aws::fake::{FakeCloud, Script};
@@ -17,31 +20,6 @@ use stackfleet_core::{OutcomeKind, RolloutSpec, RunId, Target};
 
 const TARGETS: usize = 1000;
 const SEED: u64 = 0x5eed_f1ee7;
-
-/// xorshift64*: a fixed seed gives the same durations on every machine; no crate needed for it.
-fn durations(count: usize) -> Vec<u64> {
-    let mut state = SEED;
-    (0..count)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            30 + state.wrapping_mul(0x2545_f491_4f6c_dd1d) % 271
-        })
-        .collect()
-}
-
-/// Greedy list scheduling in the given order on `machines`: each job to the earliest-free one.
-fn list_schedule(jobs: &[u64], machines: usize) -> u64 {
-    let mut free_at: BinaryHeap<Reverse<u64>> = (0..machines).map(|_| Reverse(0)).collect();
-    let mut makespan = 0;
-    for job in jobs {
-        let Reverse(start) = free_at.pop().unwrap_or(Reverse(0));
-        makespan = makespan.max(start + job);
-        free_at.push(Reverse(start + job));
-    }
-    makespan
-}
 
 struct Figures {
     makespan: Duration,
@@ -106,7 +84,7 @@ fn simulate(concurrency: usize, seconds: &[u64]) -> Figures {
 }
 
 fn main() {
-    let seconds = durations(TARGETS);
+    let seconds = durations(SEED, TARGETS);
     println!("\nsimulated: {TARGETS} targets, operations 30-300 s (seed {SEED:#x}), poll interval 10 s, paused clock");
     println!("| concurrency | makespan | ideal | ratio | AWS calls/target | minimum | wall time |");
     println!("|---|---|---|---|---|---|---|");
