@@ -9,7 +9,7 @@ use stackfleet_aws::StsAssumer;
 use stackfleet_core::escape::terminal_line;
 use stackfleet_core::lifecycle::{Clock, DriveOptions, TokioClock};
 use stackfleet_core::paced::Pacing;
-use stackfleet_core::plan::{discard_unapplied, Applying, PlanFile};
+use stackfleet_core::plan::{discard_unapplied, Applying, Approval, PlanFile};
 use stackfleet_core::report::targets_count;
 use stackfleet_core::rollout::{RolloutOptions, StopReason, StopSignal, WavedRollout, WavesRolled};
 
@@ -30,6 +30,43 @@ fn read_plan(args: &ApplyArgs) -> Result<PlanFile, InputError> {
     PlanFile::parse(&text).map_err(|e| InputError::new(format!("{path}: {e}")))
 }
 
+/// The groups to apply: those named, every one (`--all`), and under `--auto` those the plan's
+/// rules approve; and the groups `--auto` leaves for a person (each said on stderr, with why).
+fn selected_groups(
+    args: &ApplyArgs,
+    plan: &PlanFile,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), InputError> {
+    let path = args.plan.display();
+    let mut selected = if args.groups.is_empty() && !args.all {
+        BTreeSet::new()
+    } else {
+        plan.select(&args.groups)
+            .map_err(|e| InputError::new(format!("{path}: {e}")))?
+    };
+    let mut for_a_person = BTreeSet::new();
+    if args.auto {
+        for (id, approval) in plan.approvals() {
+            match approval {
+                Approval::Approved => {
+                    selected.insert(id.to_owned());
+                }
+                Approval::ForAPerson(_) if selected.contains(id) => {}
+                Approval::ForAPerson(why) => {
+                    eprintln!(
+                        "stackfleet: group {id} is left for a person ({}): stackfleet apply {path} --group {id}",
+                        terminal_line(&why)
+                    );
+                    for_a_person.insert(id.to_owned());
+                }
+            }
+        }
+        if selected.is_empty() {
+            eprintln!("stackfleet: --auto: the plan's rules approve no group; nothing to apply");
+        }
+    }
+    Ok((selected, for_a_person))
+}
+
 pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let plan = read_plan(&args)?;
     // The document the plan was made from; only the pace may be set anew.
@@ -38,9 +75,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     document.failure_tolerance = args.pace.failure_tolerance.or(document.failure_tolerance);
     let resolved = inputs::resolve(&document)
         .map_err(|e| InputError::new(format!("{}: document: {e}", args.plan.display())))?;
-    let selected = plan
-        .select(&args.groups)
-        .map_err(|e| InputError::new(format!("{}: {e}", args.plan.display())))?;
+    let (selected, for_a_person) = selected_groups(&args, &plan)?;
     let (waves, others) = plan.selection(&selected);
     let spec = resolved.spec;
     let tolerance = resolved.tolerance;
@@ -111,8 +146,16 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     .await;
     progress.finish();
 
-    // A plan is applied once: what this apply did not execute is planned again, not kept.
-    let discarded = discard_unapplied(&assumer, &plan, &spec, &run, &applying.executed(), concurrency).await;
+    // A plan is applied once: what this apply did not execute is planned again, not kept;
+    // except, under --auto, the groups left for a person to apply.
+    let mut kept = applying.executed();
+    kept.extend(
+        plan.groups
+            .iter()
+            .filter(|g| for_a_person.contains(&g.id))
+            .flat_map(|g| g.targets.iter().cloned()),
+    );
+    let discarded = discard_unapplied(&assumer, &plan, &spec, &run, &kept, concurrency).await;
     if discarded.deleted > 0 {
         eprintln!(
             "stackfleet: deleted {} change set{} of the plan that this apply did not execute",

@@ -234,7 +234,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["groups", "all"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["groups", "all", "auto"])))]
 pub struct ApplyArgs {
     /// The plan for review, as `plan --out` wrote it. It holds the rollout document: no --spec.
     #[arg(value_name = "PLAN.json")]
@@ -243,8 +243,13 @@ pub struct ApplyArgs {
     #[arg(long = "group", value_name = "ID")]
     pub groups: Vec<String>,
     /// Apply every group of the plan.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["groups", "auto"])]
     pub all: bool,
+    /// Apply the groups the plan's autoApprove rules approve (they replace nothing, remove
+    /// nothing, touch no denied type), with any --group named; the others are left, their change
+    /// sets kept, for a person.
+    #[arg(long)]
+    pub auto: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]

@@ -167,6 +167,8 @@ fn flags_document(
         }),
         skip_failed_rollback_resources: args.skip_failed_rollback_resources.then_some(true),
         adopt: args.adopt.then_some(true),
+        // Rules a reviewer reads in the document (and the plan records), not a flag.
+        auto_approve: None,
         operation_timeout_seconds: args.operation_timeout,
         poll_interval_seconds: args.poll_interval,
         targets: Targets {

@@ -84,6 +84,12 @@ pub struct Rollout {
     /// Default: false: such a stack is left alone and its target fails with NeedsAttention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<bool>,
+    /// Which groups of a reviewed plan `apply --auto` may apply without a person: those whose
+    /// changes replace nothing, remove nothing, and touch none of `denyResourceTypes`. Without
+    /// it, `--auto` approves nothing. `apply` reads the rules recorded in the plan (what was
+    /// reviewed), never a newer file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_approve: Option<AutoApprove>,
     /// How long one stack operation (or a wait for somebody else's) may take. Default: 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
@@ -120,6 +126,17 @@ pub struct Rollout {
     /// unfinished one. Reduce writes a ready input with it (`resumeInputKey`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<RunId>,
+}
+
+/// The rules of `apply --auto` (`Rollout::auto_approve`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoApprove {
+    /// Resource types a person must approve whatever the change: a type (`AWS::KMS::Key`), or a
+    /// prefix ending in `*` (`AWS::IAM::*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
+    pub deny_resource_types: Vec<String>,
 }
 
 /// Which accounts and regions a rollout touches. Without `accounts`, `ous` or `list`: the whole
@@ -276,6 +293,7 @@ impl Rollout {
             recovery,
             skip_failed_rollback_resources,
             adopt,
+            auto_approve,
             operation_timeout_seconds,
             poll_interval_seconds,
             targets,
@@ -299,6 +317,7 @@ impl Rollout {
             recovery: base_recovery,
             skip_failed_rollback_resources: base_skip_failed_rollback_resources,
             adopt: base_adopt,
+            auto_approve: base_auto_approve,
             operation_timeout_seconds: base_operation_timeout_seconds,
             poll_interval_seconds: base_poll_interval_seconds,
             targets: base_targets,
@@ -335,6 +354,7 @@ impl Rollout {
             skip_failed_rollback_resources: skip_failed_rollback_resources
                 .or(base_skip_failed_rollback_resources),
             adopt: adopt.or(base_adopt),
+            auto_approve: auto_approve.or(base_auto_approve),
             operation_timeout_seconds: operation_timeout_seconds.or(base_operation_timeout_seconds),
             poll_interval_seconds: poll_interval_seconds.or(base_poll_interval_seconds),
             targets: targets.over(base_targets),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{PlanFile, PlanGroup, PlanVerdict};
+use super::{Approval, PlanFile, PlanGroup, PlanVerdict};
 use crate::escape::markdown_inline;
 use crate::report::{targets_count, waves_table};
 
@@ -79,6 +79,8 @@ impl PlanFile {
             md.push('\n');
         }
         md.push_str("## Groups\n\n");
+        let approvals = self.approvals();
+        let rules = self.document.auto_approve.is_some();
         for group in &self.groups {
             let _ = writeln!(
                 md,
@@ -89,6 +91,17 @@ impl PlanFile {
             );
             if destructive(group) {
                 md.push_str("**This group replaces or removes resources.**\n\n");
+            }
+            match approvals.get(group.id.as_str()) {
+                Some(Approval::Approved) if rules => {
+                    md.push_str(
+                        "Approved by the document's autoApprove rules: `apply --auto` applies it.\n\n",
+                    );
+                }
+                Some(Approval::ForAPerson(why)) if rules => {
+                    let _ = writeln!(md, "For a person: {}.\n", markdown_inline(why));
+                }
+                _ => {}
             }
             changes_table(&mut md, group);
             let mut listed: Vec<String> = group

@@ -4,6 +4,7 @@
 //! execute exactly those (`file`), and only while the stacks have not moved (`apply`).
 
 mod apply;
+mod approval;
 mod check;
 mod cleanup;
 mod file;
@@ -14,6 +15,7 @@ mod preflight;
 mod recover;
 
 pub use apply::{apply_target, Applied, Applying};
+pub use approval::{approval, Approval};
 pub use cleanup::{discard_unapplied, Discarded};
 pub use file::{
     change_digest, json_schema, recorded_document, PlanError, PlanFile, PlanGroup, PlannedTarget,
