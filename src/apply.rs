@@ -2,7 +2,7 @@
 //! wave by wave as a deploy runs its targets (concurrency, tolerance, alarms, halts, reports),
 //! each only while it and its stack are as planned; then the change sets not executed deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use stackfleet_aws::StsAssumer;
@@ -12,6 +12,7 @@ use stackfleet_core::paced::Pacing;
 use stackfleet_core::plan::{discard_unapplied, Applying, Approval, PlanFile};
 use stackfleet_core::report::targets_count;
 use stackfleet_core::rollout::{RolloutOptions, StopReason, StopSignal, WavedRollout, WavesRolled};
+use stackfleet_core::Outcome;
 
 use crate::cli::ApplyArgs;
 use crate::deploy::{default_report_path, finish_reports, roll, ReportEnds};
@@ -35,7 +36,7 @@ fn read_plan(args: &ApplyArgs) -> Result<PlanFile, InputError> {
 fn selected_groups(
     args: &ApplyArgs,
     plan: &PlanFile,
-) -> Result<(BTreeSet<String>, BTreeSet<String>), InputError> {
+) -> Result<(BTreeSet<String>, BTreeMap<String, String>), InputError> {
     let path = args.plan.display();
     let mut selected = if args.groups.is_empty() && !args.all {
         BTreeSet::new()
@@ -43,7 +44,7 @@ fn selected_groups(
         plan.select(&args.groups)
             .map_err(|e| InputError::new(format!("{path}: {e}")))?
     };
-    let mut for_a_person = BTreeSet::new();
+    let mut for_a_person = BTreeMap::new();
     if args.auto {
         for (id, approval) in plan.approvals() {
             match approval {
@@ -56,7 +57,7 @@ fn selected_groups(
                         "stackfleet: group {id} is left for a person ({}): stackfleet apply {path} --group {id}",
                         terminal_line(&why)
                     );
-                    for_a_person.insert(id.to_owned());
+                    for_a_person.insert(id.to_owned(), why);
                 }
             }
         }
@@ -76,7 +77,21 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let resolved = inputs::resolve(&document)
         .map_err(|e| InputError::new(format!("{}: document: {e}", args.plan.display())))?;
     let (selected, for_a_person) = selected_groups(&args, &plan)?;
-    let (waves, others) = plan.selection(&selected);
+    let (waves, mut others) = plan.selection(&selected);
+    // Said as what it is: waiting for a person, its change set kept.
+    for outcome in &mut others {
+        let group = plan
+            .targets
+            .iter()
+            .find(|t| t.target == outcome.target)
+            .map(|t| &t.group);
+        if let Some((id, why)) = group.and_then(|g| for_a_person.get_key_value(g)) {
+            *outcome = Outcome::skipped(
+                outcome.target.clone(),
+                format!("not applied: its group {id} is left for a person ({why}); its change set is kept"),
+            );
+        }
+    }
     let spec = resolved.spec;
     let tolerance = resolved.tolerance;
     let concurrency = usize::try_from(resolved.concurrency).unwrap_or(usize::MAX);
@@ -152,7 +167,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     kept.extend(
         plan.groups
             .iter()
-            .filter(|g| for_a_person.contains(&g.id))
+            .filter(|g| for_a_person.contains_key(&g.id))
             .flat_map(|g| g.targets.iter().cloned()),
     );
     let discarded = discard_unapplied(&assumer, &plan, &spec, &run, &kept, concurrency).await;

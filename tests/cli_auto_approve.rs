@@ -144,6 +144,7 @@ async fn auto_applies_what_the_rules_approve_and_leaves_the_rest_with_its_change
     let report = read_json(&report_path);
     assert_eq!(kind_of(&report, &a), "Unchanged", "{report}");
     assert_eq!(kind_of(&report, &b), "Skipped", "{report}");
+    assert!(report.to_string().contains("is left for a person"), "{report}");
     let change_set = plan["targets"]
         .as_array()
         .unwrap()
