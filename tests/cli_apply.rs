@@ -8,20 +8,14 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use serde_json::Value;
 use stackfleet_aws::{CfnStacks, StsAssumer};
 use stackfleet_core::ports::StackOperations;
 use stackfleet_core::Target;
-use support::{demo_org, session_in, stackfleet, stackfleet_at, Moto, MARKER_TEMPLATE};
+use support::{
+    demo_org, kind_of, read_json, run, run_with, session_in, stackfleet, stackfleet_at, Moto, MARKER_TEMPLATE,
+};
 
 const STACK: &str = "org-marker";
-
-fn run(command: std::process::Command, args: &[&str]) -> Output {
-    let mut command = command;
-    let output = command.args(args).output().expect("run stackfleet");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
 
 /// `stackfleet` against moto with Organizations at a port where nothing listens, tried once: a
 /// command that reads the Organization fails.
@@ -63,21 +57,7 @@ fn rollout_by(
         "--poll-interval",
         "1",
     ];
-    run(stackfleet, &[&base[..], extra].concat())
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("the file")).unwrap()
-}
-
-fn kind_of(report: &Value, target: &str) -> String {
-    let outcome = report["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["target"] == target)
-        .unwrap_or_else(|| panic!("no outcome for {target}: {report}"));
-    outcome["kind"].as_str().unwrap().to_owned()
+    run_with(stackfleet, &[&base[..], extra].concat())
 }
 
 /// A session in `target` (`ACCOUNT:REGION`).
@@ -175,7 +155,7 @@ async fn plan_out_then_apply_runs_what_was_reviewed_and_a_moved_stack_is_stale_t
     assert_ne!(replanned.status.code(), Some(0), "plan needs Organizations");
     assert!(String::from_utf8_lossy(&replanned.stderr).contains("could not read the Organization"));
     let report_path = dir.path().join("apply.json");
-    let applied = run(
+    let applied = run_with(
         without_organizations(&moto),
         &[
             "apply",
@@ -242,7 +222,7 @@ async fn plan_out_then_apply_runs_what_was_reviewed_and_a_moved_stack_is_stale_t
     // The re-run plans B again (and only B), and its apply updates it.
     let plan_again = dir.path().join("plan-again.json");
     let replanned = run(
-        stackfleet(&moto),
+        &moto,
         &[
             "plan",
             "--stack-name",
@@ -269,7 +249,7 @@ async fn plan_out_then_apply_runs_what_was_reviewed_and_a_moved_stack_is_stale_t
         .collect();
     assert_eq!(targets, [b.as_str()]);
     let report_again = dir.path().join("apply-again.json");
-    let applied = run(
+    let applied = run_with(
         stackfleet(&moto),
         &[
             "apply",
@@ -314,7 +294,7 @@ fn apply_refuses_an_altered_plan_and_an_unknown_group_before_any_aws_call() {
     altered["groups"][0]["verdict"] = "wouldUpdate".into();
     altered["groups"][0]["changes"] = serde_json::json!([]);
     std::fs::write(&path, altered.to_string()).unwrap();
-    let output = run(stackfleet_at(unreachable), &["apply", path_text, "--all"]);
+    let output = run_with(stackfleet_at(unreachable), &["apply", path_text, "--all"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -329,7 +309,7 @@ fn apply_refuses_an_altered_plan_and_an_unknown_group_before_any_aws_call() {
     );
 
     std::fs::write(&path, serde_json::to_string(&plan).unwrap()).unwrap();
-    let output = run(
+    let output = run_with(
         stackfleet_at(unreachable),
         &["apply", path_text, "--group", "deadbeef0000"],
     );
@@ -342,6 +322,6 @@ fn apply_refuses_an_altered_plan_and_an_unknown_group_before_any_aws_call() {
         "{stderr}"
     );
 
-    let output = run(stackfleet_at(unreachable), &["apply", path_text]);
+    let output = run_with(stackfleet_at(unreachable), &["apply", path_text]);
     assert_eq!(output.status.code(), Some(2), "--group or --all is required");
 }

@@ -5,22 +5,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Output;
 
-use serde_json::Value;
 use stackfleet_aws::StsAssumer;
 use stackfleet_core::ports::StackOperations;
-use support::{demo_org, session_in, stackfleet, Moto, MARKER_TEMPLATE};
-
-fn run(moto: &Moto, args: &[&str]) -> Output {
-    let output = stackfleet(moto).args(args).output().expect("run stackfleet");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("the file")).unwrap()
-}
+use support::{demo_org, kind_of, read_json, run, session_in, Moto, MARKER_TEMPLATE};
 
 /// The marker stack's rollout flags, with `Env=env`, to `accounts`.
 fn marker(template: &Path, env: &str, accounts: &str) -> Vec<String> {
@@ -40,18 +28,6 @@ fn marker(template: &Path, env: &str, accounts: &str) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec()
-}
-
-fn kind_of(report: &Value, target: &str) -> String {
-    let outcome = report["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["target"] == target);
-    outcome.unwrap_or_else(|| panic!("no outcome for {target}: {report}"))["kind"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,10 +4,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
-use support::{demo_org, stackfleet, Moto};
+use support::{demo_org, run, stackfleet, Moto};
 
 /// The federation rollout document (16 at a time, 10% tolerated), polled every second.
 const STACK: [&str; 4] = [
@@ -16,12 +15,6 @@ const STACK: [&str; 4] = [
     "--poll-interval",
     "1",
 ];
-
-fn run(moto: &Moto, args: &[&str]) -> Output {
-    let output = stackfleet(moto).args(args).output().expect("run stackfleet");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
 
 fn deploy(moto: &Moto, extra: &[&str], report: &Path) -> (Option<i32>, Value) {
     let report_arg = report.to_str().unwrap();

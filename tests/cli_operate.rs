@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use stackfleet_core::report::Report;
 use stackfleet_core::run_keys::RunKeys;
 use stackfleet_core::{Outcome, RunId};
-use support::{stackfleet, Moto};
+use support::{run, stackfleet, Moto};
 
 const BUCKET: &str = "stackfleet-runs";
 const DEFINITION: &str = r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#;
@@ -30,12 +30,6 @@ const START: [&str; 9] = [
     "--regions",
     "us-east-1",
 ];
-
-fn run(moto: &Moto, args: &[&str]) -> Output {
-    let output = stackfleet(moto).args(args).output().expect("run stackfleet");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
 
 fn start(moto: &Moto, machine: &str, extra: &[&str]) -> Output {
     let mut args = vec!["start", "--state-machine-arn", machine];

@@ -13,15 +13,9 @@ use stackfleet_core::ports::StackOperations;
 use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::stack::{StackDescription, StackRequest, StackStatus};
 use stackfleet_core::Target;
-use support::{demo_org, session_in, stackfleet, Moto, MARKER_TEMPLATE};
+use support::{demo_org, run, session_in, Moto, MARKER_TEMPLATE};
 
 const STACK: &str = "org-federation";
-
-fn run(moto: &Moto, args: &[&str]) -> Output {
-    let output = stackfleet(moto).args(args).output().expect("run stackfleet");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
 
 /// `plan` or `deploy` of the stack to one account, with `extra` flags.
 fn rollout(moto: &Moto, command: &str, template: &Path, account: &str, extra: &[&str]) -> Output {

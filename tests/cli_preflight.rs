@@ -5,34 +5,16 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Output;
-
 use serde_json::Value;
-use support::{demo_org, demo_org_output, stackfleet, Moto};
+use support::{demo_org, demo_org_output, outcome_of, read_json, run, Moto};
 
 const STACK: &str = "org-federation";
 const BLOCKER: &str = "AWS::IAM::Role FederatedReadOnly: already exists in the account, outside \
                        this stack (RoleName FederatedReadOnly)";
 
-fn run(moto: &Moto, args: &[&str]) -> Output {
-    let output = stackfleet(moto).args(args).output().expect("run stackfleet");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("the file")).unwrap()
-}
-
 /// (kind, the reason a user reads) of each target's outcome.
 fn outcome(report: &Value, target: &str) -> (String, String) {
-    let found = report["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["target"] == target)
-        .unwrap_or_else(|| panic!("no outcome for {target}: {report}"));
+    let found = outcome_of(report, target);
     let reason = found["skippedReason"]
         .as_str()
         .or(found["failure"]["rootCause"]["reason"].as_str())

@@ -2,8 +2,8 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -175,4 +175,40 @@ pub async fn session_in(
         })
         .await
         .expect("assume into the member account")
+}
+
+/// `command` run with `args` to its end, its stderr echoed into the test's log (shown when it
+/// fails).
+pub fn run_with(mut command: Command, args: &[&str]) -> Output {
+    let output = command.args(args).output().expect("run stackfleet");
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// `stackfleet` against `moto`, run with `args`.
+pub fn run(moto: &Moto, args: &[&str]) -> Output {
+    run_with(stackfleet(moto), args)
+}
+
+/// A JSON file the run wrote (a report, a plan).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the JSON file")).unwrap()
+}
+
+/// `target`'s outcome in a JSON report.
+pub fn outcome_of<'r>(report: &'r serde_json::Value, target: &str) -> &'r serde_json::Value {
+    report["outcomes"]
+        .as_array()
+        .expect("the report's outcomes")
+        .iter()
+        .find(|o| o["target"] == target)
+        .unwrap_or_else(|| panic!("no outcome for {target}: {report}"))
+}
+
+/// `target`'s outcome kind in a JSON report (Created, Skipped ...).
+pub fn kind_of(report: &serde_json::Value, target: &str) -> String {
+    outcome_of(report, target)["kind"]
+        .as_str()
+        .expect("an outcome's kind")
+        .to_owned()
 }
