@@ -2,6 +2,10 @@
 //! AssumeRole lowers the targets in flight for everybody, and the window climbs back; a throttle
 //! of CloudFormation inside one target backs off that target only.
 
+mod sns_rollout;
+
+use sns_rollout::{spec, targets};
+
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -12,23 +16,11 @@ use stackfleet_core::ports::{NoAlarms, PortError};
 use stackfleet_core::rollout::{
     roll_out_waves, FailureTolerance, RolloutOptions, StopSignal, WaveEvent, WavedRollout,
 };
-use stackfleet_core::spec::{TemplateBody, TemplateSource};
 use stackfleet_core::waves::Wave;
-use stackfleet_core::{OutcomeKind, RolloutSpec, RunId, Target};
+use stackfleet_core::{OutcomeKind, RunId, Target};
 use tokio::time::Instant;
 
 const CEILING: usize = 20;
-
-fn spec() -> RolloutSpec {
-    let body = TemplateBody::parse(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#.into()).unwrap();
-    RolloutSpec::new("org-baseline".parse().unwrap(), TemplateSource::Body(body))
-}
-
-fn targets(count: u64) -> Vec<Target> {
-    (1..=count)
-        .map(|n| format!("{n:012}:eu-west-1").parse().unwrap())
-        .collect()
-}
 
 /// What a rollout showed: the window's changes (with the second they came), how many
 /// operations ran at each second, and how many targets were not created.

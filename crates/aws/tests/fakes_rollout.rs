@@ -1,24 +1,16 @@
 //! The parallel runner on the fakes and paused time: concurrency, tolerance, interruption.
 
+mod sns_rollout;
+
+use sns_rollout::{spec, targets};
+
 use std::time::Duration;
 
 use stackfleet_aws::fake::{Call, FakeCloud, Script};
 use stackfleet_core::lifecycle::{DriveOptions, TokioClock};
 use stackfleet_core::paced::Pacing;
 use stackfleet_core::rollout::{roll_out, FailureTolerance, Rollout, RolloutOptions, StopReason, StopSignal};
-use stackfleet_core::spec::{TemplateBody, TemplateSource};
-use stackfleet_core::{OutcomeKind, RolloutSpec, RunId, Target};
-
-fn spec() -> RolloutSpec {
-    let body = TemplateBody::parse(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#.into()).unwrap();
-    RolloutSpec::new("org-baseline".parse().unwrap(), TemplateSource::Body(body))
-}
-
-fn targets(count: u64) -> Vec<Target> {
-    (1..=count)
-        .map(|n| format!("{n:012}:eu-west-1").parse().unwrap())
-        .collect()
-}
+use stackfleet_core::{OutcomeKind, RunId};
 
 fn options(concurrency: usize, tolerance: FailureTolerance) -> RolloutOptions {
     RolloutOptions {
