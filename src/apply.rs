@@ -79,12 +79,9 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let (selected, for_a_person) = selected_groups(&args, &plan)?;
     let (waves, mut others) = plan.selection(&selected);
     // Said as what it is: waiting for a person, its change set kept.
+    let planned = plan.planned();
     for outcome in &mut others {
-        let group = plan
-            .targets
-            .iter()
-            .find(|t| t.target == outcome.target)
-            .map(|t| &t.group);
+        let group = planned.get(&outcome.target).map(|(_, group)| &group.id);
         if let Some((id, why)) = group.and_then(|g| for_a_person.get_key_value(g)) {
             *outcome = Outcome::skipped(
                 outcome.target.clone(),
