@@ -18,11 +18,12 @@ export const RUN_KEYS = {
   // A resume reads the resumed run's record and report: another run's, which runs/* covers.
   listerGet: ['run.json', 'report.json'],
   // Start reads the stop marker and its target's started marker, and leaves that marker; after a
-  // failure the worker reads the record for the wave's budget and may write the stop marker.
+  // failure the worker reads the record for the wave's budget and may write the stop marker. An
+  // invocation the caller's APIs throttled leaves a marker for the Gate, its tally in its name.
   workerGet: ['spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'],
-  workerPut: ['outcomes/*', 'failed/*', 'stop.json', 'started/*'],
+  workerPut: ['outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*'],
   // One role for both steps of the reducer. The Gate reads the record, the waves and the stop
-  // marker, records lost targets (an outcome and a failure marker each) and writes the halt;
+  // marker (and lists the throttled markers), records lost targets (an outcome and a failure marker each) and writes the halt;
   // Reduce reads the record, the spec, the halt, the waves, the outcomes and what a resume
   // inherited, and writes the reports and the resume input.
   reducerGet: ['run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'],
@@ -181,7 +182,7 @@ export function reducerStatements(bucket: s3.IBucket): iam.PolicyStatement[] {
     allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.reducerGet)),
     allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.reducerPut)),
     // Usually absent: the stop marker (Gate) and the halt (Reduce). Both steps list outcomes/;
-    // the Gate lists failed/ and failed/<wave>/ for the budgets.
+    // the Gate lists failed/ and failed/<wave>/ for the budgets, and throttled/<wave>/ for the pace.
     listAnyKey(bucket),
     describeAlarms(),
   ];

@@ -89,7 +89,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
   test('THEN the worker reads the spec, the record, outcomes and the stop and started markers, and writes outcomes and markers only', () => {
     const worker = of(fleet.stack.fleet.workerRole);
     expect(s3Objects(worker, 's3:GetObject')).toEqual(objects('spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'));
-    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*', 'stop.json', 'started/*'));
+    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*'));
     // On the bucket, not its objects: so that S3 answers a missing outcome or marker with 404, not 403.
     expect(listings(worker)).toEqual([[[bucketArn], undefined]]);
   });

@@ -1,6 +1,7 @@
 //! Where a run keeps its records in the run store: everything under `runs/<run>/`. The Lambda
 //! functions write them; the operator commands read them; the CDK app's IAM grants follow them.
 
+use crate::window::parts::{Heard, Tally};
 use crate::{RunId, Target};
 
 #[derive(Debug, Clone)]
@@ -59,6 +60,55 @@ impl RunKeys {
             target.account,
             target.region
         )
+    }
+
+    /// One empty object per worker invocation that the caller's APIs (STS, the run bucket)
+    /// throttled, under its wave, its tally in its name: the Gate lists them after a part to set
+    /// the next part's concurrency (`window::parts`), one LIST call per thousand, no GET.
+    pub fn throttled_in_wave(&self, wave: usize) -> String {
+        format!("{}throttled/{wave}/", self.prefix)
+    }
+
+    /// `at_ms`: when the invocation ended; `heard`: its calls to the caller's APIs.
+    pub fn throttled_marker(&self, wave: usize, target: &Target, at_ms: u64, heard: Heard) -> String {
+        let Heard { sts, bucket } = heard;
+        format!(
+            "{}{at_ms}_{}-{}_{}_{}_{}_{}",
+            self.throttled_in_wave(wave),
+            target.account,
+            target.region,
+            sts.calls,
+            sts.throttled,
+            bucket.calls,
+            bucket.throttled
+        )
+    }
+
+    /// A throttled marker's time, target and tally (`throttled_marker`'s inverse); `None` for
+    /// any other key.
+    pub fn throttled_tally(&self, wave: usize, key: &str) -> Option<(u64, Target, Heard)> {
+        let name = key.strip_prefix(&self.throttled_in_wave(wave))?;
+        let fields: Vec<&str> = name.split('_').collect();
+        let [at, target, counts @ ..] = fields.as_slice() else {
+            return None;
+        };
+        let counts: Vec<u64> = counts.iter().map(|n| n.parse().ok()).collect::<Option<_>>()?;
+        let [sts_calls, sts_throttled, bucket_calls, bucket_throttled] = counts[..] else {
+            return None;
+        };
+        let (account, region) = target.split_once('-')?;
+        let heard = Heard {
+            sts: Tally {
+                calls: sts_calls,
+                throttled: sts_throttled,
+            },
+            bucket: Tally {
+                calls: bucket_calls,
+                throttled: bucket_throttled,
+            },
+        };
+        let target = Target::new(account.parse().ok()?, region.parse().ok()?);
+        Some((at.parse().ok()?, target, heard))
     }
 
     /// The targets of wave `index`, as a JSON list.
@@ -121,6 +171,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_throttled_marker_carries_its_tally_and_no_other_key_does() {
+        let keys = RunKeys::new(&"r1".parse().unwrap());
+        let target: Target = "111111111111:us-gov-west-1".parse().unwrap();
+        let heard = Heard {
+            sts: Tally {
+                calls: 2,
+                throttled: 1,
+            },
+            bucket: Tally {
+                calls: 7,
+                throttled: 3,
+            },
+        };
+        let key = keys.throttled_marker(2, &target, 1_790_000_000_123, heard);
+        assert_eq!(
+            keys.throttled_tally(2, &key),
+            Some((1_790_000_000_123, target, heard))
+        );
+        assert_eq!(keys.throttled_tally(1, &key), None, "another wave's");
+        for other in [
+            "runs/r1/throttled/2/1790000000123_111111111111-us-east-1_2_1_7",
+            "runs/r1/throttled/2/1790000000123_111111111111-us-east-1_2_1_7_3_1",
+            "runs/r1/throttled/2/x_111111111111-us-east-1_2_1_7_3",
+            "runs/r1/throttled/2/1790000000123_111111111111-us-east-1_2_x_7_3",
+            "runs/r1/failed/2/111111111111-us-east-1",
+        ] {
+            assert_eq!(keys.throttled_tally(2, other), None, "{other}");
+        }
+    }
+
     /// tests/fixtures/run-keys.json is what the CDK app's IAM grants are checked against (jest):
     /// the layout is written here, in Rust, and read there.
     #[test]
@@ -136,6 +217,10 @@ mod tests {
                 "spec": keys.spec(),
                 "outcome": keys.outcome(&target),
                 "failedMarker": keys.failed_marker(0, &target),
+                "throttledMarker": keys.throttled_marker(0, &target, 1_790_000_000_000, Heard {
+                    sts: Tally { calls: 1, throttled: 1 },
+                    bucket: Tally { calls: 4, throttled: 0 },
+                }),
                 "wave": keys.wave(0),
                 "stop": keys.stop(),
                 "startedMarker": keys.started_marker(&target),

@@ -43,6 +43,21 @@ pub const MIN_CALLS: u64 = 10;
 /// From nothing to the ceiling in this long by time alone.
 pub const RECOVERY_SECONDS: f64 = 120.0;
 
+pub mod parts;
+
+/// The factor by which `throttled` of `calls` to the caller's APIs lower the window: by the share
+/// throttled beyond `TOLERATED_SHARE`, halving when all were. `None` when they say nothing: too
+/// few calls, or a share retries absorb. One rule for both runners (`parts` is the state
+/// machine's).
+pub fn lowering(calls: u64, throttled: u64) -> Option<f64> {
+    if calls < MIN_CALLS {
+        return None;
+    }
+    let share = throttled as f64 / calls as f64;
+    let excess = (share - TOLERATED_SHARE) / (1.0 - TOLERATED_SHARE);
+    (excess > 0.0).then_some(1.0 - excess * (1.0 - DECREASE))
+}
+
 /// The window was lowered: `limit` targets in flight from now, `was` before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lowered {
@@ -129,12 +144,9 @@ impl Window {
         if now_ms < self.quiet_until_ms {
             return None;
         }
-        let excess = (self.throttled_share() - TOLERATED_SHARE) / (1.0 - TOLERATED_SHARE);
-        if excess <= 0.0 || self.tallied() < MIN_CALLS {
-            return None;
-        }
+        let [before, now] = self.tallies;
+        let factor = lowering(before.calls + now.calls, before.throttled + now.throttled)?;
         let was = self.exact(now_ms);
-        let factor = 1.0 - excess * (1.0 - DECREASE);
         self.base = (was * factor).max(1.0);
         self.since_ms = now_ms;
         self.quiet_until_ms = now_ms.saturating_add(COOLDOWN_MS);
@@ -157,17 +169,6 @@ impl Window {
         let current = &mut self.tallies[1];
         current.calls += 1;
         current.throttled += u64::from(throttled);
-    }
-
-    /// The caller's calls over the last span or two.
-    fn tallied(&self) -> u64 {
-        self.tallies.iter().map(|tally| tally.calls).sum()
-    }
-
-    /// The share of the caller's calls throttled over the last span or two.
-    fn throttled_share(&self) -> f64 {
-        let [before, now] = self.tallies;
-        (before.throttled + now.throttled) as f64 / (before.calls + now.calls).max(1) as f64
     }
 
     /// When time alone will have raised the limit past `in_flight`; `None` if it never will

@@ -1,12 +1,15 @@
 //! The Gate step, between waves: hands the Deploy Map one part of a wave at a time; after each
 //! part, records any target the Map lost (a child execution aborted or failed outside the
 //! worker's Catch) as Failed, counts the wave's failures against its budget and the rollout's;
-//! after a wave, reads the alarms and bakes, reading them every minute. The decisions are core's
-//! (`waves::Budget`, `waves::alarm_verdict`), the same the local runner makes.
+//! after a wave, reads the alarms and bakes, reading them every minute; sets each part's
+//! concurrency from the caller's throttles the previous part's workers marked. The decisions are
+//! core's (`waves::Budget`, `waves::alarm_verdict`, `window::parts`), the same rules the local
+//! runner follows.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_core::ports::{all_pages, Alarms, RunStore};
 use stackfleet_core::waves::{alarm_verdict, next_bake_look, Halt};
+use stackfleet_core::window::parts::{self, Heard};
 use stackfleet_core::wire::gate::{Cursor, GateAction, GateRequest, GateResponse, PART_SIZE};
 use stackfleet_core::wire::lister::RunRecord;
 use stackfleet_core::{ErrorName, Outcome, RootCause, RunId, Target};
@@ -43,19 +46,11 @@ pub async fn gate<S: RunStore, A: Alarms>(
         now_ms,
     };
     let response = match request.cursor {
-        None => gate.next_wave(0).await?,
-        Some(Cursor {
-            wave,
-            part,
-            bake_until_ms: None,
-        }) => gate.after_part(wave, part, request.map_error.as_ref()).await?,
-        Some(Cursor {
-            wave,
-            bake_until_ms: Some(until),
-            ..
-        }) => gate.baking(wave, until).await?,
+        None => gate.next_wave(0, gate.record.concurrency).await?,
+        Some(cursor) if cursor.bake_until_ms.is_some() => gate.baking(&cursor).await?,
+        Some(cursor) => gate.after_part(&cursor, request.map_error.as_ref()).await?,
     };
-    tracing::info!(run = %response.run, action = %response.action, wave = %response.wave_name, items = response.items.len(), wait = response.wait_seconds, "gate");
+    tracing::info!(run = %response.run, action = %response.action, wave = %response.wave_name, items = response.items.len(), concurrency = response.concurrency, wait = response.wait_seconds, "gate");
     Ok(response)
 }
 
@@ -68,6 +63,7 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         wait_seconds: u64,
     ) -> GateResponse {
         let wave = cursor.as_ref().map_or(0, |c| c.wave);
+        let concurrency = cursor.as_ref().map_or(self.record.concurrency, |c| c.limit);
         GateResponse {
             run: self.run.clone(),
             action,
@@ -76,37 +72,72 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
             cursor,
             items,
             wait_seconds,
-            concurrency: self.record.concurrency,
+            concurrency,
             new_account: self.record.new_account,
             map_error: None,
         }
     }
 
-    /// The first wave from `from` on that has targets, its first part; or done.
-    async fn next_wave(&self, from: usize) -> Result<GateResponse, LambdaError> {
+    /// The first wave from `from` on that has targets, its first part at `limit`; or done.
+    async fn next_wave(&self, from: usize, limit: u32) -> Result<GateResponse, LambdaError> {
         match (from..self.record.waves.len()).find(|&i| self.record.waves[i].size > 0) {
-            Some(wave) => Ok(self.deploy(wave, 0, &records::wave(self.store, &self.run, wave).await?)),
+            Some(wave) => Ok(self.deploy(wave, 0, limit, &records::wave(self.store, &self.run, wave).await?)),
             None => Ok(self.respond(GateAction::Done, None, Vec::new(), 0)),
         }
     }
 
-    /// Part `part` of `targets`, wave `wave`'s.
-    fn deploy(&self, wave: usize, part: usize, targets: &[Target]) -> GateResponse {
-        let items = targets
-            .iter()
-            .skip(part * PART_SIZE)
-            .take(PART_SIZE)
-            .cloned()
-            .collect();
+    /// The part of `targets` (wave `wave`'s) from position `from`, run at `limit`: a few rounds
+    /// of it when lowered, else as many as a payload holds.
+    fn deploy(&self, wave: usize, from: usize, limit: u32, targets: &[Target]) -> GateResponse {
+        let size = parts::part_size(limit as usize, self.record.concurrency as usize, PART_SIZE);
+        let items: Vec<Target> = targets.iter().skip(from).take(size).cloned().collect();
         let cursor = Cursor {
             wave,
-            part,
+            from,
+            count: items.len(),
+            limit,
+            handed_at_ms: self.now_ms,
             bake_until_ms: None,
         };
         self.respond(GateAction::Deploy, Some(cursor), items, 0)
     }
 
-    async fn halt(&self, wave: usize, reason: String) -> Result<GateResponse, LambdaError> {
+    /// The next part's limit, from what the part under `cursor` heard from the caller's APIs.
+    /// A worker marks only an invocation that was throttled, with its calls. Each target of the
+    /// part made one AssumeRole and one call to the bucket at least: an unmarked target is
+    /// counted so, and the share of calls throttled is if anything overstated (the limit lowered
+    /// sooner).
+    async fn next_limit(&self, cursor: &Cursor) -> Result<u32, LambdaError> {
+        let prefix = self.keys.throttled_in_wave(cursor.wave);
+        let prefix = prefix.as_str();
+        let store = self.store;
+        let markers = all_pages(|page| async move { store.list(prefix, page.as_deref()).await }).await?;
+        let mut heard = Heard::default();
+        let mut marked = std::collections::BTreeSet::new();
+        let part = cursor.from..cursor.from + cursor.count;
+        for (_, target, tally) in markers
+            .iter()
+            .filter_map(|key| self.keys.throttled_tally(cursor.wave, key))
+            .filter(|(at_ms, _, _)| *at_ms >= cursor.handed_at_ms)
+        {
+            heard.add(tally);
+            marked.insert(target);
+        }
+        let unmarked = part.len().saturating_sub(marked.len()) as u64;
+        heard.sts.calls += unmarked;
+        heard.bucket.calls += unmarked;
+        let ceiling = self.record.concurrency as usize;
+        let elapsed_ms = self.now_ms.saturating_sub(cursor.handed_at_ms);
+        let next = parts::next_limit(cursor.limit as usize, ceiling, heard, elapsed_ms) as u32;
+        if next < cursor.limit {
+            tracing::warn!(run = %self.run, sts = ?heard.sts, bucket = ?heard.bucket, limit = next, was = cursor.limit, "throttled by the caller's APIs: fewer targets in flight in the next part");
+        } else if next > cursor.limit {
+            tracing::info!(run = %self.run, limit = next, was = cursor.limit, "more targets in flight in the next part");
+        }
+        Ok(next)
+    }
+
+    async fn halt(&self, wave: usize, limit: u32, reason: String) -> Result<GateResponse, LambdaError> {
         let halt = Halt {
             wave: self.record.wave_name(wave),
             wave_index: wave,
@@ -116,7 +147,10 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         put_json(self.store, &self.keys.halt(), &halt).await?;
         let cursor = Cursor {
             wave,
-            part: 0,
+            from: 0,
+            count: 0,
+            limit,
+            handed_at_ms: self.now_ms,
             bake_until_ms: None,
         };
         Ok(self.respond(GateAction::Halt, Some(cursor), Vec::new(), 0))
@@ -134,47 +168,54 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
 
     async fn after_part(
         &self,
-        wave: usize,
-        part: usize,
+        cursor: &Cursor,
         map_error: Option<&stackfleet_core::wire::worker::CaughtError>,
     ) -> Result<GateResponse, LambdaError> {
+        let wave = cursor.wave;
         let targets = records::wave(self.store, &self.run, wave).await?;
         self.record_lost(
             wave,
-            targets.iter().skip(part * PART_SIZE).take(PART_SIZE),
+            targets.iter().skip(cursor.from).take(cursor.count),
             map_error,
         )
         .await?;
+        let limit = self.next_limit(cursor).await?;
         let stopped: Option<Halt> = get_json(self.store, &self.keys.stop()).await?;
         if let Some(stop) = stopped {
-            return self.halt(wave, stop.reason).await;
+            return self.halt(wave, limit, stop.reason).await;
         }
         if let Some(why) = records::budget_passed(self.store, &self.record, wave).await? {
-            return self.halt(wave, why).await;
+            return self.halt(wave, limit, why).await;
         }
-        if (part + 1) * PART_SIZE < targets.len() {
-            return Ok(self.deploy(wave, part + 1, &targets));
+        let next = cursor.from + cursor.count;
+        if next < targets.len() {
+            return Ok(self.deploy(wave, next, limit, &targets));
         }
         let later = (wave + 1..self.record.waves.len()).any(|i| self.record.waves[i].size > 0);
         if !later {
             return Ok(self.respond(GateAction::Done, None, Vec::new(), 0));
         }
         if let Some(why) = self.alarm_halt().await? {
-            return self.halt(wave, why).await;
+            return self.halt(wave, limit, why).await;
         }
         let bake = self.record.waves[wave].bake_seconds;
         if bake == 0 {
-            return self.next_wave(wave + 1).await;
+            return self.next_wave(wave + 1, limit).await;
         }
         let cursor = Cursor {
-            wave,
-            part,
+            limit,
             bake_until_ms: Some(self.now_ms + bake * 1000),
+            ..cursor.clone()
         };
         Ok(self.respond(GateAction::Bake, Some(cursor), Vec::new(), next_bake_look(bake)))
     }
 
-    async fn baking(&self, wave: usize, until_ms: u64) -> Result<GateResponse, LambdaError> {
+    async fn baking(&self, cursor: &Cursor) -> Result<GateResponse, LambdaError> {
+        let (wave, limit, until_ms) = (
+            cursor.wave,
+            cursor.limit,
+            cursor.bake_until_ms.unwrap_or_default(),
+        );
         if let Some(why) = self.alarm_halt().await? {
             let name = self
                 .record
@@ -183,19 +224,19 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
                 .map(|w| w.name.as_str())
                 .unwrap_or_default();
             return self
-                .halt(wave, format!("{why} (during the bake of wave {name:?})"))
+                .halt(wave, limit, format!("{why} (during the bake of wave {name:?})"))
                 .await;
         }
         if self.now_ms >= until_ms {
-            return self.next_wave(wave + 1).await;
+            return self.next_wave(wave + 1, limit).await;
         }
         let left = (until_ms - self.now_ms).div_ceil(1000);
-        let cursor = Cursor {
-            wave,
-            part: 0,
-            bake_until_ms: Some(until_ms),
-        };
-        Ok(self.respond(GateAction::Bake, Some(cursor), Vec::new(), next_bake_look(left)))
+        Ok(self.respond(
+            GateAction::Bake,
+            Some(cursor.clone()),
+            Vec::new(),
+            next_bake_look(left),
+        ))
     }
 
     /// Targets of the part without an outcome: their child execution failed outside the

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod gate;
+pub mod heard;
 pub mod input;
 pub mod lister;
 pub mod records;

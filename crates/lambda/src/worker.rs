@@ -9,11 +9,13 @@ use std::time::Duration;
 use stackfleet_core::lifecycle::{follow_from, millis, Clock, FollowFrom, Followed, Job, PassingErrors};
 use stackfleet_core::ports::{AssumeRole, NoSecrets, RunStore, Secrets};
 use stackfleet_core::secrets;
+use stackfleet_core::window::parts::Heard;
 pub use stackfleet_core::wire::worker::{CaughtError, WorkerRequest, WorkerResponse};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, RolloutSpec, RootCause, RunId, Target};
 use tracing::Instrument;
 
 use crate::error::LambdaError;
+use crate::heard::{tallied, Caller};
 use crate::records::{self, get_json, put_json, put_outcome, RunKeys};
 use stackfleet_core::waves::Halt;
 
@@ -46,8 +48,9 @@ fn target_span(run: &RunId, target: &Target) -> tracing::Span {
 /// The cached specs hold the run's secrets resolved: in this process's memory only.
 #[derive(Debug)]
 pub struct Worker<A, S, C, K = NoSecrets> {
-    assumer: A,
-    store: S,
+    /// The caller's own APIs, heard by the invocation's tally (`heard`).
+    assumer: Caller<A>,
+    store: Caller<S>,
     clock: C,
     secrets: K,
     specs: Mutex<HashMap<RunId, Arc<RolloutSpec>>>,
@@ -58,8 +61,8 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
     /// until `with_secrets` gives it a way to read them.
     pub fn new(assumer: A, store: S, clock: C) -> Self {
         Self {
-            assumer,
-            store,
+            assumer: Caller(assumer),
+            store: Caller(store),
             clock,
             secrets: NoSecrets,
             specs: Mutex::new(HashMap::new()),
@@ -116,6 +119,35 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
         request: WorkerRequest,
         deadline_ms: u64,
     ) -> Result<WorkerResponse, LambdaError> {
+        let (run, target, wave) = match &request {
+            WorkerRequest::Start {
+                run, target, wave, ..
+            }
+            | WorkerRequest::Poll {
+                run, target, wave, ..
+            }
+            | WorkerRequest::Fail {
+                run, target, wave, ..
+            } => (run.clone(), target.clone(), *wave),
+        };
+        let (answer, heard) = tallied(self.invoke(request, deadline_ms)).await;
+        if heard.throttled() {
+            self.mark_throttled(&run, &target, wave, heard).await;
+        }
+        answer
+    }
+
+    /// Leaves the invocation's tally for the Gate. A marker that cannot be written (the bucket
+    /// throttling still) costs the next part's limit that much evidence, never the target.
+    async fn mark_throttled(&self, run: &RunId, target: &Target, wave: usize, heard: Heard) {
+        let key = RunKeys::new(run).throttled_marker(wave, target, self.clock.now_ms(), heard);
+        tracing::warn!(%target, sts = ?heard.sts, bucket = ?heard.bucket, "throttled by the caller's APIs");
+        if let Err(error) = self.store.0.put(&key, String::new(), "text/plain").await {
+            tracing::warn!(%target, %error, "the throttled marker was not written");
+        }
+    }
+
+    async fn invoke(&self, request: WorkerRequest, deadline_ms: u64) -> Result<WorkerResponse, LambdaError> {
         let (run, target, wave, new_account, asked) = match request {
             WorkerRequest::Start {
                 run,

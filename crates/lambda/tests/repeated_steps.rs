@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use stackfleet_aws::fake::{FakeAlarms, FakeStore, ROOT};
-use stackfleet_core::wire::gate::{Cursor, GateAction, GateRequest};
+use stackfleet_core::wire::gate::{GateAction, GateRequest};
 use stackfleet_core::wire::worker::CaughtError;
 use stackfleet_core::Target;
 use stackfleet_lambda::gate::gate;
@@ -106,11 +106,7 @@ async fn a_gate_repeated_after_a_lost_part_answers_the_same_and_records_each_los
     // The Deploy Map run failed before its child wrote an outcome: the Gate records it lost.
     let after_part = GateRequest {
         run,
-        cursor: Some(Cursor {
-            wave: 0,
-            part: 0,
-            bake_until_ms: None,
-        }),
+        cursor: deployed.cursor.clone(),
         map_error: Some(CaughtError {
             error: "States.ItemReaderFailed".into(),
             cause: "the Map run failed".into(),

@@ -1,9 +1,10 @@
 //! An in-memory `RunStore`, listed in small pages.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use stackfleet_core::ports::{Page, PortResult, RunStore};
+use stackfleet_core::ports::{Page, PortError, PortResult, RunStore};
 
 /// Small pages by default, so that every test walks the paging.
 const KEYS_PER_PAGE: usize = 4;
@@ -12,6 +13,8 @@ const KEYS_PER_PAGE: usize = 4;
 pub struct FakeStore {
     objects: Arc<Mutex<BTreeMap<String, String>>>,
     keys_per_page: usize,
+    /// Puts still to be throttled (S3's SlowDown, past the SDK's retries).
+    throttled_puts: Arc<AtomicU32>,
 }
 
 impl Default for FakeStore {
@@ -19,6 +22,7 @@ impl Default for FakeStore {
         Self {
             objects: Arc::default(),
             keys_per_page: KEYS_PER_PAGE,
+            throttled_puts: Arc::default(),
         }
     }
 }
@@ -46,6 +50,11 @@ impl FakeStore {
             .unwrap_or_else(|| panic!("no object {key} in {:?}", objects.keys().collect::<Vec<_>>()))
     }
 
+    /// The next `count` puts are throttled, whoever makes them.
+    pub fn throttle_puts(&self, count: u32) {
+        self.throttled_puts.store(count, Ordering::SeqCst);
+    }
+
     pub fn keys(&self) -> Vec<String> {
         self.objects().keys().cloned().collect()
     }
@@ -59,6 +68,14 @@ impl FakeStore {
 
 impl RunStore for FakeStore {
     async fn put(&self, key: &str, body: String, _content_type: &str) -> PortResult<()> {
+        let throttled = self
+            .throttled_puts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
+        if throttled.is_ok() {
+            return Err(PortError::Throttled(format!(
+                "SlowDown: Please reduce your request rate ({key})"
+            )));
+        }
         self.objects().insert(key.to_owned(), body);
         Ok(())
     }

@@ -13,12 +13,22 @@ use crate::wire::worker::CaughtError;
 /// of them. (`payload_bounds` in the lambda crate's tests measures it at 20,000 targets.)
 pub const PART_SIZE: usize = 4_000;
 
-/// Where the rollout is: the wave and part the Map just ran, or the bake under way.
+/// Where the rollout is: the wave and part the Map just ran, or the bake under way, and the
+/// targets in flight the state machine has come to (`window::parts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Cursor {
     pub wave: usize,
-    pub part: usize,
+    /// The part the Map just ran: `count` of the wave's targets from position `from`.
+    pub from: usize,
+    pub count: usize,
+    /// The targets in flight of that part (the Map's MaxConcurrency): where the next part's
+    /// limit starts from, carried across waves and bakes (a quota does not forget a burst
+    /// because a wave ended).
+    pub limit: u32,
+    /// When the Gate handed the part to the Map (ms since the epoch): the throttled markers
+    /// after it are that part's.
+    pub handed_at_ms: u64,
     /// Set while baking after `wave`: when the bake ends (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bake_until_ms: Option<u64>,
@@ -66,7 +76,8 @@ pub struct GateResponse {
     /// The targets of this part (Deploy only).
     pub items: Vec<Target>,
     pub wait_seconds: u64,
-    /// The Map's MaxConcurrency.
+    /// The Map's MaxConcurrency: the configured concurrency, lowered while the caller's APIs
+    /// throttle.
     pub concurrency: u32,
     pub new_account: bool,
     /// Always null: the Deploy Map's Catch fills it.

@@ -118,7 +118,13 @@ pub struct Machine {
 pub struct Ended {
     pub reduced: Reduced,
     pub gate_actions: Vec<GateAction>,
+    /// Each Deploy the Gate answered: the Map's MaxConcurrency, and how many targets it held.
+    pub parts: Vec<(u32, usize)>,
 }
+
+/// The state machine's Retry of a worker task that failed `Throttled`: 8 more tries, the first
+/// after 5 s, doubling (its jitter left out).
+const THROTTLED_RETRIES: u32 = 8;
 
 impl Machine {
     pub fn new(accounts: u64) -> Self {
@@ -151,12 +157,21 @@ impl Machine {
             wave,
             new_account: false,
         };
+        let mut throttled = 0;
         loop {
             match self.worker.handle(request.clone(), deadline()).await {
                 Ok(response) if response.done => return,
                 Ok(response) => {
+                    throttled = 0;
                     tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await;
                     request = poll_of(response, 0);
+                }
+                Err(error) if error.name.to_string() == "Throttled" && throttled < THROTTLED_RETRIES => {
+                    tokio::time::sleep(Duration::from_secs(5 << throttled)).await;
+                    throttled += 1;
+                    if let WorkerRequest::Poll { retried, .. } = &mut request {
+                        *retried = throttled;
+                    }
                 }
                 Err(error) => {
                     let fail = WorkerRequest::Fail {
@@ -196,7 +211,7 @@ impl Machine {
     pub async fn execute(&self, name: &str, input: Value) -> Ended {
         let discovered = self.discover(name, input).await.unwrap();
         let run = discovered.run;
-        let mut gate_actions = Vec::new();
+        let (mut gate_actions, mut parts) = (Vec::new(), Vec::new());
         let mut request = GateRequest {
             run: run.clone(),
             cursor: None,
@@ -209,6 +224,7 @@ impl Machine {
             gate_actions.push(response.action);
             match response.action {
                 GateAction::Deploy => {
+                    parts.push((response.concurrency, response.items.len()));
                     for target in &response.items {
                         if !self.aborted.contains(target) {
                             self.child(&run, response.wave, target).await;
@@ -237,6 +253,7 @@ impl Machine {
         Ended {
             reduced,
             gate_actions,
+            parts,
         }
     }
 
