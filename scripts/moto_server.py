@@ -13,17 +13,25 @@ LastUpdatedTime: AWS sets it on a stack at each update (an executed UPDATE chang
 moto 5.2.1 never does. Here an update sets it, so that `apply` can tell that a stack moved
 since its plan.
 
+Throttling, for the tests of the state machine's concurrency: when STACKFLEET_MOTO_FAULTS names
+a file, each AssumeRole first reads it, and while it holds {"AssumeRole": {"throttle": N}} with N
+above 0, answers Throttling ("Rate exceeded", as STS does) and writes N - 1 back. A test writes
+the file; moto needs no restart.
+
     python scripts/moto_server.py [moto.server's arguments]
 """
 
 import json
+import os
 import sys
 import threading
 
 import yaml
 from moto.cloudformation import models, responses
 from moto.cloudformation.utils import yaml_tag_constructor
+from moto.core.exceptions import ServiceException
 from moto.core.utils import utcnow
+from moto.sts import responses as sts_responses
 from moto.server import main
 
 _validate_template = responses.CloudFormationResponse.validate_template
@@ -107,6 +115,43 @@ def _execute_stamped(self, change_set_name, stack_name=None):
 
 
 models.CloudFormationBackend.execute_change_set = _execute_stamped
+
+
+class _Throttling(ServiceException):
+    code = "Throttling"
+    message = "Rate exceeded"
+
+
+_faults_lock = threading.Lock()
+_assume_role = sts_responses.TokenResponse.assume_role
+
+
+def _throttled(operation):
+    path = os.environ.get("STACKFLEET_MOTO_FAULTS")
+    if not path:
+        return False
+    with _faults_lock:
+        try:
+            with open(path, encoding="utf-8") as file:
+                faults = json.load(file)
+        except (OSError, ValueError):
+            return False
+        left = faults.get(operation, {}).get("throttle", 0)
+        if left <= 0:
+            return False
+        faults[operation]["throttle"] = left - 1
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(faults, file)
+        return True
+
+
+def _assume_role_or_throttle(self):
+    if _throttled("AssumeRole"):
+        raise _Throttling()
+    return _assume_role(self)
+
+
+sts_responses.TokenResponse.assume_role = _assume_role_or_throttle
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
