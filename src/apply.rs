@@ -188,6 +188,7 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     let ends = ReportEnds {
         markdown: args.report_md.as_deref(),
         junit: args.report_junit.as_deref(),
+        outputs: args.outputs_json.as_deref(),
     };
     finish_reports(
         live,

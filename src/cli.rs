@@ -46,6 +46,9 @@ pub enum Command {
     Rerun(RerunArgs),
     /// Print an execution's report, as Markdown, JSON or JUnit XML.
     Report(ReportArgs),
+    /// Print the stack outputs of every target that succeeded, as JSON {account: {region: {key:
+    /// value}}}: an execution's (EXECUTION_ARN) or a local run's (--report).
+    Outputs(OutputsArgs),
     /// Print the JSON Schema of the rollout document (--spec), for editors and reviews.
     Schema,
     /// Print the shell completion script for SHELL (see the README's Install).
@@ -147,6 +150,25 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["execution_arn", "report"])))]
+pub struct OutputsArgs {
+    /// The execution, as `start` printed it: its Reduce wrote the outputs to the run bucket.
+    #[arg(value_name = "EXECUTION_ARN")]
+    pub execution_arn: Option<String>,
+    /// A local run's JSON report (deploy or apply --report-json) instead of an execution.
+    #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["execution_arn", "bucket"])]
+    pub report: Option<PathBuf>,
+    /// Only this output: {account: {region: value}}, for the targets that have it.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// The bucket of the run records. Default: the state machine's stackfleet:bucket tag.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DeployArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
@@ -180,6 +202,10 @@ pub struct DeployArgs {
     /// JUnit XML: one test case per target, named ACCOUNT:REGION.
     #[arg(long, value_name = "FILE")]
     pub report_junit: Option<PathBuf>,
+    /// The stack outputs of every target that succeeded, as JSON {account: {region: {key:
+    /// value}}} (`stackfleet outputs --report` prints the same from the JSON report).
+    #[arg(long, value_name = "FILE")]
+    pub outputs_json: Option<PathBuf>,
     /// Plain lines instead of a progress bar (always plain when not on a terminal).
     #[arg(long)]
     pub no_progress: bool,
@@ -267,6 +293,10 @@ pub struct ApplyArgs {
     /// JUnit XML: one test case per target, named ACCOUNT:REGION.
     #[arg(long, value_name = "FILE")]
     pub report_junit: Option<PathBuf>,
+    /// The stack outputs of every target that succeeded, as JSON {account: {region: {key:
+    /// value}}}.
+    #[arg(long, value_name = "FILE")]
+    pub outputs_json: Option<PathBuf>,
     /// Plain lines instead of a progress bar (always plain when not on a terminal).
     #[arg(long)]
     pub no_progress: bool,

@@ -49,6 +49,8 @@ pub(crate) fn forget_default_report(path: &Path) {
 pub struct ReportEnds<'a> {
     pub markdown: Option<&'a Path>,
     pub junit: Option<&'a Path>,
+    /// The stack outputs map (`outputs::outputs_map`).
+    pub outputs: Option<&'a Path>,
 }
 
 /// A run's reports at its end: the JSON one finished where `kept` (else its default file
@@ -68,9 +70,14 @@ pub fn finish_reports(
     if kept.is_none() {
         forget_default_report(report_json);
     }
+    let outputs = || {
+        let map = stackfleet_core::outputs::outputs_map(&report.outcomes);
+        serde_json::to_string_pretty(&map).unwrap_or_default()
+    };
     for (path, contents) in [
         (ends.markdown, report.to_markdown()),
         (ends.junit, report.to_junit()),
+        (ends.outputs, ends.outputs.map(|_| outputs()).unwrap_or_default()),
     ] {
         if let Some(path) = path {
             write_file(path, &contents).map_err(CliError::Runtime)?;
@@ -299,6 +306,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, CliError> {
     let ends = ReportEnds {
         markdown: args.report_md.as_deref(),
         junit: args.report_junit.as_deref(),
+        outputs: args.outputs_json.as_deref(),
     };
     finish_reports(
         live,

@@ -8,6 +8,7 @@ mod live_report;
 mod manual;
 mod operate;
 mod output;
+mod outputs;
 mod plan;
 mod preflight;
 mod progress;
@@ -83,6 +84,7 @@ fn main() -> ExitCode {
             cli::Command::Watch(args) => operate::watch(args).await,
             cli::Command::Rerun(args) => operate::rerun(args).await,
             cli::Command::Report(args) => operate::report(args).await,
+            cli::Command::Outputs(args) => outputs::outputs(args).await,
             cli::Command::Schema => {
                 print!("{}", stackfleet_core::document::json_schema());
                 Ok(ExitCode::SUCCESS)

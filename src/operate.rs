@@ -208,7 +208,7 @@ fn state_machine_of(execution_arn: &str) -> Result<String, InputError> {
 }
 
 /// The clients of a command about one execution, from one configuration: the ARN checked first.
-async fn connect(args: &ExecutionArgs) -> Result<(SdkConfig, SfnExecutions), CliError> {
+pub(crate) async fn connect(args: &ExecutionArgs) -> Result<(SdkConfig, SfnExecutions), CliError> {
     state_machine_of(&args.execution_arn)?;
     let config = inputs::aws_settings(&args.aws).sdk_config().await;
     let executions = SfnExecutions::from_config(&config);
@@ -216,7 +216,7 @@ async fn connect(args: &ExecutionArgs) -> Result<(SdkConfig, SfnExecutions), Cli
 }
 
 /// The run store of the execution's state machine.
-async fn store(
+pub(crate) async fn store(
     config: &SdkConfig,
     executions: &SfnExecutions,
     args: &ExecutionArgs,

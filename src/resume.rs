@@ -42,7 +42,7 @@ pub struct Earlier {
     pub waves: Vec<Wave>,
 }
 
-fn read_report(path: &Path) -> Result<Report, InputError> {
+pub(crate) fn read_report(path: &Path) -> Result<Report, InputError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError::new(format!("cannot read the report {}: {e}", path.display())))?;
     Report::from_json(&text).map_err(|e| {

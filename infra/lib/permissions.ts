@@ -23,14 +23,15 @@ export const RUN_KEYS = {
   workerGet: ['spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'],
   workerPut: ['outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*'],
   // One role for both steps of the reducer. The Gate reads the record, the waves and the stop
-  // marker (and lists the throttled markers), records lost targets (an outcome and a failure marker each) and writes the halt;
-  // Reduce reads the record, the spec, the halt, the waves, the outcomes and what a resume
-  // inherited, and writes the reports and the resume input.
+  // marker (and lists the throttled markers), records lost targets (an outcome and a failure
+  // marker each) and writes the halt; Reduce reads the record, the spec, the halt, the waves,
+  // the outcomes and what a resume inherited, and writes the reports, the stack outputs and the
+  // resume input.
   reducerGet: ['run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'],
-  reducerPut: ['outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json'],
+  reducerPut: ['outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json', 'outputs.json'],
   // report.md is not read by the CLI: it is the one people open from the console. `rerun` starts
-  // the resume input as Reduce wrote it.
-  operatorGet: ['report.json', 'report.md', 'resume-input.json'],
+  // the resume input as Reduce wrote it; `outputs` prints outputs.json.
+  operatorGet: ['report.json', 'report.md', 'resume-input.json', 'outputs.json'],
 } as const;
 
 /** Objects of `bucket` under `runs/<any run>/` matching `pattern` (e.g. `outcomes/*`). */

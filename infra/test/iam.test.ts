@@ -114,7 +114,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
       objects('run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'),
     );
     expect(s3Objects(reducer, 's3:PutObject')).toEqual(
-      objects('outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json'),
+      objects('outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json', 'outputs.json'),
     );
     // Without a prefix: a missing stop marker or halt must read as 404, not 403.
     expect(listings(reducer)).toEqual([[[bucketArn], undefined]]);
@@ -172,7 +172,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
       expect(resourcesOf(operator, action)).toEqual([arn('execution:stackfleet:*')]);
     }
     expect(resourcesOf(operator, 'states:DescribeMapRun')).toEqual([arn('mapRun:stackfleet/*')]);
-    expect(s3Objects(operator, 's3:GetObject')).toEqual(objects('report.json', 'report.md', 'resume-input.json'));
+    expect(s3Objects(operator, 's3:GetObject')).toEqual(objects('report.json', 'report.md', 'resume-input.json', 'outputs.json'));
     expect(actionsOf(operator)).not.toContain('s3:PutObject');
     const list = operator.filter((s) => asList(s.Action).includes('s3:ListBucket'));
     expect(list.map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['runs/*/failed/', 'runs/*/failed/*'] } }]);

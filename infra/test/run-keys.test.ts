@@ -36,6 +36,7 @@ const DATA_FLOW: Record<string, readonly Grant[]> = {
   resumeInput: ['operatorGet', 'reducerPut'],
   reportJson: ['listerGet', 'operatorGet', 'reducerPut'],
   reportMd: ['operatorGet', 'reducerPut'],
+  outputsJson: ['operatorGet', 'reducerPut'],
 };
 
 /** Markers only ever listed (their names are their content): nobody reads the object. */

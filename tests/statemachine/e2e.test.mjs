@@ -91,6 +91,15 @@ test('a rollout to 20 accounts: 3 fail for a real reason, the resume of what is 
     assert.deepEqual(report.summary, { total: 20, created: 20, updated: 0, unchanged: 0, failed: 0, skipped: 0 }, 'the first run\'s successes included');
     assert.equal(report.resumeInputKey, null);
   });
+  await t.test("Reduce wrote every account's stack outputs next to the report, the first run's successes included", () => {
+    const { outputsKey } = reduced(rerun);
+    assert.equal(outputsKey, `runs/${runOf(rerun)}/outputs.json`);
+    const outputs = runObject(outputsKey);
+    assert.deepEqual(Object.keys(outputs).sort(), sorted(prod.map((p) => p.split(':')[0])));
+    for (const [account, regions] of Object.entries(outputs)) {
+      assert.match(regions['us-east-1'].ReadOnlyRoleArn, new RegExp(`^arn:aws:iam::${account}:role/`), account);
+    }
+  });
 
   const account = org('new-account', 'joined-today');
   const event = fixture('event-create-account-result.json');

@@ -176,6 +176,13 @@ impl StackOperations for CfnStacks {
                 .last_updated_time()
                 .or(found.creation_time())
                 .and_then(|t| t.to_millis().ok()),
+            outputs: found
+                .outputs()
+                .iter()
+                .filter_map(|output| {
+                    Some((output.output_key()?.to_owned(), output.output_value()?.to_owned()))
+                })
+                .collect(),
         }))
     }
 

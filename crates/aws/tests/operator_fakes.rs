@@ -1,6 +1,6 @@
 //! The operator commands' decisions (core's `operator`) on the in-memory Step Functions and run
-//! store: what a re-submitted start, a re-run, `status` and `report` do for each way an execution
-//! can stand. What the SDK adapter itself does is in operator_mocks.rs.
+//! store: what a re-submitted start, a re-run, `status`, `report` and `outputs` do for each way
+//! an execution can stand. What the SDK adapter itself does is in operator_mocks.rs.
 
 use serde_json::{json, Value};
 use stackfleet_aws::fake::{FakeExecutions, FakeStore};
@@ -387,4 +387,31 @@ async fn an_unknown_execution_is_refused_with_a_hint_at_the_region() {
     );
     assert!(message.contains("no execution"), "{message}");
     assert!(message.contains("--region"), "{message}");
+}
+
+#[tokio::test]
+async fn the_outputs_are_read_where_reduce_wrote_them_and_an_older_reduce_is_explained() {
+    let sfn = FakeExecutions::new();
+    // reducer-output.json names runs/deploy-2026-11-21-1/outputs.json.
+    let done = failed_after_reduce(&sfn, "deploy-1");
+    let store = FakeStore::new();
+    let map = json!({"111111111111": {"us-east-1": {"RoleArn": "arn:aws:iam::111111111111:role/r"}}});
+    let key = RunKeys::new(&RunId::from_lossy("deploy-2026-11-21-1")).outputs_json();
+    store
+        .put(&key, map.to_string(), "application/json")
+        .await
+        .unwrap();
+    let read = operator::outputs(&sfn, &store, &done).await.unwrap();
+    assert_eq!(serde_json::to_value(read).unwrap(), map);
+
+    let mut older: Value = serde_json::from_str(REDUCER_OUTPUT).unwrap();
+    older.as_object_mut().unwrap().remove("outputsKey");
+    let before = sfn.add(MACHINE, "deploy-5", &input().to_string());
+    sfn.exit_state(&before, REDUCE_STATE, &older.to_string());
+    sfn.fail(&before, "TargetsFailed", Some("1 of 2 targets failed"));
+    let message = refusal(operator::outputs(&sfn, &store, &before).await.unwrap_err());
+    assert!(
+        message.contains("kept no outputs") && message.contains("stackfleet report"),
+        "{message}"
+    );
 }

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod operator;
 pub mod outcome;
+pub mod outputs;
 pub mod paced;
 pub mod pinned;
 pub mod plan;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::document::Rollout;
 use crate::executions::{self, Execution, Executions, ItemCounts, Status};
 use crate::ids::{RunId, StackName};
+use crate::outputs::OutputsMap;
 use crate::ports::{all_pages, PortError, RunStore};
 use crate::report::Report;
 use crate::run_keys::RunKeys;
@@ -308,6 +309,42 @@ pub async fn report<E: Executions, S: RunStore>(
     store: &S,
     arn: &str,
 ) -> Result<Report, OperatorError> {
+    let reduced = finished(executions, arn).await?;
+    let key = &reduced.report_key;
+    let text = written(store, key).await?;
+    Report::from_json(&text)
+        .map_err(|e| OperatorError::Refused(format!("{key} is not a stackfleet report: {e}")))
+}
+
+/// The stack outputs of a finished execution's targets, as its Reduce wrote them.
+pub async fn outputs<E: Executions, S: RunStore>(
+    executions: &E,
+    store: &S,
+    arn: &str,
+) -> Result<OutputsMap, OperatorError> {
+    let reduced = finished(executions, arn).await?;
+    let key = &reduced.outputs_key;
+    if key.is_empty() {
+        return Err(OperatorError::Refused(format!(
+            "{arn} was reduced by a stackfleet that kept no outputs: `stackfleet report {arn} --format json` has each target's"
+        )));
+    }
+    let text = written(store, key).await?;
+    serde_json::from_str(&text)
+        .map_err(|e| OperatorError::Refused(format!("{key} is not a stackfleet outputs map: {e}")))
+}
+
+/// An object Reduce wrote, or why it is not there.
+async fn written<S: RunStore>(store: &S, key: &str) -> Result<String, OperatorError> {
+    store.get(key).await?.ok_or_else(|| {
+        OperatorError::Refused(format!(
+            "{key} is gone from the run bucket: the bucket's lifecycle rule may have expired it"
+        ))
+    })
+}
+
+/// What Reduce answered for a finished execution, or why there is nothing yet.
+async fn finished<E: Executions>(executions: &E, arn: &str) -> Result<Reduced, OperatorError> {
     let execution = described(executions, arn).await?;
     if !execution.status.is_finished() {
         return Err(OperatorError::Refused(format!(
@@ -315,22 +352,14 @@ pub async fn report<E: Executions, S: RunStore>(
             execution.name, execution.status
         )));
     }
-    let Some(reduced) = reduced(executions, &execution).await? else {
-        return Err(OperatorError::Refused(format!(
+    reduced(executions, &execution).await?.ok_or_else(|| {
+        OperatorError::Refused(format!(
             "{} ended {} before any report was written ({}): no target was reduced to an outcome",
             execution.name,
             execution.status,
             execution.error.as_deref().unwrap_or("no error recorded")
-        )));
-    };
-    let key = &reduced.report_key;
-    let text = store.get(key).await?.ok_or_else(|| {
-        OperatorError::Refused(format!(
-            "{key} is gone from the run bucket: the bucket's lifecycle rule may have expired it"
         ))
-    })?;
-    Report::from_json(&text)
-        .map_err(|e| OperatorError::Refused(format!("{key} is not a stackfleet report: {e}")))
+    })
 }
 
 #[cfg(test)]

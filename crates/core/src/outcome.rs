@@ -1,5 +1,6 @@
 //! What happened in one target, as a user reads it in a report.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,10 @@ pub struct Outcome {
     /// its rollback continued).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_from: Option<StackStatus>,
+    /// The stack's outputs after a success (created, updated or unchanged), by key, as
+    /// CloudFormation answers them: `Report::outputs` gathers them across the fleet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 impl Outcome {
@@ -142,6 +147,7 @@ impl Outcome {
             duration_ms: 0,
             aws_calls: 0,
             recovered_from: None,
+            outputs: BTreeMap::new(),
         }
     }
 
@@ -201,6 +207,7 @@ impl Outcome {
             duration_ms,
             aws_calls,
             recovered_from: None,
+            outputs: BTreeMap::new(),
         }
     }
 

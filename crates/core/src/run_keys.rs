@@ -150,6 +150,11 @@ impl RunKeys {
     pub fn report_md(&self) -> String {
         format!("{}report.md", self.prefix)
     }
+
+    /// The stack outputs of every target that succeeded: `outputs::OutputsMap`.
+    pub fn outputs_json(&self) -> String {
+        format!("{}outputs.json", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +234,7 @@ mod tests {
                 "resumeInput": keys.resume_input(),
                 "reportJson": keys.report_json(),
                 "reportMd": keys.report_md(),
+                "outputsJson": keys.outputs_json(),
             },
         });
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/run-keys.json");

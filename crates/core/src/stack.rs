@@ -1,6 +1,8 @@
 //! What core knows of a CloudFormation stack: its status, its events, the requests that change it.
 //! Adapters translate SDK types into these; nothing here names an SDK type.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use strum::{AsRefStr, Display, EnumIter, EnumString};
 
@@ -112,6 +114,9 @@ pub struct StackDescription {
     /// stack it was made against is no longer the stack there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated_ms: Option<i64>,
+    /// The stack's outputs, by key: what a successful outcome reports.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// One stack event. `token` is the ClientRequestToken of the operation that caused it.

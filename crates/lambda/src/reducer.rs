@@ -3,6 +3,7 @@
 //! counts, the largest groups and keys only: bounded whatever the number of targets or failures.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
+use stackfleet_core::outputs::outputs_map;
 use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::report::Report;
 use stackfleet_core::template::TemplateRef;
@@ -146,6 +147,8 @@ pub async fn reduce<S: RunStore>(
     store
         .put(&keys.report_md(), report.to_markdown(), "text/markdown")
         .await?;
+    // Every run has one, empty when no stack has outputs: a pipeline reads it without asking.
+    records::put_json(store, &keys.outputs_json(), &outputs_map(&report.outcomes)).await?;
     let resume_input_key = if report.outcomes.iter().any(Outcome::wants_rerun) {
         // What the run's input said, resuming this run: a resume is held to the default spec
         // of its own day (a field this run's document took from an older default is not the
@@ -192,5 +195,6 @@ pub async fn reduce<S: RunStore>(
         halt,
         resume_input_key,
         report_key: keys.report_json(),
+        outputs_key: keys.outputs_json(),
     })
 }

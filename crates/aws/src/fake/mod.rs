@@ -9,6 +9,7 @@ mod change_sets;
 mod executions;
 mod iam;
 mod organization;
+mod outputs;
 mod secrets;
 mod stack_state;
 mod stacks;
@@ -198,6 +199,8 @@ pub(crate) struct World {
     pub refusals: BTreeMap<Target, VecDeque<iam::Refusal>>,
     /// Change sets list every resource of the template as Add (`list_every_resource_as_added`).
     pub every_resource_added: bool,
+    /// Outputs a stack shows once an operation completes it (`set_outputs`).
+    pub outputs: outputs::Outputs,
 }
 
 impl World {

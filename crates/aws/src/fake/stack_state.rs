@@ -126,6 +126,7 @@ impl FakeStack {
             status_reason: self.reason.clone(),
             managed: carries_managed_by(self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             last_updated_ms: Some(self.updated_ms.unwrap_or(self.created_ms)),
+            outputs: Default::default(),
         }
     }
 }

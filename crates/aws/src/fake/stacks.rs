@@ -11,7 +11,7 @@ use stackfleet_core::stack::{
 use tokio::time::Instant;
 
 use super::change_sets::{change_set_not_found, FakeChangeSet};
-use super::{Call, FakeCloud, FakeStack, OpKind, World};
+use super::{outputs, Call, FakeCloud, FakeStack, OpKind, World};
 
 /// Events per DescribeStackEvents page, small so that paging is exercised.
 const EVENTS_PER_PAGE: usize = 8;
@@ -143,7 +143,11 @@ fn diff_templates(old: &str, new: &str) -> Vec<ResourceChange> {
 impl StackOperations for FakeSession {
     async fn describe_stack(&self, stack: &str) -> PortResult<Option<StackDescription>> {
         self.with(Call::DescribeStacks, |world, target| {
-            let found = find(world, target, stack).map(|s| s.description());
+            let found = find(world, target, stack).map(|s| (s.description(), s.name.clone()));
+            let found = found.map(|(mut description, name)| {
+                description.outputs = outputs::of(&world.outputs, target, &name, &description.status);
+                description
+            });
             if let Some(description) = &found {
                 if description.status == StackStatus::DeleteComplete {
                     let name = world

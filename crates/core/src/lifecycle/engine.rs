@@ -172,6 +172,10 @@ impl<'a, S: StackOperations> Engine<'a, S> {
     }
 
     fn done(&self, verdict: Verdict, stack: Option<&StackDescription>) -> Step {
+        let outputs = stack
+            .filter(|_| verdict.kind().is_success())
+            .map(|s| s.outputs.clone())
+            .unwrap_or_default();
         Step::Done(Outcome {
             target: self.job.target.clone(),
             verdict,
@@ -180,6 +184,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             duration_ms: self.now_ms.saturating_sub(self.started_at_ms),
             aws_calls: self.progress().aws_calls,
             recovered_from: self.recovered_from.clone(),
+            outputs,
         })
     }
 

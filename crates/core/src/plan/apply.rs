@@ -192,6 +192,7 @@ pub async fn apply_target<A: AssumeRole>(
                 duration_ms: clock.now_ms().saturating_sub(started_at_ms),
                 aws_calls: calls(),
                 recovered_from: None,
+                outputs: stack.outputs,
             };
             return Applied {
                 outcome,

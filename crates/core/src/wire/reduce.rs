@@ -80,6 +80,11 @@ pub struct Reduced {
     pub resume_input_key: Option<String>,
     /// Where report.json was written, for `stackfleet report`.
     pub report_key: String,
+    /// Where outputs.json was written (`{account: {region: {key: value}}}`), for `stackfleet
+    /// outputs` and the next step of a pipeline. Empty from a Reduce that wrote none (before
+    /// outputs were kept).
+    #[serde(default)]
+    pub outputs_key: String,
 }
 
 #[cfg(test)]
