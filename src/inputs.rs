@@ -182,10 +182,13 @@ fn flags_document(
         },
         concurrency: pace.and_then(|pace| pace.concurrency),
         failure_tolerance: pace.and_then(|pace| pace.failure_tolerance),
-        // Waves, alarms and a resume are written in a document, never given as flags.
+        // Waves, alarms, a resume and a plan-first mode are written in a document, never
+        // given as flags.
         waves: Vec::new(),
         alarms: Vec::new(),
         resume: None,
+        mode: None,
+        approval_timeout_seconds: None,
     })
 }
 
@@ -279,6 +282,11 @@ pub fn local_rollout(
              with the JSON report that run wrote"
         )));
     }
+    if resolved.approval_timeout_seconds.is_some() {
+        return Err(InputError::new(
+            "the rollout document says `mode: plan`, which only the state machine reads (stackfleet              start); locally, review with `stackfleet plan --out plan.json`, then `stackfleet apply              plan.json --group ID`",
+        ));
+    }
     Ok((given, resolved))
 }
 
@@ -326,6 +334,7 @@ pub async fn prepare(
         waves: written_waves,
         alarms,
         resume: _,
+        approval_timeout_seconds: _,
     } = resolved;
     let config = aws_settings(aws_args).sdk_config().await;
     let selection = selection(&targets, config.region().map(|r| r.as_ref()))?;

@@ -8,6 +8,8 @@
  *                       synth checks it against ../schema/rollout.schema.json
  *   alarmEmail          subscribed to the alarm topic
  *   operatorPrincipals  comma-separated account IDs or ARNs; creates the operator role
+ *   approverPrincipals  comma-separated account IDs or ARNs; creates the approver role (plan-first
+ *                       runs' `stackfleet approve`; without it the operator role approves)
  *   templateBucketNames comma-separated buckets an input's template.url may name (with
  *                       `template` in inputFields), besides the default spec's
  *   inputFields         comma-separated fields an execution input may change: top-level fields of
@@ -97,6 +99,7 @@ const stack = new StackfleetStack(app, context('stackName') ?? 'Stackfleet', {
     defaultSpec,
     alarmEmail: context('alarmEmail'),
     operatorPrincipals: list('operatorPrincipals'),
+    approverPrincipals: list('approverPrincipals'),
     templateBucketNames: list('templateBucketNames'),
     inputFields: inputFields(),
     accept: context('accept') as StackfleetProps['accept'],

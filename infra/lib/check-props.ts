@@ -20,9 +20,11 @@ export function checkProps(props: StackfleetProps): { inputFields: string[]; acc
   if (days !== undefined && !(Number.isInteger(days) && days >= 1)) {
     throw new Error(`runRetentionDays must be a whole number of days, at least 1, not ${days}`);
   }
-  for (const principal of props.operatorPrincipals ?? []) {
-    if (!/^\d{12}$/.test(principal) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/.test(principal)) {
-      throw new Error(`operatorPrincipals: ${JSON.stringify(principal)} is neither an account ID nor an IAM ARN`);
+  for (const [prop, principals] of Object.entries({ operatorPrincipals: props.operatorPrincipals, approverPrincipals: props.approverPrincipals })) {
+    for (const principal of principals ?? []) {
+      if (!/^\d{12}$/.test(principal) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/.test(principal)) {
+        throw new Error(`${prop}: ${JSON.stringify(principal)} is neither an account ID nor an IAM ARN`);
+      }
     }
   }
   if (props.workerRoleName !== undefined && !/^[\w+=,.@-]{1,64}$/.test(props.workerRoleName)) {

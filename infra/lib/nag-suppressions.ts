@@ -128,6 +128,18 @@ export function suppressAcceptedFindings(
       runRecords(RUN_KEYS.operatorGet),
     ]);
   }
+  if (fleet.approverRole && fleet.approverRole !== fleet.operatorRole) {
+    suppress(fleet.approverRole, [
+      {
+        id: IAM5,
+        reason: 'The approver reads any execution of this state machine (its run and plan digest), named at run time.',
+        appliesTo: [executions],
+      },
+      runRecords([...RUN_KEYS.approverGet, ...RUN_KEYS.approverPut]),
+    ]);
+  } else if (fleet.operatorRole) {
+    suppress(fleet.operatorRole, [runRecords([...RUN_KEYS.approverGet, ...RUN_KEYS.approverPut])]);
+  }
 
   suppress(fleet.deadLetterQueue, [
     {

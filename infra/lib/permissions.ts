@@ -20,18 +20,38 @@ export const RUN_KEYS = {
   // Start reads the stop marker and its target's started marker, and leaves that marker; after a
   // failure the worker reads the record for the wave's budget and may write the stop marker. An
   // invocation the caller's APIs throttled leaves a marker for the Gate, its tally in its name.
-  workerGet: ['spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'],
-  workerPut: ['outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*'],
+  // A plan-first run's worker writes its target's plan, then applies what the plan and its
+  // approval say.
+  workerGet: ['spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*', 'planned/*', 'plan.json', 'approval.json'],
+  workerPut: ['outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*', 'planned/*'],
   // One role for both steps of the reducer. The Gate reads the record, the waves and the stop
   // marker (and lists the throttled markers), records lost targets (an outcome and a failure
   // marker each) and writes the halt; Reduce reads the record, the spec, the halt, the waves,
   // the outcomes and what a resume inherited, and writes the reports, the stack outputs and the
   // resume input.
-  reducerGet: ['run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'],
-  reducerPut: ['outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json', 'outputs.json'],
+  // Plan writes a plan-first run's plan from the targets' plans (the Gate records a lost
+  // target's); Approval reads the approval, or writes the expiry's.
+  reducerGet: ['run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json', 'planned/*', 'plan.json', 'approval.json'],
+  reducerPut: [
+    'outcomes/*',
+    'failed/*',
+    'halt.json',
+    'report.json',
+    'report.md',
+    'resume-input.json',
+    'outputs.json',
+    'planned/*',
+    'plan.json',
+    'plan.md',
+    'approval.json',
+  ],
   // report.md is not read by the CLI: it is the one people open from the console. `rerun` starts
   // the resume input as Reduce wrote it; `outputs` prints outputs.json.
   operatorGet: ['report.json', 'report.md', 'resume-input.json', 'outputs.json'],
+  // `approve` checks the groups against the plan and writes the approval: the one record of a
+  // run that a person writes (see approvalWriterStatement).
+  approverGet: ['plan.json', 'plan.md'],
+  approverPut: ['approval.json'],
 } as const;
 
 /** Objects of `bucket` under `runs/<any run>/` matching `pattern` (e.g. `outcomes/*`). */
@@ -249,6 +269,25 @@ export function operatorStatements(arns: StateMachineArns, bucket: s3.IBucket): 
 }
 
 /**
+ * Whoever approves plan-first runs' plans (`stackfleet approve`): reads the execution (its run
+ * and plan digest) and the plan, and writes the approval. Nothing else: approving is not
+ * starting, and the approval names only groups of a plan the reducer wrote.
+ */
+export function approverStatements(arns: StateMachineArns, bucket: s3.IBucket, { operator }: { operator: boolean }): iam.PolicyStatement[] {
+  const records = [
+    allow(['s3:GetObject'], runObjects(bucket, ...RUN_KEYS.approverGet)),
+    allow(['s3:PutObject'], runObjects(bucket, ...RUN_KEYS.approverPut)),
+  ];
+  // The operator role reads executions already.
+  if (operator) return records;
+  return [
+    allow(['states:ListTagsForResource'], [arns.stateMachine]),
+    allow(['states:DescribeExecution', 'states:GetExecutionHistory'], [arns.executions]),
+    ...records,
+  ];
+}
+
+/**
  * The run bucket's own guard: its records are what the workers deploy (runs/RUN/spec.json) and
  * what the reducer judges (the waves, the outcomes), so no principal but the three functions'
  * roles writes or deletes an object in it, whatever its IAM policies say: an explicit Deny in
@@ -264,9 +303,29 @@ export function runBucketWriterStatement(bucket: s3.IBucket, writerRoleArns: str
     effect: iam.Effect.DENY,
     principals: [new iam.AnyPrincipal()],
     actions: RUN_BUCKET_OBJECT_WRITES,
-    resources: [bucket.arnForObjects('*')],
+    notResources: [approvalObjects(bucket)],
     conditions: { ArnNotEquals: { 'aws:PrincipalArn': writerRoleArns } },
   });
+}
+
+/**
+ * A plan-first run's approval: written only by the approver roles (a person's decision) and the
+ * reducer (a plan's expiry, which approves nothing). What it can approve is bounded by the plan
+ * the reducer wrote, which nobody else writes.
+ */
+export function approvalWriterStatement(bucket: s3.IBucket, writerRoleArns: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'OnlyApproversWriteApprovals',
+    effect: iam.Effect.DENY,
+    principals: [new iam.AnyPrincipal()],
+    actions: RUN_BUCKET_OBJECT_WRITES,
+    resources: [approvalObjects(bucket)],
+    conditions: { ArnNotEquals: { 'aws:PrincipalArn': writerRoleArns } },
+  });
+}
+
+function approvalObjects(bucket: s3.IBucket): string {
+  return `${bucket.bucketArn}/runs/*/${RUN_KEYS.approverPut[0]}`;
 }
 
 /** Every way to change or remove an object of the run bucket, or to bring one in. */

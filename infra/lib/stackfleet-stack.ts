@@ -35,6 +35,12 @@ export class StackfleetStack extends Stack {
         value: this.fleet.operatorRole.roleArn,
       });
     }
+    if (this.fleet.approverRole && this.fleet.approverRole !== this.fleet.operatorRole) {
+      new CfnOutput(this, 'ApproverRoleArn', {
+        description: "Assumed by whoever approves plan-first rollouts' plans (stackfleet approve)",
+        value: this.fleet.approverRole.roleArn,
+      });
+    }
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'Failed, timed-out or aborted rollouts, and undelivered new-account events',
       value: this.fleet.alarmTopic.topicArn,

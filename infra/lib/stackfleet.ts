@@ -69,6 +69,12 @@ export interface StackfleetProps {
   /** ARNs or account IDs allowed to assume an operator role; no role when absent. */
   readonly operatorPrincipals?: string[];
   /**
+   * ARNs or account IDs allowed to assume an approver role: `stackfleet approve` for plan-first
+   * runs (`mode: plan`), and nothing else. Absent, the operator role approves too; name
+   * approvers here to keep starting and approving apart. @default none
+   */
+  readonly approverPrincipals?: string[];
+  /**
    * Buckets of templates an execution input may name in template.url (with `template` in
    * inputFields), besides the default spec's. The lister reads (pins) and validates any object
    * of them. The default spec's own template object is always granted. @default none
@@ -122,6 +128,8 @@ export class Stackfleet extends Construct {
   public readonly reducer: lambda.Function;
   public readonly workerRole: iam.Role;
   public readonly operatorRole?: iam.Role;
+  /** Writes plan-first runs' approvals: the approver role, else the operator role. */
+  public readonly approverRole?: iam.Role;
   public readonly alarmTopic: sns.Topic;
   public readonly deadLetterQueue: sqs.Queue;
 
@@ -256,6 +264,25 @@ export class Stackfleet extends Construct {
         .operatorStatements(arns, this.bucket)
         .forEach((statement) => this.operatorRole!.addToPrincipalPolicy(statement));
     }
+    if (props.approverPrincipals?.length) {
+      this.approverRole = new iam.Role(this, 'ApproverRole', {
+        description: 'Approves the plans of plan-first stackfleet rollouts (stackfleet approve), and nothing else',
+        assumedBy: new iam.CompositePrincipal(...props.approverPrincipals.map(permissions.operatorPrincipal)),
+      });
+    } else {
+      this.approverRole = this.operatorRole;
+    }
+    if (this.approverRole) {
+      const approver = this.approverRole;
+      permissions
+        .approverStatements(arns, this.bucket, { operator: approver === this.operatorRole })
+        .forEach((statement) => approver.addToPrincipalPolicy(statement));
+    }
+    // The approval is the one record a person writes: the approver role and the reducer (a
+    // plan's expiry) only.
+    this.bucket.addToResourcePolicy(
+      permissions.approvalWriterStatement(this.bucket, [reducerRole.roleArn, ...(this.approverRole ? [this.approverRole.roleArn] : [])]),
+    );
 
     suppressAcceptedFindings(this, {
       deployRoleName: deployRoleName(props.defaultSpec),

@@ -86,10 +86,12 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     expect(resourcesOf(lister, 'cloudformation:ValidateTemplate')).toEqual(['*']);
   });
 
-  test('THEN the worker reads the spec, the record, outcomes and the stop and started markers, and writes outcomes and markers only', () => {
+  test("THEN the worker reads the spec, the record, outcomes, the stop and started markers and a plan-first run's plan and approval, and writes outcomes, markers and targets' plans only", () => {
     const worker = of(fleet.stack.fleet.workerRole);
-    expect(s3Objects(worker, 's3:GetObject')).toEqual(objects('spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*'));
-    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*'));
+    expect(s3Objects(worker, 's3:GetObject')).toEqual(
+      objects('spec.json', 'run.json', 'outcomes/*', 'stop.json', 'started/*', 'planned/*', 'plan.json', 'approval.json'),
+    );
+    expect(s3Objects(worker, 's3:PutObject')).toEqual(objects('outcomes/*', 'failed/*', 'stop.json', 'started/*', 'throttled/*', 'planned/*'));
     // On the bucket, not its objects: so that S3 answers a missing outcome or marker with 404, not 403.
     expect(listings(worker)).toEqual([[[bucketArn], undefined]]);
   });
@@ -108,13 +110,25 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     }
   });
 
-  test('THEN the reducer (Gate and Reduce) reads the run, records lost targets and the halt, and writes the report and the resume input', () => {
+  test('THEN the reducer (Gate, Reduce, Plan, Approval) reads the run, records lost targets and the halt, and writes the report, the resume input, the plan and an expiry', () => {
     const reducer = of(fleet.stack.fleet.reducer.role!);
     expect(s3Objects(reducer, 's3:GetObject')).toEqual(
-      objects('run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json'),
+      objects('run.json', 'spec.json', 'waves/*', 'outcomes/*', 'stop.json', 'halt.json', 'inherited.json', 'planned/*', 'plan.json', 'approval.json'),
     );
     expect(s3Objects(reducer, 's3:PutObject')).toEqual(
-      objects('outcomes/*', 'failed/*', 'halt.json', 'report.json', 'report.md', 'resume-input.json', 'outputs.json'),
+      objects(
+        'outcomes/*',
+        'failed/*',
+        'halt.json',
+        'report.json',
+        'report.md',
+        'resume-input.json',
+        'outputs.json',
+        'planned/*',
+        'plan.json',
+        'plan.md',
+        'approval.json',
+      ),
     );
     // Without a prefix: a missing stop marker or halt must read as 404, not 403.
     expect(listings(reducer)).toEqual([[[bucketArn], undefined]]);
@@ -161,7 +175,7 @@ describe('GIVEN the stack with every optional part (operator role, template buck
     );
   });
 
-  test('THEN the operator starts and follows this state machine and reads reports, resume inputs and failure markers', () => {
+  test('THEN the operator starts and follows this state machine, reads reports, resume inputs and failure markers, and (no approver role named) approves plans', () => {
     const operator = of(fleet.stack.fleet.operatorRole!);
     const arn = (resource: string) => `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:${resource}`;
     expect(actionsOf(operator)).not.toContain('states:DescribeStateMachine');
@@ -172,8 +186,10 @@ describe('GIVEN the stack with every optional part (operator role, template buck
       expect(resourcesOf(operator, action)).toEqual([arn('execution:stackfleet:*')]);
     }
     expect(resourcesOf(operator, 'states:DescribeMapRun')).toEqual([arn('mapRun:stackfleet/*')]);
-    expect(s3Objects(operator, 's3:GetObject')).toEqual(objects('report.json', 'report.md', 'resume-input.json', 'outputs.json'));
-    expect(actionsOf(operator)).not.toContain('s3:PutObject');
+    expect(s3Objects(operator, 's3:GetObject')).toEqual(
+      objects('report.json', 'report.md', 'resume-input.json', 'outputs.json', 'plan.json', 'plan.md'),
+    );
+    expect(s3Objects(operator, 's3:PutObject')).toEqual(objects('approval.json'));
     const list = operator.filter((s) => asList(s.Action).includes('s3:ListBucket'));
     expect(list.map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['runs/*/failed/', 'runs/*/failed/*'] } }]);
   });

@@ -54,8 +54,16 @@ describe('GIVEN the stack with the example default spec', () => {
   test('THEN its guard names exactly the three functions’ roles, and no operator, state machine or other role', () => {
     const guard = policy.Statement.find((s) => (s as { Sid?: string }).Sid === 'OnlyTheFunctionsWriteRecords')!;
     expect(guard.Effect).toBe('Deny');
-    expect(guard.Resource).toBe(`${BUCKET_ARN}/*`);
+    expect(guard.NotResource).toBe(`${BUCKET_ARN}/runs/*/approval.json`);
     expect(guard.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': functionRoles().map(roleArn) } });
+  });
+
+  test("THEN a plan-first run's approval is guarded apart: only the reducer (an expiry) and the approver (here the operator role) write it", () => {
+    const guard = policy.Statement.find((s) => (s as { Sid?: string }).Sid === 'OnlyApproversWriteApprovals')!;
+    expect(guard.Effect).toBe('Deny');
+    expect(guard.Resource).toBe(`${BUCKET_ARN}/runs/*/approval.json`);
+    const writers = [fleet.stack.fleet.reducer.role!, fleet.stack.fleet.operatorRole!].map(roleArn);
+    expect(guard.Condition).toEqual({ ArnNotEquals: { 'aws:PrincipalArn': writers } });
   });
 
   test('WHEN an administrator of this account, or the operator role, writes or deletes a record THEN it is denied', async () => {

@@ -37,6 +37,10 @@ const DATA_FLOW: Record<string, readonly Grant[]> = {
   reportJson: ['listerGet', 'operatorGet', 'reducerPut'],
   reportMd: ['operatorGet', 'reducerPut'],
   outputsJson: ['operatorGet', 'reducerPut'],
+  plannedTarget: ['reducerGet', 'reducerPut', 'workerGet', 'workerPut'],
+  planJson: ['approverGet', 'reducerGet', 'reducerPut', 'workerGet'],
+  planMd: ['approverGet', 'reducerPut'],
+  approval: ['approverPut', 'reducerGet', 'reducerPut', 'workerGet'],
 };
 
 /** Markers only ever listed (their names are their content): nobody reads the object. */

@@ -69,7 +69,7 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
     expect(maps.map((map) => map.ItemProcessor!.ProcessorConfig)).toEqual([{ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }]);
   });
 
-  test('THEN Discover goes to the Gate, which the reducer runs, and which leads to Deploy, Bake or Reduce', () => {
+  test('THEN Discover goes to the Gate, which the reducer runs, and which leads to Deploy, Bake, Plan or Reduce', () => {
     expect(definition.StartAt).toBe('Discover');
     expect(placeholderOf(states.Discover)).toBe('ListerFunctionArn');
     expect(states.Discover.Next).toBe('Gate');
@@ -77,8 +77,22 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
     expect(states.Gate.Parameters).toMatchObject({ action: 'gate' });
     const choice = states[states.Gate.Next!];
     expect(choice.Type).toBe('Choice');
-    expect([...choice.Choices!.map((c) => c.Next), choice.Default].sort()).toEqual(['Bake', 'Deploy', 'Reduce']);
+    expect([...choice.Choices!.map((c) => c.Next), choice.Default].sort()).toEqual(['Bake', 'Deploy', 'Plan', 'Reduce']);
     expect(states.Bake).toMatchObject({ Type: 'Wait', Next: 'Gate' });
+  });
+
+  test('THEN a plan-first run goes from Plan to Approval, which waits in a loop until it says apply, then to the Gate again', () => {
+    expect(placeholderOf(states.Plan)).toBe('ReducerFunctionArn');
+    expect(states.Plan).toMatchObject({ Parameters: { action: 'plan', 'run.$': '$.run' }, Next: 'Approval' });
+    expect(placeholderOf(states.Approval)).toBe('ReducerFunctionArn');
+    expect(states.Approval).toMatchObject({
+      Parameters: { action: 'approval', 'run.$': '$.run', 'expiresAtMs.$': '$.expiresAtMs' },
+      Next: 'Approved?',
+    });
+    const approved = states['Approved?'];
+    expect(approved.Choices).toEqual([{ Variable: '$.action', StringEquals: 'apply', Next: 'Gate' }]);
+    expect(approved.Default).toBe('Await approval');
+    expect(states['Await approval']).toMatchObject({ Type: 'Wait', SecondsPath: '$.waitSeconds', Next: 'Approval' });
   });
 
   test('THEN the Deploy Map takes its items from the Gate, tolerates failed children and catches its own failure into the Gate', () => {
@@ -140,7 +154,7 @@ describe('GIVEN statemachine.asl.json and the synthesized state machine', () => 
     const byName = tasks(states);
     // The lister and the reducer too: their reserved concurrency (10 by default) is shared by
     // every execution, and a Discover or Reduce that fails unretried leaves no baseline or report.
-    expect([...byName.keys()].sort()).toEqual(['Discover', 'Gate', 'Poll', 'RecordFailure', 'Reduce', 'Start']);
+    expect([...byName.keys()].sort()).toEqual(['Approval', 'Discover', 'Gate', 'Plan', 'Poll', 'RecordFailure', 'Reduce', 'Start']);
     const throttled = (name: string) => byName.get(name)!.Retry!.find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
     for (const [name, task] of byName) {
       const retry = task.Retry!;

@@ -69,6 +69,32 @@ impl RunStore for S3Store {
         Ok(())
     }
 
+    async fn put_new(&self, key: &str, body: String, content_type: &str) -> PortResult<bool> {
+        let answer = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.expected_owner.clone())
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            // 412: an object is there; 409: another conditional write of it is under way.
+            Err(error) => match classify(&error) {
+                PortError::Rejected { code, .. }
+                    if code == "PreconditionFailed" || code == "ConditionalRequestConflict" =>
+                {
+                    Ok(false)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
     async fn get(&self, key: &str) -> PortResult<Option<String>> {
         let answer = match self
             .client

@@ -126,7 +126,34 @@ pub struct Rollout {
     /// unfinished one. Reduce writes a ready input with it (`resumeInputKey`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<RunId>,
+    /// State machine only: `plan` plans every target first (change sets kept for review), writes
+    /// the plan (plan.json, plan.md) to the run bucket and waits for a person's approval
+    /// (`stackfleet approve EXECUTION --group ID`), then applies the approved groups only, in the
+    /// waves. Default: `deploy`. Locally: `stackfleet plan --out`, then `apply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// With `mode: plan`: how long the plan waits for approval before the execution discards its
+    /// change sets and fails (60 s to 30 days). Default: 86400 (a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60, max = 2592000))]
+    pub approval_timeout_seconds: Option<u64>,
 }
+
+/// What an execution does with the rollout (`Rollout::mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Mode {
+    /// Create or update every target.
+    #[default]
+    Deploy,
+    /// Plan every target, wait for approval, apply what was approved.
+    Plan,
+}
+
+/// How long a plan waits for approval by default, and at most.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECONDS: u64 = 86_400;
+pub const MAX_APPROVAL_TIMEOUT_SECONDS: u64 = 30 * 86_400;
 
 /// The rules of `apply --auto` (`Rollout::auto_approve`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -251,6 +278,8 @@ pub struct Resolved {
     pub waves: Vec<WaveSpec>,
     pub alarms: Vec<String>,
     pub resume: Option<RunId>,
+    /// `mode: plan`: how long the plan waits for approval. None: a deploy.
+    pub approval_timeout_seconds: Option<u64>,
 }
 
 fn merged<V>(mut base: BTreeMap<String, V>, over: BTreeMap<String, V>) -> BTreeMap<String, V> {
@@ -302,6 +331,8 @@ impl Rollout {
             waves,
             alarms,
             resume,
+            mode,
+            approval_timeout_seconds,
         } = self;
         let Rollout {
             schema: _,
@@ -326,6 +357,8 @@ impl Rollout {
             waves: base_waves,
             alarms: base_alarms,
             resume: base_resume,
+            mode: base_mode,
+            approval_timeout_seconds: base_approval_timeout_seconds,
         } = base;
         let mut overrides = base_parameter_overrides;
         for (key, values) in parameter_overrides {
@@ -373,6 +406,8 @@ impl Rollout {
                 all
             },
             resume: resume.or(base_resume),
+            mode: mode.or(base_mode),
+            approval_timeout_seconds: approval_timeout_seconds.or(base_approval_timeout_seconds),
         }
     }
 
@@ -421,6 +456,19 @@ impl Rollout {
             )));
         }
         waves::check(&self.waves, &self.alarms)?;
+        let timeout = self
+            .approval_timeout_seconds
+            .unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECONDS);
+        if !(60..=MAX_APPROVAL_TIMEOUT_SECONDS).contains(&timeout) {
+            return Err(SpecError::Invalid(format!(
+                "approvalTimeoutSeconds {timeout}: give 60 to {MAX_APPROVAL_TIMEOUT_SECONDS} (30 days)"
+            )));
+        }
+        if self.approval_timeout_seconds.is_some() && self.mode != Some(Mode::Plan) {
+            return Err(SpecError::Invalid(
+                "approvalTimeoutSeconds is for `mode: plan`: a deploy waits for no approval".into(),
+            ));
+        }
         Ok(Resolved {
             spec,
             targets: self.targets.clone(),
@@ -429,6 +477,7 @@ impl Rollout {
             waves: self.waves.clone(),
             alarms: self.alarms.clone(),
             resume: self.resume.clone(),
+            approval_timeout_seconds: (self.mode == Some(Mode::Plan)).then_some(timeout),
         })
     }
 }

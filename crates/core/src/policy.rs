@@ -17,8 +17,9 @@ pub const DEFAULT_INPUT_FIELDS: [&str; 4] = ["targets", "concurrency", "failureT
 
 /// Fields any input may carry. `resume` names the run to resume, whose targets are checked
 /// against the default's scope again; `alarms` only adds gates (`Rollout::over` never drops
-/// one); `$schema` is ignored.
-pub const ALWAYS_ACCEPTED: [&str; 3] = ["$schema", "resume", "alarms"];
+/// one); `mode: plan` adds a person's approval before anything changes, and
+/// `approvalTimeoutSeconds` says how long it waits; `$schema` is ignored.
+pub const ALWAYS_ACCEPTED: [&str; 5] = ["$schema", "resume", "alarms", "mode", "approvalTimeoutSeconds"];
 
 /// Map fields whose entries may be allowed one by one: `parameters.NAME`.
 const PER_KEY_FIELDS: [&str; 1] = ["parameters"];
@@ -177,7 +178,7 @@ impl InputPolicy {
         }
         Err(SpecError::Invalid(format!(
             "the execution input may not change {}: this state machine takes it from its stored \
-             default spec. It accepts changes to: {} (its inputFields), and resume and alarms. \
+             default spec. It accepts changes to: {} (its inputFields), and resume, alarms, mode and approvalTimeoutSeconds. \
              Remove the field from the input, or change the default spec (a cdk deploy)",
             refused.join(", "),
             self.describe()

@@ -151,6 +151,32 @@ impl RunKeys {
         format!("{}report.md", self.prefix)
     }
 
+    /// A plan-first run (`mode: plan`): each target's plan (`plan::TargetPlan`), written by the
+    /// worker that planned it.
+    pub fn planned(&self) -> String {
+        format!("{}planned/", self.prefix)
+    }
+
+    pub fn planned_target(&self, target: &Target) -> String {
+        format!("{}{}-{}.json", self.planned(), target.account, target.region)
+    }
+
+    /// The plan for review (`plan::PlanFile`) and its Markdown, written when every target is
+    /// planned: what a person approves, and what the workers apply.
+    pub fn plan_json(&self) -> String {
+        format!("{}plan.json", self.prefix)
+    }
+
+    pub fn plan_md(&self) -> String {
+        format!("{}plan.md", self.prefix)
+    }
+
+    /// The approval of a plan (`wire::review::Approval`): the groups to apply. Written once, by
+    /// `stackfleet approve`, or by the state machine when the plan expires (no group).
+    pub fn approval(&self) -> String {
+        format!("{}approval.json", self.prefix)
+    }
+
     /// The stack outputs of every target that succeeded: `outputs::OutputsMap`.
     pub fn outputs_json(&self) -> String {
         format!("{}outputs.json", self.prefix)
@@ -235,6 +261,10 @@ mod tests {
                 "reportJson": keys.report_json(),
                 "reportMd": keys.report_md(),
                 "outputsJson": keys.outputs_json(),
+                "plannedTarget": keys.planned_target(&target),
+                "planJson": keys.plan_json(),
+                "planMd": keys.plan_md(),
+                "approval": keys.approval(),
             },
         });
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/run-keys.json");

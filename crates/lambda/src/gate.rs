@@ -24,6 +24,9 @@ struct Gate<'a, S, A> {
     keys: RunKeys,
     record: RunRecord,
     now_ms: u64,
+    /// A plan-first run before its approval: the waves plan every target, with no bake, no
+    /// alarm and no budget (planning changes nothing), and end in the Plan step.
+    planning: bool,
 }
 
 /// One Gate step. The state machine retries it (throttled, timed out, crashed) with the same
@@ -37,13 +40,16 @@ pub async fn gate<S: RunStore, A: Alarms>(
     now_ms: u64,
 ) -> Result<GateResponse, LambdaError> {
     let record = records::record(store, &request.run).await?;
+    let keys = RunKeys::new(&request.run);
+    let planning = record.approval_timeout_seconds.is_some() && !records::plan_written(store, &request.run).await?;
     let gate = Gate {
         store,
         alarms,
-        keys: RunKeys::new(&request.run),
+        keys,
         run: request.run,
         record,
         now_ms,
+        planning,
     };
     let response = match request.cursor {
         None => gate.next_wave(0, gate.record.concurrency).await?,
@@ -82,8 +88,18 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
     async fn next_wave(&self, from: usize, limit: u32) -> Result<GateResponse, LambdaError> {
         match (from..self.record.waves.len()).find(|&i| self.record.waves[i].size > 0) {
             Some(wave) => Ok(self.deploy(wave, 0, limit, &records::wave(self.store, &self.run, wave).await?)),
-            None => Ok(self.respond(GateAction::Done, None, Vec::new(), 0)),
+            None => Ok(self.finished()),
         }
+    }
+
+    /// Every wave ran: Reduce; or, planning, the Plan step.
+    fn finished(&self) -> GateResponse {
+        let action = if self.planning {
+            GateAction::Plan
+        } else {
+            GateAction::Done
+        };
+        self.respond(action, None, Vec::new(), 0)
     }
 
     /// The part of `targets` (wave `wave`'s) from position `from`, run at `limit`: a few rounds
@@ -173,12 +189,12 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
     ) -> Result<GateResponse, LambdaError> {
         let wave = cursor.wave;
         let targets = records::wave(self.store, &self.run, wave).await?;
-        self.record_lost(
-            wave,
-            targets.iter().skip(cursor.from).take(cursor.count),
-            map_error,
-        )
-        .await?;
+        let part = targets.iter().skip(cursor.from).take(cursor.count);
+        if self.planning {
+            self.record_unplanned(part, map_error).await?;
+        } else {
+            self.record_lost(wave, part, map_error).await?;
+        }
         let limit = self.next_limit(cursor).await?;
         let stopped: Option<Halt> = get_json(self.store, &self.keys.stop()).await?;
         if let Some(stop) = stopped {
@@ -193,7 +209,10 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
         }
         let later = (wave + 1..self.record.waves.len()).any(|i| self.record.waves[i].size > 0);
         if !later {
-            return Ok(self.respond(GateAction::Done, None, Vec::new(), 0));
+            return Ok(self.finished());
+        }
+        if self.planning {
+            return self.next_wave(wave + 1, limit).await;
         }
         if let Some(why) = self.alarm_halt().await? {
             return self.halt(wave, limit, why).await;
@@ -237,6 +256,45 @@ impl<S: RunStore, A: Alarms> Gate<'_, S, A> {
             Vec::new(),
             next_bake_look(left),
         ))
+    }
+
+    /// Planning: targets of the part without a plan (their child execution failed outside the
+    /// worker's Catch, or was aborted) get one that says so: the plan accounts for every target.
+    async fn record_unplanned<'t>(
+        &self,
+        part: impl Iterator<Item = &'t Target>,
+        map_error: Option<&stackfleet_core::wire::worker::CaughtError>,
+    ) -> Result<(), LambdaError> {
+        let prefix = self.keys.planned();
+        let prefix = prefix.as_str();
+        let store = self.store;
+        let planned: std::collections::BTreeSet<String> =
+            all_pages(|page| async move { store.list(prefix, page.as_deref()).await })
+                .await?
+                .into_iter()
+                .collect();
+        let reason = match map_error {
+            Some(error) => format!(
+                "no plan was recorded: the Map failed ({}: {})",
+                error.error, error.cause
+            ),
+            None => {
+                "no plan was recorded: its child execution failed outside the worker's Catch or was aborted"
+                    .to_owned()
+            }
+        };
+        let lost: Vec<&Target> = part
+            .filter(|t| !planned.contains(&self.keys.planned_target(t)))
+            .collect();
+        stream::iter(lost)
+            .map(|target| {
+                let plan = records::unplannable(target, reason.clone());
+                async move { put_json(self.store, &self.keys.planned_target(target), &plan).await }
+            })
+            .buffer_unordered(32)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 
     /// Targets of the part without an outcome: their child execution failed outside the

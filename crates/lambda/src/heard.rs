@@ -90,6 +90,12 @@ impl<S: RunStore> RunStore for Caller<S> {
         answer
     }
 
+    async fn put_new(&self, key: &str, body: String, content_type: &str) -> PortResult<bool> {
+        let answer = self.0.put_new(key, body, content_type).await;
+        hear(|invocation| &invocation.bucket, &answer);
+        answer
+    }
+
     async fn get(&self, key: &str) -> PortResult<Option<String>> {
         let answer = self.0.get(key).await;
         hear(|invocation| &invocation.bucket, &answer);

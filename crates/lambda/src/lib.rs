@@ -8,5 +8,6 @@ pub mod input;
 pub mod lister;
 pub mod records;
 pub mod reducer;
+pub mod review;
 pub mod runtime;
 pub mod worker;

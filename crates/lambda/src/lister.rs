@@ -364,6 +364,7 @@ where
             .collect(),
         alarms: resolved.alarms.clone(),
         resumes: resolved.resume.clone(),
+        approval_timeout_seconds: resolved.approval_timeout_seconds,
     };
     // Last: a run record means every other record of the run is in place.
     put_json(store, &keys.record(), &record).await?;

@@ -152,3 +152,29 @@ pub async fn spec<S: RunStore>(store: &S, run: &RunId) -> Result<RolloutSpec, La
         )
     })
 }
+
+/// A target's plan that says it could not be planned, and why.
+pub fn unplannable(target: &Target, reason: String) -> stackfleet_core::plan::TargetPlan {
+    stackfleet_core::plan::TargetPlan {
+        target: target.clone(),
+        verdict: stackfleet_core::plan::PlanVerdict::CannotPlan { reason },
+        adopts: false,
+        reviewed: None,
+    }
+}
+
+/// Whether a plan-first run's plan is written (one LIST, not a read of the plan): before it,
+/// the run is planning; after it, applying what its approval says.
+pub async fn plan_written<S: RunStore>(store: &S, run: &RunId) -> Result<bool, LambdaError> {
+    let key = RunKeys::new(run).plan_json();
+    let page = store.list(&key, None).await?;
+    Ok(page.items.iter().any(|listed| listed == &key))
+}
+
+/// The approval of a plan-first run's plan, once written.
+pub async fn approval<S: RunStore>(
+    store: &S,
+    run: &RunId,
+) -> Result<Option<stackfleet_core::wire::review::Approval>, LambdaError> {
+    get_json(store, &RunKeys::new(run).approval()).await
+}

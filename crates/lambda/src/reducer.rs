@@ -76,7 +76,11 @@ pub async fn reduce<S: RunStore>(
     let keys = RunKeys::new(run);
     let record = records::record(store, run).await?;
     let document = records::document(store, run).await?;
-    let halt: Option<Halt> = get_json(store, &keys.halt()).await?;
+    let halt: Option<Halt> = match get_json(store, &keys.halt()).await? {
+        Some(halt) => Some(halt),
+        // A plan-first run whose plan expired unapproved applied nothing: it ends halted.
+        None => crate::review::expired_halt(store, &record).await?,
+    };
     let by_wave = records::waves(store, &record).await?;
     let prefix = keys.outcomes();
     let prefix = prefix.as_str();

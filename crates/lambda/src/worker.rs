@@ -16,7 +16,10 @@ use tracing::Instrument;
 
 use crate::error::LambdaError;
 use crate::heard::{tallied, Caller};
+
+mod reviewed;
 use crate::records::{self, get_json, put_json, put_outcome, RunKeys};
+use reviewed::{Reviewing, Stage};
 use stackfleet_core::waves::Halt;
 
 /// Kept free at the end of an invocation: the last look (DescribeStacks, and the events pages of
@@ -54,6 +57,9 @@ pub struct Worker<A, S, C, K = NoSecrets> {
     clock: C,
     secrets: K,
     specs: Mutex<HashMap<RunId, Arc<RolloutSpec>>>,
+    records: Mutex<HashMap<RunId, Arc<stackfleet_core::wire::lister::RunRecord>>>,
+    /// A plan-first run's approved plan (`reviewed`).
+    reviews: Mutex<HashMap<RunId, Arc<Reviewing>>>,
 }
 
 impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
@@ -66,6 +72,8 @@ impl<A: AssumeRole, S: RunStore, C: Clock> Worker<A, S, C> {
             clock,
             secrets: NoSecrets,
             specs: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::new()),
+            reviews: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -79,20 +87,31 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
             clock: self.clock,
             secrets,
             specs: self.specs,
+            records: self.records,
+            reviews: self.reviews,
         }
+    }
+
+    fn cached<T>(&self, cache: &Mutex<HashMap<RunId, Arc<T>>>, run: &RunId) -> Option<Arc<T>> {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(run)
+            .cloned()
+    }
+
+    fn remember<T>(&self, cache: &Mutex<HashMap<RunId, Arc<T>>>, run: &RunId, value: Arc<T>) {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(run.clone(), value);
     }
 
     /// The run's spec, its references resolved: read and resolved once per process and run. A
     /// reference that cannot be resolved fails the target with an error naming it; it is not
     /// cached, so a retry after the secret is made succeeds.
     async fn spec(&self, run: &RunId) -> Result<Arc<RolloutSpec>, LambdaError> {
-        let cached = self
-            .specs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(run)
-            .cloned();
-        if let Some(spec) = cached {
+        if let Some(spec) = self.cached(&self.specs, run) {
             return Ok(spec);
         }
         let written = records::spec(&self.store, run).await?;
@@ -101,10 +120,7 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
                 .await
                 .map_err(|e| LambdaError::new(e.name(), e.to_string()))?,
         );
-        self.specs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(run.clone(), Arc::clone(&spec));
+        self.remember(&self.specs, run, Arc::clone(&spec));
         Ok(spec)
     }
 
@@ -181,6 +197,24 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
         };
         let span = target_span(&run, &target);
         let done = |kind| done(run.clone(), target.clone(), wave, new_account, kind);
+        let stage = self.stage(&run).instrument(span.clone()).await?;
+        if let Stage::Planning = stage {
+            match asked {
+                Asked::RecordFailure(caught) => {
+                    let why = if caught.cause.is_empty() {
+                        caught.error.clone()
+                    } else {
+                        format!("{}: {}", caught.error, caught.cause)
+                    };
+                    self.unplanned(&run, &target, why).instrument(span).await?;
+                }
+                _ => self.plan(&run, &target, new_account).instrument(span).await?,
+            }
+            return Ok(WorkerResponse {
+                outcome: None,
+                ..done(OutcomeKind::Skipped)
+            });
+        }
         let asked = match asked {
             Asked::Follow(FollowFrom::Start) => self.starting(&run, &target).instrument(span.clone()).await?,
             other => other,
@@ -189,10 +223,19 @@ impl<A: AssumeRole, S: RunStore, C: Clock, K: Secrets> Worker<A, S, C, K> {
             Asked::NotStarted(why) => Outcome::not_started(target.clone(), format!("not started: {why}")),
             Asked::Follow(from) => {
                 let hand_back_at_ms = deadline_ms.saturating_sub(millis(HAND_BACK_MARGIN));
-                let followed = self
-                    .follow(&run, &target, new_account, from, hand_back_at_ms)
-                    .instrument(span.clone())
-                    .await?;
+                let followed = match (&stage, from) {
+                    (Stage::Applying(reviewing), from @ (FollowFrom::Start | FollowFrom::StartAgain)) => {
+                        let again = from == FollowFrom::StartAgain;
+                        self.apply(&run, &target, new_account, reviewing, again, hand_back_at_ms)
+                            .instrument(span.clone())
+                            .await?
+                    }
+                    (_, from) => {
+                        self.follow(&run, &target, new_account, from, hand_back_at_ms)
+                            .instrument(span.clone())
+                            .await?
+                    }
+                };
                 match followed {
                     Followed::Done(outcome) => outcome,
                     Followed::HandBack { state, wait } => {

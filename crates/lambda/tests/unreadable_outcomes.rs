@@ -25,6 +25,10 @@ impl RunStore for Refusing {
         self.store.put(key, body, content_type).await
     }
 
+    async fn put_new(&self, key: &str, body: String, content_type: &str) -> PortResult<bool> {
+        self.store.put_new(key, body, content_type).await
+    }
+
     async fn get(&self, key: &str) -> PortResult<Option<String>> {
         if key == self.key {
             return Err(self.error.clone());

@@ -80,6 +80,15 @@ impl RunStore for FakeStore {
         Ok(())
     }
 
+    async fn put_new(&self, key: &str, body: String, _content_type: &str) -> PortResult<bool> {
+        let mut objects = self.objects();
+        if objects.contains_key(key) {
+            return Ok(false);
+        }
+        objects.insert(key.to_owned(), body);
+        Ok(true)
+    }
+
     async fn get(&self, key: &str) -> PortResult<Option<String>> {
         Ok(self.objects().get(key).cloned())
     }

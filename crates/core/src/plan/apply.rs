@@ -92,21 +92,97 @@ pub async fn apply_target<A: AssumeRole>(
     clock: &dyn Clock,
     options: DriveOptions,
 ) -> Applied {
+    match begin_apply(assumer, job, planned, group, clock, options).await {
+        Began::Done(applied) => applied,
+        Began::Executing(state) => Applied {
+            outcome: follow(assumer, job, state, clock, options).await,
+            executed: true,
+        },
+    }
+}
+
+/// How an apply's first step ended: with the target's outcome, or with its change set executed
+/// and the operation to follow (the state machine's worker hands it back, as a deploy's).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One per target, moved once.
+pub enum Began {
+    Done(Applied),
+    Executing(InFlight),
+}
+
+/// `begin_apply` for a step tried again, whose first try's answer was lost: the operation of this
+/// run found on the planned stack (by its token, newest event first) is followed, never
+/// executed twice; none found, the apply begins.
+pub async fn begin_apply_again<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    planned: &PlannedTarget,
+    group: &PlanGroup,
+    clock: &dyn Clock,
+    options: DriveOptions,
+) -> Began {
+    if let Some(stack_id) = planned.stack_id.as_deref() {
+        let assumer = Counted::new(assumer);
+        let ours = async {
+            let session = assume(&assumer, job, options).await?;
+            let page = retried(options, || session.stack_events(stack_id, None)).await?;
+            let prefix = client_request_token(job.run, "");
+            Ok::<_, PortError>(
+                page.events
+                    .first()
+                    .and_then(|newest| newest.token.as_deref()?.strip_prefix(&prefix))
+                    .and_then(Phase::from_operation),
+            )
+        };
+        let found = ours.await;
+        if let Ok(Some(phase)) = found {
+            return Began::Executing(InFlight {
+                target: job.target.clone(),
+                run: job.run.clone(),
+                stack_id: stack_id.to_owned(),
+                phase,
+                deadline_ms: clock.now_ms() + job.spec.operation_timeout_seconds * 1000,
+                progress: Progress {
+                    started_at_ms: clock.now_ms(),
+                    // AssumeRole and DescribeStackEvents; the session's call is not counted by
+                    // the assumer's counter.
+                    aws_calls: assumer.calls() + 1,
+                },
+                recovered_from: None,
+            });
+        }
+    }
+    begin_apply(assumer, job, planned, group, clock, options).await
+}
+
+/// Checks the target's reviewed plan and executes its change set, or says why not.
+pub async fn begin_apply<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    planned: &PlannedTarget,
+    group: &PlanGroup,
+    clock: &dyn Clock,
+    options: DriveOptions,
+) -> Began {
     let started_at_ms = clock.now_ms();
     let target = job.target.clone();
-    let nothing_reviewed = |why: String| Applied {
-        outcome: Outcome::stale(target.clone(), why, 0, 0),
-        executed: false,
+    let nothing_reviewed = |why: String| {
+        Began::Done(Applied {
+            outcome: Outcome::stale(target.clone(), why, 0, 0),
+            executed: false,
+        })
     };
-    let attention = |why: String| Applied {
-        outcome: Outcome::failed(
-            target.clone(),
-            ErrorName::NeedsAttention,
-            RootCause::message(why),
-            0,
-            0,
-        ),
-        executed: false,
+    let attention = |why: String| {
+        Began::Done(Applied {
+            outcome: Outcome::failed(
+                target.clone(),
+                ErrorName::NeedsAttention,
+                RootCause::message(why),
+                0,
+                0,
+            ),
+            executed: false,
+        })
     };
     match &group.verdict {
         PlanVerdict::NoChanges | PlanVerdict::WouldCreate { .. } | PlanVerdict::WouldUpdate { .. } => {}
@@ -133,10 +209,10 @@ pub async fn apply_target<A: AssumeRole>(
         Ok(session) => session,
         Err(error) => {
             let outcome = assume_failure(job, &error, started_at_ms, clock.now_ms(), assumer.calls());
-            return Applied {
+            return Began::Done(Applied {
                 outcome,
                 executed: false,
-            };
+            });
         }
     };
     let stacks = Counted::new(&session);
@@ -173,12 +249,12 @@ pub async fn apply_target<A: AssumeRole>(
                     calls(),
                 )
             },
-            Err(error) => return failed(&error),
+            Err(error) => return Began::Done(failed(&error)),
         };
-        return Applied {
+        return Began::Done(Applied {
             outcome,
             executed: false,
-        };
+        });
     }
     let checked = retried(options, || check(&stacks, planned, group)).await;
     let kind = match checked {
@@ -194,19 +270,19 @@ pub async fn apply_target<A: AssumeRole>(
                 recovered_from: None,
                 outputs: stack.outputs,
             };
-            return Applied {
+            return Began::Done(Applied {
                 outcome,
                 executed: false,
-            };
+            });
         }
         Ok(Check::Stale(why)) => {
             let duration = clock.now_ms().saturating_sub(started_at_ms);
-            return Applied {
+            return Began::Done(Applied {
                 outcome: Outcome::stale(target.clone(), why, duration, calls()),
                 executed: false,
-            };
+            });
         }
-        Err(error) => return failed(&error),
+        Err(error) => return Began::Done(failed(&error)),
     };
 
     // Our token, as the lifecycle names a create or an update of this run: the operation's
@@ -224,10 +300,10 @@ pub async fn apply_target<A: AssumeRole>(
             Err(error) if is_unavailable(&error) && attempt == 0 => {
                 let why = format!("the change set was no longer available when executed ({error})");
                 let duration = clock.now_ms().saturating_sub(started_at_ms);
-                return Applied {
+                return Began::Done(Applied {
                     outcome: Outcome::stale(target.clone(), why, duration, calls()),
                     executed: false,
-                };
+                });
             }
             // A call made again, same token, whose first answer was lost: it finds the change
             // set executed by that first call (or its token taken by it).
@@ -247,7 +323,7 @@ pub async fn apply_target<A: AssumeRole>(
                     // An earlier try went unanswered and may have started the execution: its
                     // change set is then not the clean-up's to delete.
                     applied.executed = attempt > 0;
-                    return applied;
+                    return Began::Done(applied);
                 }
             },
         }
@@ -264,10 +340,7 @@ pub async fn apply_target<A: AssumeRole>(
         },
         recovered_from: None,
     };
-    Applied {
-        outcome: follow(&assumer, job, state, clock, options).await,
-        executed: true,
-    }
+    Began::Executing(state)
 }
 
 /// The executed change set's operation, followed to its end as a deploy follows its own.

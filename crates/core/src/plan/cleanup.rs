@@ -63,6 +63,22 @@ pub async fn discard_unapplied<A: AssumeRole>(
     discarded
 }
 
+/// Deletes one target's change set of the plan (with a CREATE's empty stack), if it has one: a
+/// target whose group was not approved. Gone already is done.
+pub async fn discard_target<A: AssumeRole>(
+    assumer: &A,
+    job: &Job<'_>,
+    planned: &super::file::PlannedTarget,
+    group: &super::file::PlanGroup,
+) -> Result<(), PortError> {
+    let (Some(change_set), Some(stack)) = (planned.change_set_id.as_deref(), planned.stack_id.as_deref())
+    else {
+        return Ok(());
+    };
+    let created = matches!(group.verdict, PlanVerdict::WouldCreate { .. });
+    discard_one(assumer, job, change_set, stack, created).await
+}
+
 async fn discard_one<A: AssumeRole>(
     assumer: &A,
     job: &Job<'_>,

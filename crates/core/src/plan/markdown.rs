@@ -46,6 +46,12 @@ fn changes_table(md: &mut String, group: &PlanGroup) {
 impl PlanFile {
     /// The plan as Markdown; `path` is the plan file as the apply command should name it.
     pub fn to_markdown(&self, path: &str) -> String {
+        self.to_markdown_applied_by(&format!("stackfleet apply {path}"))
+    }
+
+    /// The plan as Markdown, a group applied by `command --group ID` (`apply PLAN`, or a
+    /// plan-first execution's `approve EXECUTION`).
+    pub fn to_markdown_applied_by(&self, command: &str) -> String {
         let stack = self
             .document
             .stack_name
@@ -54,7 +60,7 @@ impl PlanFile {
         let mut md = format!("# stackfleet plan `{}`{stack}\n\n", self.plan_id);
         let _ = writeln!(
             md,
-            "{} in {} group{}{}. Apply a group once reviewed: `stackfleet apply {path} --group ID` \
+            "{} in {} group{}{}. Apply a group once reviewed: `{command} --group ID` \
              (repeatable), or every group: `--all`. Only the change sets listed here are executed, \
              each only while its stack is as planned; the apply deletes the change sets it does not \
              execute.\n",

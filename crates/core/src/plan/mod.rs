@@ -14,9 +14,9 @@ mod named;
 mod preflight;
 mod recover;
 
-pub use apply::{apply_target, Applied, Applying};
+pub use apply::{apply_target, begin_apply, begin_apply_again, Applied, Applying, Began};
 pub use approval::{approval, Approval};
-pub use cleanup::{discard_unapplied, Discarded};
+pub use cleanup::{discard_target, discard_unapplied, Discarded};
 pub use file::{
     change_digest, json_schema, recorded_document, PlanError, PlanFile, PlanGroup, PlannedTarget,
     SkippedTarget, PLAN_VERSION,

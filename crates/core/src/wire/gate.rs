@@ -60,6 +60,9 @@ pub enum GateAction {
     Halt,
     /// Every wave ran: Reduce.
     Done,
+    /// A plan-first run (`mode: plan`) planned every target: write the plan and wait for its
+    /// approval; then the Gate runs the waves again, applying.
+    Plan,
 }
 
 /// The Gate step's output: at most one part's items, whatever the fleet's size.

@@ -84,6 +84,9 @@ pub struct RunRecord {
     /// its own day, not to this run's whole document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<crate::document::Rollout>,
+    /// A plan-first run (`mode: plan`): how long its plan waits for approval. None: a deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_seconds: Option<u64>,
 }
 
 impl RunRecord {

@@ -4,6 +4,7 @@
 pub mod gate;
 pub mod lister;
 pub mod reduce;
+pub mod review;
 pub mod worker;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,10 @@ use crate::waves::Halt;
 pub enum ReducerRequest {
     Gate(crate::wire::gate::GateRequest),
     Reduce(ReduceRequest),
+    /// A plan-first run: every target planned, write the plan.
+    Plan(crate::wire::review::PlanRequest),
+    /// A plan-first run: look for the plan's approval.
+    Approval(crate::wire::review::ApprovalRequest),
 }
 
 /// What the state machine hands Reduce (`"run.$": "$.run"`): the run's records are in the store.

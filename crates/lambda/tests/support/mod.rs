@@ -12,6 +12,7 @@ use stackfleet_core::lifecycle::{Clock, TokioClock};
 use stackfleet_core::ports::RunStore;
 use stackfleet_core::wire::gate::{GateAction, GateRequest};
 use stackfleet_core::wire::reduce::Reduced;
+use stackfleet_core::wire::review::{Approval, ApprovalAction, ApprovalRequest, PlanDigest, PlanRequest};
 use stackfleet_core::wire::worker::CaughtError;
 use stackfleet_core::{AccountId, Outcome, RunId, Target};
 use stackfleet_lambda::error::LambdaError;
@@ -19,6 +20,7 @@ use stackfleet_lambda::gate::gate;
 use stackfleet_lambda::input::Acceptance;
 use stackfleet_lambda::lister::{list, Discovered, ListerPorts, ListerRequest, ListerSettings};
 use stackfleet_lambda::reducer::{reduce, ReduceRequest};
+use stackfleet_lambda::review;
 use stackfleet_lambda::worker::{Worker, WorkerRequest, WorkerResponse};
 
 /// The bucket and key of the template `rollout` deploys.
@@ -112,6 +114,11 @@ pub struct Machine {
     pub settings: ListerSettings,
     /// Written to the template's key once the first wave has been deployed.
     pub rewrite_after_first_wave: Option<String>,
+    /// A plan-first run: the groups a person approves (`stackfleet approve`) at the first look
+    /// for the approval; None: nobody approves, and the plan expires.
+    pub approve: Option<fn(&PlanDigest) -> Vec<String>>,
+    /// Called once the plan is written, before anybody approves it.
+    pub after_plan: Option<fn(&Machine)>,
 }
 
 /// How an execution ended.
@@ -144,6 +151,8 @@ impl Machine {
             aborted: Vec::new(),
             settings: open_settings(json!({})),
             rewrite_after_first_wave: None,
+            approve: None,
+            after_plan: None,
         }
     }
 
@@ -239,6 +248,7 @@ impl Machine {
                     }
                 }
                 GateAction::Bake => tokio::time::sleep(Duration::from_secs(response.wait_seconds)).await,
+                GateAction::Plan => self.await_approval(&run).await,
                 GateAction::Halt | GateAction::Done => break,
             }
             request = GateRequest {
@@ -257,6 +267,48 @@ impl Machine {
         }
     }
 
+    /// Plan, then Approval and its Wait until it says apply; a person approves at the first
+    /// look, if this machine has one.
+    async fn await_approval(&self, run: &stackfleet_core::RunId) {
+        let digest = review::plan(&self.store, PlanRequest { run: run.clone() }, self.clock.now_ms())
+            .await
+            .unwrap();
+        if let Some(after_plan) = self.after_plan {
+            after_plan(self);
+        }
+        let mut approver = self.approve;
+        loop {
+            if let Some(approve) = approver.take() {
+                let approval = Approval {
+                    groups: approve(&digest),
+                    approved_by: "arn:aws:iam::999999999999:user/reviewer".into(),
+                    approved_at_ms: self.clock.now_ms(),
+                    expired: false,
+                };
+                let key = stackfleet_core::run_keys::RunKeys::new(run).approval();
+                self.store
+                    .put(
+                        &key,
+                        serde_json::to_string(&approval).unwrap(),
+                        "application/json",
+                    )
+                    .await
+                    .unwrap();
+            }
+            let request = ApprovalRequest {
+                run: run.clone(),
+                expires_at_ms: digest.expires_at_ms,
+            };
+            let answer = review::approval(&self.store, request, self.clock.now_ms())
+                .await
+                .unwrap();
+            match answer.action {
+                ApprovalAction::Apply => return,
+                ApprovalAction::Wait => tokio::time::sleep(Duration::from_secs(answer.wait_seconds)).await,
+            }
+        }
+    }
+
     pub async fn resume_input(&self, reduced: &Reduced) -> Value {
         let key = reduced.resume_input_key.as_ref().expect("a resume input");
         serde_json::from_str(&self.store.get(key).await.unwrap().unwrap()).unwrap()
@@ -264,6 +316,10 @@ impl Machine {
 
     pub async fn report(&self, reduced: &Reduced) -> stackfleet_core::report::Report {
         serde_json::from_str(&self.store.get(&reduced.report_key).await.unwrap().unwrap()).unwrap()
+    }
+
+    pub fn clock_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     pub fn touched(&self, target: &Target) -> bool {
