@@ -44,6 +44,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Start a new execution for exactly the targets that failed in an execution.
     Rerun(RerunArgs),
+    /// Approve groups of a plan-first execution's plan (`mode: plan`): it then applies their
+    /// reviewed change sets, in its waves, and deletes the others'. Once per plan.
+    Approve(ApproveArgs),
     /// Print an execution's report, as Markdown, JSON or JUnit XML.
     Report(ReportArgs),
     /// Print the stack outputs of every target that succeeded, as JSON {account: {region: {key:
@@ -147,6 +150,19 @@ pub struct ReportArgs {
     /// Write the report here instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["groups", "all"])))]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Approve this group of the plan (its ID, as `status` or plan.md lists it); repeatable.
+    #[arg(long = "group", value_name = "ID")]
+    pub groups: Vec<String>,
+    /// Approve every group of the plan.
+    #[arg(long, conflicts_with = "groups")]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,7 @@ fn main() -> ExitCode {
             cli::Command::Rerun(args) => operate::rerun(args).await,
             cli::Command::Report(args) => operate::report(args).await,
             cli::Command::Outputs(args) => outputs::outputs(args).await,
+            cli::Command::Approve(args) => outputs::approve(args).await,
             cli::Command::Schema => {
                 print!("{}", stackfleet_core::document::json_schema());
                 Ok(ExitCode::SUCCESS)

@@ -9,6 +9,7 @@ use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use stackfleet_aws::{S3Store, SfnExecutions};
+use stackfleet_core::approving::PlanStatus;
 use stackfleet_core::escape::{self, terminal_line};
 use stackfleet_core::executions::{self, Status};
 use stackfleet_core::operator::{self, OperatorError, RunStatus, Submitted};
@@ -301,6 +302,9 @@ fn print_status(status: &RunStatus) {
     };
     println!("state      {} ({when} {})", execution.status, elapsed(status));
     println!("targets    {}", progress_line(status));
+    if let Some(plan) = &status.plan {
+        print_plan(plan, status);
+    }
     if let Some(reduced) = &status.reduced {
         let s = &reduced.summary;
         println!(
@@ -328,6 +332,46 @@ fn print_status(status: &RunStatus) {
     }
 }
 
+/// A plan-first run's plan: its groups, and what to do while it waits.
+fn print_plan(plan: &PlanStatus, status: &RunStatus) {
+    let digest = &plan.digest;
+    let state = match (plan.decided, status.execution.status.is_finished()) {
+        (true, _) => "decided: the waves apply what was approved".to_owned(),
+        (false, true) => "not approved".to_owned(),
+        (false, false) => format!(
+            "waiting for approval, until {} (stackfleet approve {} --group ID, or --all)",
+            time_of(digest.expires_at_ms),
+            status.execution.arn
+        ),
+    };
+    println!(
+        "plan       {} in {} group{}: {state}",
+        targets_count(digest.targets),
+        digest.group_count,
+        if digest.group_count == 1 { "" } else { "s" }
+    );
+    for group in &digest.groups {
+        println!(
+            "  group    {}  {}: {}",
+            group.id,
+            targets_count(group.targets),
+            terminal_line(&group.headline)
+        );
+    }
+    if digest.group_count > digest.groups.len() {
+        println!(
+            "  ...      {} more groups in {}",
+            digest.group_count - digest.groups.len(),
+            digest.plan_md_key
+        );
+    }
+}
+
+/// Milliseconds since the epoch, as UTC to the minute.
+fn time_of(ms: u64) -> String {
+    stackfleet_core::run_ids::start_time_text(ms)
+}
+
 fn status_json(status: &RunStatus) -> Value {
     let e = &status.execution;
     json!({
@@ -345,6 +389,10 @@ fn status_json(status: &RunStatus) -> Value {
             "failed": failed(status),
         })),
         "summary": status.reduced.as_ref().map(|r| json!(r.summary)),
+        "plan": status.plan.as_ref().map(|p| json!({
+            "digest": p.digest,
+            "waitingForApproval": !p.decided && !e.status.is_finished(),
+        })),
         "error": e.error,
         "cause": e.cause,
     })

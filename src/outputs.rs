@@ -1,5 +1,7 @@
-//! `stackfleet outputs`: the stack outputs of a rollout's targets, as JSON on stdout, from an
-//! execution's run (outputs.json, as Reduce wrote it) or from a local run's JSON report.
+//! Two operator commands over an execution's run bucket: `stackfleet outputs`, the stack
+//! outputs of a rollout's targets as JSON on stdout, from an execution's run (outputs.json, as
+//! Reduce wrote it) or from a local run's JSON report; and `stackfleet approve`, the approval of
+//! a plan-first execution's plan.
 
 use std::process::ExitCode;
 
@@ -8,7 +10,7 @@ use stackfleet_core::escape;
 use stackfleet_core::operator;
 use stackfleet_core::outputs::{one_output, outputs_map, OutputsMap};
 
-use crate::cli::{ExecutionArgs, OutputsArgs};
+use crate::cli::{ApproveArgs, ExecutionArgs, OutputsArgs};
 use crate::operate::{connect, store};
 use crate::resume::read_report;
 use crate::CliError;
@@ -33,6 +35,32 @@ pub async fn outputs(args: OutputsArgs) -> Result<ExitCode, CliError> {
         Some(key) => print(&one_output(&map, key))?,
         None => print(&map)?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn approve(args: ApproveArgs) -> Result<ExitCode, CliError> {
+    let (config, executions) = connect(&args.execution).await?;
+    let store = store(&config, &executions, &args.execution).await?;
+    let approver = stackfleet_aws::sts::caller_arn(&config)
+        .await
+        .map_err(|e| CliError::Runtime(format!("cannot tell who is approving (GetCallerIdentity): {e}")))?;
+    let now = stackfleet_core::lifecycle::Clock::now_ms(&stackfleet_core::lifecycle::SystemClock);
+    let approval = stackfleet_core::approving::approve(
+        &executions,
+        &store,
+        &args.execution.execution_arn,
+        &args.groups,
+        &approver,
+        now,
+    )
+    .await?;
+    println!(
+        "approved {} as {}: the execution applies {} at its next look (within a minute), and \
+         deletes the other groups' change sets",
+        approval.groups.join(", "),
+        escape::terminal_text(&approval.approved_by),
+        if approval.groups.len() == 1 { "it" } else { "them" }
+    );
     Ok(ExitCode::SUCCESS)
 }
 

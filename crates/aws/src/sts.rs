@@ -195,6 +195,16 @@ impl AssumeRole for StsAssumer {
     }
 }
 
+/// Who the caller is (GetCallerIdentity: no permission needed), as an approval records it.
+pub async fn caller_arn(config: &SdkConfig) -> PortResult<String> {
+    let answer = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(answer.arn().unwrap_or("unknown").to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! stackfleet's vocabulary and decisions. No AWS SDK type appears here: adapters in
 //! `stackfleet-aws` translate, and fakes there stand in for AWS in tests.
 
+pub mod approving;
 pub mod document;
 pub mod errors;
 pub mod escape;

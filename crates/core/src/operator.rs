@@ -126,7 +126,7 @@ pub async fn submit<E: Executions>(
     }
 }
 
-async fn described<E: Executions>(executions: &E, arn: &str) -> Result<Execution, OperatorError> {
+pub(crate) async fn described<E: Executions>(executions: &E, arn: &str) -> Result<Execution, OperatorError> {
     executions.describe(arn).await?.ok_or_else(|| {
         OperatorError::Refused(format!(
             "no execution {arn}: check the ARN, and that --region is the state machine's region"
@@ -173,6 +173,8 @@ pub struct RunStatus {
     pub run: RunId,
     /// The summary, once Reduce has run.
     pub reduced: Option<Reduced>,
+    /// A plan-first run's plan, once written: its groups, and whether it still waits.
+    pub plan: Option<crate::approving::PlanStatus>,
 }
 
 /// How `arn` stands. The store is optional: without it (no bucket, no access) the status still
@@ -195,12 +197,14 @@ pub async fn status<E: Executions, S: RunStore>(
         None => None,
     };
     let reduced = reduced(executions, &execution).await?;
+    let plan = crate::approving::plan_status(executions, &execution).await?;
     Ok(RunStatus {
         execution,
         items,
         failed,
         run,
         reduced,
+        plan,
     })
 }
 

@@ -307,8 +307,12 @@ pub trait RunStore: Send + Sync {
 
     /// Writes `key` only if no object is there (S3's conditional write, `If-None-Match: *`):
     /// `Ok(false)`, writing nothing, when one is. For what is written once, whoever races.
-    fn put_new(&self, key: &str, body: String, content_type: &str)
-        -> impl Future<Output = PortResult<bool>> + Send;
+    fn put_new(
+        &self,
+        key: &str,
+        body: String,
+        content_type: &str,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
 
     /// `Ok(None)` when there is no such key.
     fn get(&self, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;

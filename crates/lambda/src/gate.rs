@@ -41,7 +41,8 @@ pub async fn gate<S: RunStore, A: Alarms>(
 ) -> Result<GateResponse, LambdaError> {
     let record = records::record(store, &request.run).await?;
     let keys = RunKeys::new(&request.run);
-    let planning = record.approval_timeout_seconds.is_some() && !records::plan_written(store, &request.run).await?;
+    let planning =
+        record.approval_timeout_seconds.is_some() && !records::plan_written(store, &request.run).await?;
     let gate = Gate {
         store,
         alarms,
