@@ -248,6 +248,10 @@ if __name__ == "__main__":
     described.add_argument("stack")
     listing = actions.add_parser("objects")
     listing.add_argument("bucket")
+    putting = actions.add_parser("put", help="write BODY to KEY of BUCKET (as `stackfleet approve` writes an approval)")
+    putting.add_argument("bucket")
+    putting.add_argument("key")
+    putting.add_argument("body")
     args = parser.parse_args()
     if args.action == "seed":
         if args.size not in LAYOUTS and not args.size.startswith("plain:"):
@@ -272,6 +276,8 @@ if __name__ == "__main__":
         print(json.dumps(upload_template(args.endpoint, args.bucket, args.key, args.file)))
     elif args.action == "objects":
         objects(args.endpoint, args.bucket)
+    elif args.action == "put":
+        client(args.endpoint, "s3").put_object(Bucket=args.bucket, Key=args.key, Body=args.body.encode())
     elif args.action == "alarm":
         alarm(args.endpoint, args.name, args.state)
     else:
