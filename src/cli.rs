@@ -389,6 +389,12 @@ pub struct SpecArgs {
     /// stack is left alone and its target fails with NeedsAttention [document: adopt; default: false].
     #[arg(long)]
     pub adopt: bool,
+    /// Create stacks by importing the resources their template names that already exist in the
+    /// account (each kept with DeletionPolicy: Retain) instead of failing on them: a CREATE
+    /// change set with ImportExistingResources; the outcome lists what was adopted
+    /// [document: adoptExisting; default: false].
+    #[arg(long)]
+    pub adopt_existing: bool,
     /// Seconds one stack operation (or a wait for somebody else's) may take
     /// [document: operationTimeoutSeconds; default: 3600].
     #[arg(long, value_name = "SECONDS")]

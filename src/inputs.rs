@@ -167,6 +167,7 @@ fn flags_document(
         }),
         skip_failed_rollback_resources: args.skip_failed_rollback_resources.then_some(true),
         adopt: args.adopt.then_some(true),
+        adopt_existing: args.adopt_existing.then_some(true),
         // Rules a reviewer reads in the document (and the plan records), not a flag.
         auto_approve: None,
         operation_timeout_seconds: args.operation_timeout,
@@ -441,6 +442,7 @@ mod tests {
             "the file is read"
         );
         assert_eq!(file.adopt, None, "no --adopt: the document's word (none) stands");
+        assert_eq!(file.adopt_existing, None);
 
         let args = deploy_args(&[
             "--spec",
@@ -456,6 +458,7 @@ mod tests {
             "--tag",
             "cost=shared",
             "--adopt",
+            "--adopt-existing",
         ]);
         let merged = document(
             &args.spec,
@@ -471,6 +474,7 @@ mod tests {
         );
         assert_eq!(merged.recovery, Some(RecoveryPolicy::Recreate));
         assert_eq!(merged.adopt, Some(true));
+        assert_eq!(merged.adopt_existing, Some(true));
         assert_eq!(merged.concurrency, Some(16), "not given: the document's");
         assert_eq!(merged.tags.len(), 2, "tags add up");
         assert_eq!(merged.targets.accounts.len(), 1);
@@ -490,5 +494,6 @@ mod tests {
             "OrganizationAccountAccessRole"
         );
         assert!(resolved.spec.adopt);
+        assert!(resolved.spec.adopt_existing);
     }
 }

@@ -295,6 +295,7 @@ impl StackOperations for CfnStacks {
             .set_parameters(Some(parameters(stack)))
             .set_capabilities(Some(capabilities(stack)))
             .set_tags(Some(tags(stack)))
+            .set_import_existing_resources(request.import_existing_resources.then_some(true))
             .client_token(&stack.token)
             .send()
             .await

@@ -84,6 +84,13 @@ pub struct Rollout {
     /// Default: false: such a stack is left alone and its target fails with NeedsAttention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt: Option<bool>,
+    /// Create a stack whose template names resources that already exist in the account (a
+    /// role made by hand, say) by importing them into it: a CREATE change set with
+    /// CloudFormation's ImportExistingResources, instead of failing on the name. Only resources
+    /// the template keeps with `DeletionPolicy: Retain` and a fixed name can be imported; the
+    /// outcome lists what was. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_existing: Option<bool>,
     /// Which groups of a reviewed plan `apply --auto` may apply without a person: those whose
     /// changes replace nothing, remove nothing, and touch none of `denyResourceTypes`. Without
     /// it, `--auto` approves nothing. `apply` reads the rules recorded in the plan (what was
@@ -322,6 +329,7 @@ impl Rollout {
             recovery,
             skip_failed_rollback_resources,
             adopt,
+            adopt_existing,
             auto_approve,
             operation_timeout_seconds,
             poll_interval_seconds,
@@ -348,6 +356,7 @@ impl Rollout {
             recovery: base_recovery,
             skip_failed_rollback_resources: base_skip_failed_rollback_resources,
             adopt: base_adopt,
+            adopt_existing: base_adopt_existing,
             auto_approve: base_auto_approve,
             operation_timeout_seconds: base_operation_timeout_seconds,
             poll_interval_seconds: base_poll_interval_seconds,
@@ -387,6 +396,7 @@ impl Rollout {
             skip_failed_rollback_resources: skip_failed_rollback_resources
                 .or(base_skip_failed_rollback_resources),
             adopt: adopt.or(base_adopt),
+            adopt_existing: adopt_existing.or(base_adopt_existing),
             auto_approve: auto_approve.or(base_auto_approve),
             operation_timeout_seconds: operation_timeout_seconds.or(base_operation_timeout_seconds),
             poll_interval_seconds: poll_interval_seconds.or(base_poll_interval_seconds),
@@ -441,6 +451,7 @@ impl Rollout {
             recovery: self.recovery.unwrap_or_default(),
             skip_failed_rollback_resources: self.skip_failed_rollback_resources.unwrap_or(false),
             adopt: self.adopt.unwrap_or(false),
+            adopt_existing: self.adopt_existing.unwrap_or(false),
             operation_timeout_seconds: self
                 .operation_timeout_seconds
                 .unwrap_or_else(defaults::operation_timeout_seconds),

@@ -131,6 +131,10 @@ pub struct Outcome {
     /// CloudFormation answers them: `Report::outputs` gathers them across the fleet.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
+    /// Resources that existed in the account and the create imported into the stack
+    /// (`adoptExisting`), as "TYPE LOGICAL_ID".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<String>,
 }
 
 impl Outcome {
@@ -148,6 +152,7 @@ impl Outcome {
             aws_calls: 0,
             recovered_from: None,
             outputs: BTreeMap::new(),
+            adopted: Vec::new(),
         }
     }
 
@@ -208,6 +213,7 @@ impl Outcome {
             aws_calls,
             recovered_from: None,
             outputs: BTreeMap::new(),
+            adopted: Vec::new(),
         }
     }
 

@@ -210,6 +210,10 @@ pub struct RolloutSpec {
     /// Take over a stack of the stack name that stackfleet did not create (no
     /// `stackfleet:managed-by` tag) instead of leaving it alone.
     pub adopt: bool,
+    /// Create a stack whose template names resources that already exist in the account (kept
+    /// with `DeletionPolicy: Retain`) by importing them (a CREATE change set with
+    /// ImportExistingResources) instead of failing on them.
+    pub adopt_existing: bool,
     /// How long one stack operation (or a wait for somebody else's) may take.
     pub operation_timeout_seconds: u64,
     pub poll_interval_seconds: u64,
@@ -279,6 +283,7 @@ impl RolloutSpec {
             recovery: RecoveryPolicy::default(),
             skip_failed_rollback_resources: false,
             adopt: false,
+            adopt_existing: false,
             operation_timeout_seconds: defaults::operation_timeout_seconds(),
             poll_interval_seconds: defaults::poll_interval_seconds(),
         }

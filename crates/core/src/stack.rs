@@ -197,6 +197,9 @@ pub struct ChangeSetRequest {
     pub stack: StackRequest,
     pub change_set_name: String,
     pub change_set_type: ChangeSetType,
+    /// CloudFormation's ImportExistingResources: resources of the template that exist already
+    /// (named, kept with DeletionPolicy Retain) are imported instead of created.
+    pub import_existing_resources: bool,
 }
 
 /// One resource change a change set would make.

@@ -169,3 +169,46 @@ impl NamedResources for FakeSession {
         .await
     }
 }
+
+/// A CREATE change set made with ImportExistingResources: each named IAM resource of the
+/// template that exists already in the account is imported (its change becomes Import) when the
+/// template keeps it with `DeletionPolicy: Retain`; one that lacks it refuses the change set, as
+/// CloudFormation does.
+pub(crate) fn import_existing(
+    world: &World,
+    target: &Target,
+    template: &str,
+    parameters: &[(String, String)],
+    changes: &mut [stackfleet_core::stack::ResourceChange],
+) -> Result<(), Refusal> {
+    let Some(body) = template_json(template) else {
+        return Ok(());
+    };
+    let parameters: BTreeMap<String, String> = parameters.iter().cloned().collect();
+    for named in named_resources(&body, &parameters) {
+        let exists = world
+            .iam_names
+            .contains(&(target.account.clone(), named.kind, named.name.clone()));
+        if !exists {
+            continue;
+        }
+        let retained = body
+            .pointer(&format!("/Resources/{}/DeletionPolicy", named.logical_id))
+            .and_then(|policy| policy.as_str())
+            == Some("Retain");
+        if !retained {
+            return Err(Refusal {
+                status_reason: format!(
+                    "Resource {} of type {} with identifier {} already exists and cannot be imported: \
+                     resources to import must have a DeletionPolicy of Retain",
+                    named.logical_id, named.resource_type, named.name
+                ),
+                events: Vec::new(),
+            });
+        }
+        for change in changes.iter_mut().filter(|c| c.logical_id == named.logical_id) {
+            change.action = "Import".into();
+        }
+    }
+    Ok(())
+}

@@ -318,7 +318,14 @@ impl StackOperations for FakeSession {
             } else {
                 old
             };
-            let changes = diff_templates(&old, &template);
+            let mut changes = diff_templates(&old, &template);
+            let import = if request.import_existing_resources
+                && request.change_set_type == ChangeSetType::Create
+            {
+                super::iam::import_existing(world, target, &template, &request.stack.parameters, &mut changes)
+            } else {
+                Ok(())
+            };
             let id = format!(
                 "arn:aws:cloudformation:{}:{}:changeSet/{}/fake-{}",
                 target.region,
@@ -327,7 +334,11 @@ impl StackOperations for FakeSession {
                 world.fresh_id()
             );
             let mut change_set = FakeChangeSet::new(target, request, stack_id.clone(), changes, template);
-            if let Some(refusal) = world.refusals.get_mut(target).and_then(|r| r.pop_front()) {
+            let refusal = match import {
+                Err(refusal) => Some(refusal),
+                Ok(()) => world.refusals.get_mut(target).and_then(|r| r.pop_front()),
+            };
+            if let Some(refusal) = refusal {
                 change_set.execution_status = "UNAVAILABLE";
                 change_set.refused = Some(refusal);
             }

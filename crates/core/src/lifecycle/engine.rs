@@ -3,6 +3,7 @@
 //! A step is a loop, not a recursion: when our call collides with an operation that got there
 //! first, the step looks at the stack once more and acts on what it finds, in the same loop.
 
+mod adopting;
 mod poll_again;
 
 pub use poll_again::poll_again;
@@ -73,6 +74,7 @@ pub async fn poll<S: StackOperations>(
     now_ms: u64,
 ) -> Result<Step, EngineError> {
     let mut engine = Engine::new(stacks, job, state.progress, now_ms, state.recovered_from.clone());
+    engine.adopted = state.adopted.clone();
     match engine.stacks.describe_stack(&state.stack_id).await {
         Ok(found) => engine.advance(state, found).await,
         Err(error) => engine.settle(&error, Some(&state.stack_id)),
@@ -89,6 +91,7 @@ pub(crate) fn not_managed(spec: &RolloutSpec) -> String {
 }
 
 /// What a call that launches an operation came to.
+#[allow(clippy::large_enum_variant)] // One per step, returned once: boxing buys nothing.
 enum Launch {
     Step(Result<Step, EngineError>),
     /// A duplicated start, or somebody else, got there first: the stack has to be looked at again.
@@ -107,6 +110,8 @@ struct Engine<'a, S> {
     calls_before: u32,
     now_ms: u64,
     recovered_from: Option<StackStatus>,
+    /// What the create imported (`adoptExisting`), carried to the outcome.
+    adopted: Vec<String>,
 }
 
 impl<'a, S: StackOperations> Engine<'a, S> {
@@ -124,6 +129,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             calls_before: progress.aws_calls,
             now_ms,
             recovered_from,
+            adopted: Vec::new(),
         }
     }
 
@@ -168,6 +174,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             deadline_ms: self.deadline(),
             progress: self.progress(),
             recovered_from: self.recovered_from.clone(),
+            adopted: self.adopted.clone(),
         }
     }
 
@@ -185,6 +192,7 @@ impl<'a, S: StackOperations> Engine<'a, S> {
             aws_calls: self.progress().aws_calls,
             recovered_from: self.recovered_from.clone(),
             outputs,
+            adopted: self.adopted.clone(),
         })
     }
 
@@ -299,7 +307,10 @@ impl<'a, S: StackOperations> Engine<'a, S> {
         Launch::Step(step)
     }
 
-    async fn create(&self) -> Launch {
+    async fn create(&mut self) -> Launch {
+        if self.job.spec.adopt_existing {
+            return self.create_adopting().await;
+        }
         let request = self.request(&Phase::Creating);
         match self.stacks.create_stack(&request).await {
             Ok(stack_id) => Launch::Step(Ok(self.pending(&stack_id, Phase::Creating))),

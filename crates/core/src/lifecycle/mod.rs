@@ -127,6 +127,9 @@ pub struct InFlight {
     pub progress: Progress,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_from: Option<StackStatus>,
+    /// Resources the create imports (`adoptExisting`): what its outcome says it adopted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

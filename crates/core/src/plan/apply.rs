@@ -149,6 +149,7 @@ pub async fn begin_apply_again<A: AssumeRole>(
                     aws_calls: assumer.calls() + 1,
                 },
                 recovered_from: None,
+                adopted: imported(group),
             });
         }
     }
@@ -269,6 +270,7 @@ pub async fn begin_apply<A: AssumeRole>(
                 aws_calls: calls(),
                 recovered_from: None,
                 outputs: stack.outputs,
+                adopted: Vec::new(),
             };
             return Began::Done(Applied {
                 outcome,
@@ -339,8 +341,21 @@ pub async fn begin_apply<A: AssumeRole>(
             aws_calls: calls(),
         },
         recovered_from: None,
+        adopted: imported(group),
     };
     Began::Executing(state)
+}
+
+/// What a reviewed create imports (a plan made with `adoptExisting`): "TYPE LOGICAL_ID" each.
+fn imported(group: &PlanGroup) -> Vec<String> {
+    match &group.verdict {
+        PlanVerdict::WouldCreate { changes } => changes
+            .iter()
+            .filter(|change| change.action == "Import")
+            .map(|change| format!("{} {}", change.resource_type, change.logical_id))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The executed change set's operation, followed to its end as a deploy follows its own.

@@ -113,6 +113,7 @@ async fn verdict<S: StackOperations + NamedResources>(
         },
         change_set_name: change_set_name(job.run),
         change_set_type: kind,
+        import_existing_resources: spec.adopt_existing && kind == ChangeSetType::Create,
     };
     let created = match session.create_change_set(&request).await {
         Ok(created) => created,
@@ -227,7 +228,7 @@ fn no_changes(reason: Option<&str>) -> bool {
         .is_some_and(|r| r.contains("didn't contain changes") || r.contains("No updates are to be performed"))
 }
 
-async fn described_when_ready<S: StackOperations>(
+pub(crate) async fn described_when_ready<S: StackOperations>(
     session: &S,
     change_set: &str,
 ) -> Result<crate::stack::ChangeSetDescription, PortError> {

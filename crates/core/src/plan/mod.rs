@@ -22,7 +22,7 @@ pub use file::{
     SkippedTarget, PLAN_VERSION,
 };
 pub use make::{change_set_name, plan_all, plan_target, plan_target_for_review};
-pub(crate) use make::{remove_review_stack, would};
+pub(crate) use make::{described_when_ready, remove_review_stack, would};
 pub use named::{named_resources, template_json, NamedResource};
 pub use preflight::{
     group_blockers, preflight_all, preflight_target, Blocker, BlockerGroup, FoundBy, Preflight,

@@ -27,6 +27,7 @@ pub async fn poll_again<S: StackOperations>(
         return poll(stacks, job, state, now_ms).await;
     }
     let mut engine = Engine::new(stacks, job, state.progress, now_ms, state.recovered_from.clone());
+    engine.adopted = state.adopted.clone();
     let found = match engine.stacks.describe_stack(&state.stack_id).await {
         Ok(found) => found.filter(|s| s.status != StackStatus::DeleteComplete),
         Err(error) => return engine.settle(&error, Some(&state.stack_id)),
