@@ -113,7 +113,17 @@ fn an_invocation_that_never_answered_is_retried_by_every_lambda_task_and_nothing
     tasks(&definition["States"], &mut all);
     assert_eq!(
         all.iter().map(String::as_str).collect::<BTreeSet<_>>(),
-        ["Approval", "Discover", "Gate", "Plan", "Poll", "RecordFailure", "Reduce", "Start"].into(),
+        [
+            "Approval",
+            "Discover",
+            "Gate",
+            "Plan",
+            "Poll",
+            "RecordFailure",
+            "Reduce",
+            "Start"
+        ]
+        .into(),
     );
     for task in &all {
         let retries = rules(&found, task, "Retry");
