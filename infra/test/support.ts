@@ -65,6 +65,7 @@ export interface Statement {
   readonly Effect: 'Allow' | 'Deny';
   readonly Action: string | string[];
   readonly Resource?: unknown;
+  readonly NotResource?: unknown;
   readonly Condition?: Record<string, Record<string, unknown>>;
   readonly Principal?: unknown;
 }
