@@ -115,6 +115,21 @@ pub async fn waves<S: RunStore>(store: &S, record: &RunRecord) -> Result<Vec<Vec
     Ok(all)
 }
 
+/// The run's waves with their targets (`waves`' answer), as reports and plans list them.
+pub fn named_waves(record: &RunRecord, by_wave: Vec<Vec<Target>>) -> Vec<stackfleet_core::waves::Wave> {
+    record
+        .waves
+        .iter()
+        .zip(by_wave)
+        .map(|(header, targets)| stackfleet_core::waves::Wave {
+            name: header.name.clone(),
+            bake_seconds: header.bake_seconds,
+            failure_tolerance: header.failure_tolerance,
+            targets,
+        })
+        .collect()
+}
+
 /// Why no new target of the run may start, once wave `wave`'s failures or the rollout's pass
 /// their tolerance (the failed markers counted); `None` within both, or for a budget that no
 /// count can pass (nothing is listed then).

@@ -7,7 +7,7 @@ use stackfleet_core::outputs::outputs_map;
 use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::report::Report;
 use stackfleet_core::template::TemplateRef;
-use stackfleet_core::waves::{Halt, Wave};
+use stackfleet_core::waves::Halt;
 use stackfleet_core::wire::reduce::{FailureDigest, REDUCED_GROUPS};
 use stackfleet_core::{ErrorName, Outcome, OutcomeKind, Rollout, RootCause};
 
@@ -126,17 +126,7 @@ pub async fn reduce<S: RunStore>(
         .filter(|o| o.kind() == OutcomeKind::Failed)
         .count();
     let within_tolerance = !record.failure_tolerance.exceeded(failed, attempted);
-    let waves: Vec<Wave> = record
-        .waves
-        .iter()
-        .zip(by_wave)
-        .map(|(header, targets)| Wave {
-            name: header.name.clone(),
-            bake_seconds: header.bake_seconds,
-            failure_tolerance: header.failure_tolerance,
-            targets,
-        })
-        .collect();
+    let waves = records::named_waves(&record, by_wave);
     let report = Report::new(
         run.clone(),
         record.stack_name,

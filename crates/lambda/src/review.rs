@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_core::plan::{recorded_document, PlanFile, SkippedTarget, TargetPlan};
 use stackfleet_core::ports::{all_pages, RunStore};
 use stackfleet_core::run_keys::RunKeys;
-use stackfleet_core::waves::{Halt, Wave};
+use stackfleet_core::waves::Halt;
 use stackfleet_core::wire::lister::RunRecord;
 use stackfleet_core::wire::review::{
     Approval, ApprovalAction, ApprovalRequest, ApprovalResponse, GroupDigest, PlanDigest, PlanRequest,
@@ -75,18 +75,7 @@ pub async fn plan<S: RunStore>(
 /// (suspended, the management account...) listed as skipped.
 async fn make<S: RunStore>(store: &S, record: &RunRecord, now_ms: u64) -> Result<PlanFile, LambdaError> {
     let keys = RunKeys::new(&record.run);
-    let by_wave = records::waves(store, record).await?;
-    let waves: Vec<Wave> = record
-        .waves
-        .iter()
-        .zip(by_wave)
-        .map(|(header, targets)| Wave {
-            name: header.name.clone(),
-            bake_seconds: header.bake_seconds,
-            failure_tolerance: header.failure_tolerance,
-            targets,
-        })
-        .collect();
+    let waves = records::named_waves(record, records::waves(store, record).await?);
     let plans: Vec<TargetPlan> = read_all(store, &keys.planned(), |key| async move {
         get_json::<S, TargetPlan>(store, &key).await
     })
